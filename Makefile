@@ -1,0 +1,35 @@
+# The two commands of the README. Both set up .venv from the project's own files first.
+#   make demo  - render a harvest episode to runs/demo/ and print its metrics
+#   make test  - lint and run the default test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.dev
+	$(BIN)/spawnzoo render --env harvest-v0 --preset small --policy heuristic --seed 0 \
+		--out runs/demo/harvest.gif
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/env_throughput.py
+
+docs: $(VENV)/.dev
+	$(BIN)/python scripts/gen_env_docs.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

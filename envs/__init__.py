@@ -1,0 +1,21 @@
+"""spawnzoo.envs: PettingZoo environments whose agents spawn and die mid-episode.
+
+    from spawnzoo import envs
+    env = envs.make("harvest-v0", preset="small")          # PettingZoo ParallelEnv
+    core = envs.make_batched("harvest-v0", num_envs=64)    # batched arrays for learners
+
+numpy, gymnasium, pettingzoo and pygame only: importing this never imports torch.
+"""
+
+from .core.registry import REGISTRY, EnvSpec, make, make_batched, presets, register, spec
+
+register(
+    EnvSpec(
+        id="harvest-v0",
+        parallel_entry_point="spawnzoo.envs.harvest.harvest:parallel_env",
+        batched_entry_point="spawnzoo.envs.harvest:batched_env",
+        presets="spawnzoo.envs.harvest.config:PRESETS",
+    )
+)
+
+__all__ = ["REGISTRY", "EnvSpec", "make", "make_batched", "presets", "register", "spec"]

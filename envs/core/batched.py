@@ -1,0 +1,257 @@
+"""The batched array contract every spawnzoo env implements, and every learner talks to.
+
+A batched env steps ``E = num_envs`` independent worlds at once. Every entity (a factory, a
+robot, a forager, ...) lives in one of ``S = num_slots`` fixed slots per world. A slot holds at
+most one entity at a time; when the entity dies the slot is freed and a later spawn may reuse
+it. Learners therefore never see a changing agent set: they see fixed-shape arrays plus masks.
+
+Shapes used throughout (``P`` players, ``A`` actions, ``C`` planes, ``H x W`` map, ``N = H*W``):
+
+=================  ====================  ======================================================
+field              shape / dtype         meaning (after the step, unless said otherwise)
+=================  ====================  ======================================================
+``alive``          ``[E, S]`` bool       the slot holds a live entity
+``spawned``        ``[E, S]`` bool       the slot's entity appeared this step: a new trajectory
+                                         starts here (always implies ``alive``)
+``kind``           ``[E, S]`` int8       entity kind index into ``kind_names``; -1 when empty
+``owner``          ``[E, S]`` int8       owning player; -1 when empty
+``cell``           ``[E, S]`` int32      flat cell ``y * W + x``; -1 when empty. A slot whose
+                                         entity died this step still shows that entity's
+                                         kind, owner and last cell (it is empty from the
+                                         next step on)
+``action_mask``    ``[E, S, A]`` bool    legal actions now; an empty slot allows only action 0
+``reward``         ``[E, S]`` float32    reward earned during this step by the entity that acted
+                                         in the slot (also for one that died in this step)
+``terminated``     ``[E, S]`` bool       the entity that acted ended for good this step (died,
+                                         or the episode reached a terminal state)
+``truncated``      ``[E, S]`` bool       the entity was alive when the episode hit its time
+                                         limit; bootstrap its value from ``final``
+``done``           ``[E]`` bool          the world's episode ended this step and the world was
+                                         reset automatically (``auto_reset=True``)
+=================  ====================  ======================================================
+
+``reward``, ``terminated`` and ``truncated`` describe the transition of the entity that acted;
+``alive``, ``spawned``, ``kind``, ``owner``, ``cell`` and ``action_mask`` describe the slot after
+the step, i.e. after an automatic reset for worlds with ``done``. A slot can therefore be
+``terminated`` (the old entity's last transition) and ``spawned`` (the next episode's entity) in
+the same step.
+
+Rewards, flags and slots only say *who*; *what the world looks like* comes from
+``planes(player)`` (``[E, P, C, H, W]`` float32 global feature planes from each player's point of
+view), which is computed only when asked for, and from ``egocentric(...)``, which cuts windows
+around chosen slots, also only when asked for.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FinalState:
+    """The last state of worlds that ended this step, captured before their automatic reset.
+
+    Attributes:
+        env_index: ``[D]`` int64, which worlds ended (``D`` = number of done worlds).
+        planes: ``[D, P, C, H, W]`` float32, their final global planes (for bootstrapping
+            truncated values).
+        alive: ``[D, S]`` bool, slots alive at the end (the truncated ones).
+        cell: ``[D, S]`` int32, their cells.
+        kind: ``[D, S]`` int8, their kinds.
+        owner: ``[D, S]`` int8, their owners.
+        metrics: one dict per done world: ``{"per_player": [{metric: value}, ...], ...}`` with
+            the env's episode metrics (see the env's docstring).
+    """
+
+    env_index: np.ndarray
+    planes: np.ndarray
+    alive: np.ndarray
+    cell: np.ndarray
+    kind: np.ndarray
+    owner: np.ndarray
+    metrics: list[dict[str, Any]]
+
+
+@dataclass
+class BatchStep:
+    """What ``BatchedEnv.reset`` and ``BatchedEnv.step`` return (shapes in the module docstring).
+
+    The arrays are fresh copies: a learner may keep them across steps.
+    """
+
+    alive: np.ndarray
+    spawned: np.ndarray
+    kind: np.ndarray
+    owner: np.ndarray
+    cell: np.ndarray
+    action_mask: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    done: np.ndarray
+    final: FinalState | None = None
+    illegal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """``[E, S]`` bool: the slot's submitted action was masked and ran as the no-op."""
+
+
+class BatchedEnv(ABC):
+    """Base class of the array API: ``num_envs`` worlds, fixed slots, masks and planes.
+
+    Subclasses set the class attributes and implement ``reset``, ``step``, ``planes`` and
+    ``self_features``; ``egocentric`` is shared.
+
+    Attributes:
+        num_envs: ``E``, worlds stepped together.
+        num_slots: ``S``, entity slots per world.
+        num_actions: ``A``, size of the one discrete action space shared by all kinds.
+        num_players: ``P``.
+        kind_names: name of each kind index, e.g. ``("factory", "light", "heavy")``.
+        plane_names: name of each of the ``C`` planes returned by ``planes``.
+        map_shape: ``(H, W)``.
+        max_cycles: time limit in steps (settable: PettingZoo's tests set it).
+    """
+
+    kind_names: tuple[str, ...]
+    plane_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+    num_envs: int
+    num_slots: int
+    num_actions: int
+    num_players: int
+    map_shape: tuple[int, int]
+    max_cycles: int
+
+    @abstractmethod
+    def reset(self, seed: int | None = None) -> BatchStep:
+        """Reset every world. World ``i`` draws from a stream derived from ``(seed, i)``.
+
+        Returns:
+            A ``BatchStep`` with ``spawned == alive``, zero rewards and no flags set.
+        """
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> BatchStep:
+        """Advance every world by one step.
+
+        Args:
+            actions: ``[E, S]`` integer array in ``[0, A)``. Actions of empty slots are ignored;
+                a masked action runs as the no-op (action 0) and is flagged in ``illegal``.
+
+        Raises:
+            ValueError: wrong shape, non-integer dtype, or a value outside ``[0, A)``
+                (nothing in the worlds changes).
+        """
+
+    @abstractmethod
+    def planes(self) -> np.ndarray:
+        """Global feature planes of the current state.
+
+        Returns:
+            ``[E, P, C, H, W]`` float32 in ``[-1, 1]``, plane ``c`` named ``plane_names[c]``,
+            seen from each player's side ("own" and "enemy" planes swap between players).
+        """
+
+    @abstractmethod
+    def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """Per-entity features of chosen slots.
+
+        Args:
+            env_index: ``[n]`` int, world of each entity.
+            slot: ``[n]`` int, slot of each entity.
+
+        Returns:
+            ``[n, F]`` float32 in ``[-1, 1]``, feature ``f`` named ``feature_names[f]``.
+        """
+
+    @property
+    def window_plane_names(self) -> tuple[str, ...]:
+        """Planes in an egocentric window: the spatial planes plus an ``off_map`` plane."""
+        return tuple(n for n in self.plane_names if n not in self.global_plane_names) + ("off_map",)
+
+    #: planes that hold one value over the whole map (left out of egocentric windows).
+    global_plane_names: tuple[str, ...] = ()
+
+    def egocentric(
+        self,
+        env_index: np.ndarray,
+        slot: np.ndarray,
+        radius: int,
+        planes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Square windows of the owner's planes centred on chosen entities.
+
+        Cells outside the map read as each plane's "nothing" value (0 for flags, -1 for scaled
+        quantities) and 1 in the extra ``off_map`` plane.
+
+        Args:
+            env_index: ``[n]`` int, world of each entity.
+            slot: ``[n]`` int, slot of each entity (must be alive).
+            radius: ``r``; windows are ``K = 2r + 1`` cells wide.
+            planes: ``[E, P, C, H, W]``, the result of ``planes()`` if the caller already has it.
+
+        Returns:
+            ``[n, C', K, K]`` float32 with ``C' = len(window_plane_names)``.
+        """
+        if planes is None:
+            planes = self.planes()
+        env_index = np.asarray(env_index, dtype=np.int64)
+        slot = np.asarray(slot, dtype=np.int64)
+        spatial = [i for i, n in enumerate(self.plane_names) if n not in self.global_plane_names]
+        fill = np.array([self.plane_fill[self.plane_names[i]] for i in spatial], np.float32)
+        h, w = self.map_shape
+        k = 2 * radius + 1
+        e, p = planes.shape[:2]
+        padded = np.empty((e, p, len(spatial) + 1, h + 2 * radius, w + 2 * radius), np.float32)
+        padded[:, :, :-1] = fill[None, None, :, None, None]
+        padded[:, :, -1] = 1.0
+        padded[:, :, :-1, radius : radius + h, radius : radius + w] = planes[:, :, spatial]
+        padded[:, :, -1, radius : radius + h, radius : radius + w] = 0.0
+        cell = self.slot_cell(env_index, slot)
+        owner = self.slot_owner(env_index, slot)
+        y, x = np.divmod(cell, w)
+        view = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(3, 4))
+        # view: [E, P, C', H, W, K, K]; (y, x) of the padded map is the window's top-left.
+        return np.ascontiguousarray(view[env_index, owner, :, y, x])
+
+    #: "nothing" value of each plane, used to pad windows.
+    plane_fill: dict[str, float]
+
+    @abstractmethod
+    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """``[n]`` int64 flat cells of chosen slots (``[n]`` worlds, ``[n]`` slots)."""
+
+    @abstractmethod
+    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """``[n]`` int64 owners of chosen slots (``[n]`` worlds, ``[n]`` slots)."""
+
+
+def validate_actions(actions: Any, num_envs: int, num_slots: int, num_actions: int) -> np.ndarray:
+    """Check a batch of actions and return it as an ``[E, S]`` int64 array.
+
+    Args:
+        actions: array-like ``[E, S]`` of integers in ``[0, A)``.
+        num_envs: ``E``. num_slots: ``S``. num_actions: ``A``.
+
+    Raises:
+        ValueError: naming the wrong shape, dtype, or the first out-of-range value and where.
+    """
+    arr = np.asarray(actions)
+    if arr.shape != (num_envs, num_slots):
+        raise ValueError(
+            f"actions must have shape (num_envs, num_slots) = {(num_envs, num_slots)}, "
+            f"got {arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"actions must be integers, got dtype {arr.dtype}")
+    bad = (arr < 0) | (arr >= num_actions)
+    if bad.any():
+        e, s = np.argwhere(bad)[0]
+        raise ValueError(
+            f"action {int(arr[e, s])} out of range [0, {num_actions}) at env {e}, slot {s}"
+        )
+    return arr.astype(np.int64, copy=False)

@@ -1,0 +1,267 @@
+"""The PettingZoo ``ParallelEnv`` adapter over a one-world ``BatchedEnv``.
+
+Users get the standard dict API; learners use the batched core directly. Both run the same rules,
+so the adapter does only bookkeeping: slot <-> agent name, dicts in and out, observations cut
+from the core's planes. Each spawned entity becomes a fresh agent name from the world's
+``AgentPool``; a dying agent appears in that step's dicts with ``terminations[a] = True`` and then
+leaves ``agents``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from .batched import BatchedEnv, BatchStep
+
+
+class SlotParallelEnv(ParallelEnv):
+    """Dict API over ``world`` (a ``BatchedEnv`` with ``num_envs == 1`` and no auto-reset).
+
+    Subclasses build the world, set ``metadata`` and implement ``_make_renderer``.
+
+    Observations are ``Dict(observation=Box(-1, 1, (D,), float32), action_mask=Box(0, 1, (A,),
+    int8))`` where ``observation`` is the egocentric window (``[C', K, K]`` flattened, planes
+    ``world.window_plane_names``) followed by the agent's own features
+    (``world.feature_names``). All agents share one ``Discrete(A)`` action layout; the mask
+    says which actions an agent's kind can take now.
+
+    Args:
+        world: the rules, one world.
+        obs_radius: egocentric window radius ``r`` (``K = 2r + 1``).
+        render_mode: ``None``, ``"human"`` or ``"rgb_array"``.
+        strict: raise ``ValueError`` on a masked action instead of running the no-op.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        world: BatchedEnv,
+        *,
+        obs_radius: int,
+        render_mode: str | None = None,
+        strict: bool = False,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        if world.num_envs != 1:
+            raise ValueError("the PettingZoo adapter drives exactly one world (num_envs=1)")
+        self.world = world
+        self.render_mode = render_mode
+        self.strict = strict
+        self.obs_radius = obs_radius
+        pool = world.pool
+        self.possible_agents = list(pool.names)
+        self.agents: list[str] = []
+        k = 2 * obs_radius + 1
+        self._obs_dim = len(world.window_plane_names) * k * k + len(world.feature_names)
+        self._obs_spaces: dict[str, spaces.Dict] = {}
+        self._act_spaces: dict[str, spaces.Discrete] = {}
+        self._space_seed: int | None = None
+        self._slot_of: dict[str, int] = {}
+        self._name_of_slot: list[str | None] = [None] * world.num_slots
+        self._renderer: Any = None
+        self._last: BatchStep | None = None
+        self._last_actions = np.zeros(world.num_slots, dtype=np.int64)
+
+    # ---------------------------------------------------------------- spaces
+    def observation_space(self, agent: str) -> spaces.Dict:
+        space = self._obs_spaces.get(agent)
+        if space is None:
+            idx = self.world.pool.index(agent)
+            space = spaces.Dict(
+                {
+                    "observation": spaces.Box(-1.0, 1.0, (self._obs_dim,), np.float32),
+                    "action_mask": spaces.Box(0, 1, (self.world.num_actions,), np.int8),
+                }
+            )
+            if self._space_seed is not None:
+                space.seed(self._space_seed + 2 * idx)
+            self._obs_spaces[agent] = space
+        return space
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        space = self._act_spaces.get(agent)
+        if space is None:
+            idx = self.world.pool.index(agent)
+            space = spaces.Discrete(self.world.num_actions)
+            if self._space_seed is not None:
+                space.seed(self._space_seed + 2 * idx + 1)
+            self._act_spaces[agent] = space
+        return space
+
+    @property
+    def state_space(self) -> spaces.Box:
+        h, w = self.world.map_shape
+        return spaces.Box(-1.0, 1.0, (len(self.world.plane_names), h, w), np.float32)
+
+    @property
+    def max_cycles(self) -> int:
+        """Steps before truncation (PettingZoo's tests set this attribute)."""
+        return self.world.max_cycles
+
+    @max_cycles.setter
+    def max_cycles(self, value: int) -> None:
+        self.world.max_cycles = int(value)
+
+    # ------------------------------------------------------------ reset/step
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        batch = self.world.reset(seed=seed)
+        # every pool space (also of agents that spawn later) is seeded from the reset seed,
+        # so PettingZoo's seed tests see the same samples for late-spawning agents
+        self._space_seed = (
+            int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is not None else None
+        )
+        if seed is not None:
+            for agent, space in self._obs_spaces.items():
+                space.seed(self._space_seed + 2 * self.world.pool.index(agent))
+            for agent, space in self._act_spaces.items():
+                space.seed(self._space_seed + 2 * self.world.pool.index(agent) + 1)
+        self._slot_of.clear()
+        self._name_of_slot = [None] * self.world.num_slots
+        self._last_actions[:] = 0
+        slots = np.flatnonzero(batch.alive[0])
+        names = self._register(slots, batch)
+        self.agents = names
+        self._last = batch
+        obs = self._observations(slots, names, batch)
+        infos = self._infos(slots, names, batch)
+        if self.render_mode == "human":
+            self.render()
+        return obs, infos
+
+    def step(self, actions: dict[str, Any]):
+        if self._last is None:
+            raise RuntimeError("call reset() before step()")
+        arr = np.zeros((1, self.world.num_slots), dtype=np.int64)
+        mask = self._last.action_mask[0]
+        n_act = self.world.num_actions
+        for agent, action in actions.items():
+            slot = self._slot_of.get(agent)
+            if slot is None:
+                if agent in self.world.pool:
+                    raise ValueError(
+                        f"agent {agent!r} is not alive in this episode (dead or not yet spawned)"
+                    )
+                raise ValueError(f"unknown agent {agent!r}: not in this env's possible_agents")
+            try:
+                value = int(action)
+                if value != action:
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"action for {agent!r} must be an integer in [0, {n_act}), got {action!r}"
+                ) from None
+            if not 0 <= value < n_act:
+                raise ValueError(f"action {value} for {agent!r} is out of range [0, {n_act})")
+            if self.strict and not mask[slot, value]:
+                legal = np.flatnonzero(mask[slot]).tolist()
+                raise ValueError(
+                    f"action {value} for {agent!r} is masked (illegal) now; legal: {legal}"
+                )
+            arr[0, slot] = value
+        before = self.agents
+        before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
+        batch = self.world.step(arr)
+        self._last_actions[:] = arr[0]
+        new_slots = np.flatnonzero(batch.spawned[0])
+        new_names = self._register(new_slots, batch)
+        slots = np.concatenate([before_slots, new_slots])
+        names = before + new_names
+        obs = self._observations(slots, names, batch)
+        rewards = dict(zip(names, batch.reward[0, slots].tolist()))
+        term_l = batch.terminated[0, slots].tolist()
+        trunc_l = batch.truncated[0, slots].tolist()
+        terminations = dict(zip(names, term_l))
+        truncations = dict(zip(names, trunc_l))
+        infos = self._infos(slots, names, batch)
+        if batch.done[0]:
+            metrics = batch.final.metrics[0]
+            owners = self.world.owner[0, slots].tolist()
+            for name, owner in zip(names, owners):
+                infos[name]["episode"] = {
+                    "episode_length": metrics["episode_length"],
+                    **metrics["per_player"][owner],
+                }
+        ended = {n for n, a, b in zip(names, term_l, trunc_l) if a or b}
+        for name in ended:
+            del self._slot_of[name]
+        self.agents = [n for n in names if n not in ended]
+        self._last = batch
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terminations, truncations, infos
+
+    def state(self) -> np.ndarray:
+        """Global planes ``[C, H, W]`` float32 from player 0's side (the game is fully observed)."""
+        return self.world.planes()[0, 0]
+
+    # --------------------------------------------------------------- helpers
+    def _register(self, slots: np.ndarray, batch: BatchStep) -> list[str]:
+        world = self.world
+        names = world.pool.names_of(
+            world.owner[0, slots], world.kind[0, slots], world.serial[0, slots]
+        )
+        for slot, name in zip(slots.tolist(), names):
+            self._slot_of[name] = slot
+            self._name_of_slot[slot] = name
+        return names
+
+    def _observations(self, slots: np.ndarray, names: list[str], batch: BatchStep) -> dict:
+        if not names:
+            return {}
+        world = self.world
+        env0 = np.zeros(slots.size, dtype=np.int64)
+        windows = world.egocentric(env0, slots, self.obs_radius)
+        feats = world.self_features(env0, slots)
+        obs = np.concatenate([windows.reshape(slots.size, -1), feats], axis=1)
+        masks = batch.action_mask[0, slots].astype(np.int8)
+        return {
+            name: {"observation": obs[i], "action_mask": masks[i]} for i, name in enumerate(names)
+        }
+
+    def _infos(self, slots: np.ndarray, names: list[str], batch: BatchStep) -> dict:
+        world = self.world
+        w = world.map_shape[1]
+        y, x = np.divmod(world.cell[0, slots], w)
+        kinds = world.kind[0, slots].tolist()
+        owners = world.owner[0, slots].tolist()
+        illegal = batch.illegal[0, slots].tolist() if batch.illegal.size else [False] * len(names)
+        kn, on = world.kind_names, world.pool.owners
+        return {
+            name: {
+                "cell": (xi, yi),
+                "kind": kn[k],
+                "owner": on[o],
+                "illegal_action": bad,
+            }
+            for name, xi, yi, k, o, bad in zip(
+                names, x.tolist(), y.tolist(), kinds, owners, illegal
+            )
+        }
+
+    # -------------------------------------------------------------- render
+    def _make_renderer(self):  # pragma: no cover - subclasses implement
+        raise NotImplementedError
+
+    def render(self):
+        if self.render_mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn("render() called without a render_mode; nothing to draw")
+            return None
+        if self._renderer is None:
+            self._renderer = self._make_renderer()
+        return self._renderer.render(self, self.render_mode)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -1,0 +1,82 @@
+"""One table of environments: id -> lazy "module:attr" entry points, presets and defaults.
+
+``make("harvest-v0", preset="small", players=2)`` builds the PettingZoo parallel env;
+``make_batched("harvest-v0", num_envs=64, preset="small")`` builds the learners' batched core
+from the same settings. Every env is also registered in PettingZoo's own registry as
+``spawnzoo/<id>``, so ``pettingzoo.make("parallel", "spawnzoo/harvest-v0")`` works too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """How to build one env.
+
+    Attributes:
+        id: ``name-vN``.
+        parallel_entry_point: ``"module:attr"`` of a callable returning the ParallelEnv.
+        batched_entry_point: ``"module:attr"`` of a callable ``(num_envs, preset, **settings)``
+            returning the ``BatchedEnv``.
+        presets: ``"module:attr"`` of the env's dict of named presets.
+        kwargs: default settings merged under the caller's.
+    """
+
+    id: str
+    parallel_entry_point: str
+    batched_entry_point: str
+    presets: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+REGISTRY: dict[str, EnvSpec] = {}
+
+
+def load(entry_point: str) -> Any:
+    """Import ``"module:attr"`` and return the attribute."""
+    module, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def register(spec: EnvSpec) -> None:
+    """Add ``spec`` to the table and to PettingZoo's registry as ``spawnzoo/<id>``."""
+    REGISTRY[spec.id] = spec
+    import pettingzoo
+
+    pz_registry = pettingzoo.env_registry.registration._get_registry("parallel")
+    if f"spawnzoo/{spec.id}" not in pz_registry:
+        pettingzoo.register(
+            "parallel", f"spawnzoo/{spec.id}", spec.parallel_entry_point, kwargs=dict(spec.kwargs)
+        )
+
+
+def spec(env_id: str) -> EnvSpec:
+    """The spec of ``env_id``; ``ValueError`` listing the known ids if there is none."""
+    try:
+        return REGISTRY[env_id]
+    except KeyError:
+        raise ValueError(f"unknown env {env_id!r}; registered: {sorted(REGISTRY)}") from None
+
+
+def make(env_id: str, **kwargs: Any):
+    """The PettingZoo ParallelEnv of ``env_id`` (``preset=``, ``render_mode=``, settings...)."""
+    s = spec(env_id)
+    creator: Callable[..., Any] = load(s.parallel_entry_point)
+    return creator(**{**s.kwargs, **kwargs})
+
+
+def make_batched(env_id: str, num_envs: int = 1, **kwargs: Any):
+    """The batched core of ``env_id`` stepping ``num_envs`` worlds (same settings as ``make``)."""
+    s = spec(env_id)
+    creator: Callable[..., Any] = load(s.batched_entry_point)
+    return creator(num_envs=num_envs, **{**s.kwargs, **kwargs})
+
+
+def presets(env_id: str) -> dict[str, Any]:
+    """The named presets of ``env_id``."""
+    return load(spec(env_id).presets)

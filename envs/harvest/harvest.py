@@ -1,0 +1,158 @@
+"""Harvest: keep your factories alive by mining ice with robots you build (Lux AI Season 2 rules).
+
+=====================  ==============================================================
+Import                 ``from spawnzoo.envs import harvest_v0``
+Actions                Discrete(14), masked per agent (robots 0-11, factories 0/12/13)
+Parallel API           yes (AEC through ``harvest_v0.env()``)
+Manual control         no
+Agents                 ``player_{p}_factory_{i}``, ``player_{p}_{light,heavy}_{j}``
+Agents alive           2-10 factories at reset, then up to ``robot_slots`` robots per player
+``possible_agents``    players x (max factories + 2 x robot ID pool), e.g. 10 + 640 at 48x48, 2p
+Observation shape      ``observation`` (16 x 11 x 11 + 12,) float32, ``action_mask`` (14,) int8
+Observation values     [-1, 1]
+State shape            (17, map_size, map_size) float32
+Batched core           ``spawnzoo.envs.make_batched("harvest-v0", num_envs=64)``
+=====================  ==============================================================
+
+**Description.** A square map holds ice, ore and rubble. Each player starts with 2 to 5 factories
+(at 48 x 48; the range scales with map area) that drink one water per step and die when their
+water runs out. Factories build light and heavy robots; robots move, dig ice, carry it back and
+transfer it into a factory, which refines 4 ice into 1 water. With ``players=1`` the task is the
+paper's cooperative survival: keep factories alive until ``max_cycles``. With ``players=2`` both
+players play on a mirrored map (self-play). The numbers are Lux AI Season 2's
+(``luxai_s2`` 3.0.1), kept in ``HarvestConfig``.
+
+**Spawning and death.** Every factory and robot is an agent. A factory builds a robot on its
+centre tile when the centre is free; the robot is a new agent with a fresh name from a finite pool
+(``robot_ids_per_class`` names per player and class); once a pool or the player's robot slots are
+used up, building that class is masked. Robots die in collisions; factories die when their water
+goes below zero (leaving 50 rubble on each tile). A dying agent appears in that step's dicts with
+``terminations[agent] = True`` and leaves ``agents``; names are never reused within an episode. A
+robot destroyed in the very step it is built (something moved onto the factory centre) never
+becomes an agent.
+
+**Rules of one step** (Lux S2 order): digs; builds; moves and collisions; transfers (targets looked
+up after moving; a transfer with no target there loses the cargo); power pickups; factories
+refine (up to 100 ice -> water at 4:1, up to 50 ore -> metal at 5:1), drink 1 water and may die;
+robots charge by day (``step % 50 < 30``), factories gain 50 power.
+
+* Light robot: costs 10 metal + 50 power; battery 150 (starts at 50); cargo 100; charges 1 per
+  day step; a move costs ``floor(1 + 0.05 x rubble)``; a dig costs 5 and gives 2 ice/ore or
+  removes 2 rubble.
+* Heavy robot: costs 100 metal + 500 power; battery 3000 (starts at 500); cargo 1000; charges 10;
+  a move costs ``20 + rubble``; a dig costs 60 and gives 20 ice/ore or removes 20 rubble.
+* A dig on a tile with rubble removes rubble first; ice and ore can be dug once it is clear.
+* Collisions, as ``luxai_s2`` resolves them (own robots collide too): on a tile where several
+  heavies moved in, the one with most power survives and loses half (rounded up) of the
+  runner-up's power, a tie destroys all; a single heavy that moved in survives unharmed; else a
+  single stationary heavy survives; else among lights, the same rules. Everyone else on the tile
+  is destroyed and leaves rubble (1 light, 10 heavy). (In a fight of three or more robots Lux
+  picks the runner-up in an order-dependent way; we use the true runner-up.)
+
+**Actions** (one ``Discrete(14)`` for every agent; the mask in the observation says what is legal):
+
+==  =================  =====================================================================
+0   idle               always legal (robots: stand still / recharge; factories: do nothing)
+1-4 move N/E/S/W       robots: target on the map, not an enemy factory, enough power
+5   dig                robots: tile has rubble, ice or ore, not a factory tile, enough power
+6   transfer centre    robots with ice/ore: all cargo into the own factory underneath
+7-10 transfer N/E/S/W  robots with ice/ore: all cargo into the own factory or own robot there
+11  pickup power       robots on an own factory, battery not full: fill the battery from it
+12  build light        factories: >= 10 metal, >= 50 power, centre free, pool and slot left
+13  build heavy        factories: >= 100 metal, >= 500 power, centre free, pool and slot left
+==  =================  =====================================================================
+
+A masked action runs as ``idle`` and sets ``infos[agent]["illegal_action"]`` (or raises
+``ValueError`` with ``strict=True``). An unknown or dead agent, or an action outside ``[0, 14)``,
+raises ``ValueError`` naming it, and nothing in the world changes. Actions are per step (Lux's
+action queues, their power cost, lichen and self-destruct are not modelled).
+
+**Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``)
+of the owner's planes around the agent, flattened plane by plane (16 planes: the 15 spatial
+planes below and ``off_map``), followed by 12 own features (``is_factory, is_light, is_heavy,
+power, ice, ore, water, metal, x, y, step, day``). ``state()`` is the 17 global planes of the
+paper's feature table from player 0's side: ``step, day, own_factory, ice, ore, rubble,
+own_robot, enemy, robot_heavy, robot_power, robot_ice, robot_ore, factory_power, factory_ice,
+factory_water, factory_ore, factory_metal``. Flags are 0/1; quantities are min-max scaled to
+[-1, 1] (robot power and cargo by the class's capacity, factory values by 3000 power / 1000
+cargo, written at the factory centre) and read -1 where there is no entity.
+``infos[agent]`` holds ``cell`` (x, y), ``kind``, ``owner`` and ``illegal_action``.
+
+**Rewards** (the paper's hybrid reward, weights in ``HarvestConfig``): 1 per 4 ice transferred
+into a factory, split half to the delivering robot and half to the factory; 0.1 per 4 ice dug, to
+the robot; all multiplied by ``1 + 0.1 x (1000 - step) / 1000``. Optional penalties for destroyed
+robots and factories (0 by default).
+
+**Episode end.** A player whose factories are all gone has lost. With one player the episode
+terminates when no factory is left; with two, when at most one player has factories. At
+``max_cycles`` every live agent is truncated. When the episode ends, each agent's
+``infos[agent]["episode"]`` holds its player's metrics: ``episode_length``, ``ice_transferred``,
+``ice_dug``, ``avg_factories_alive`` (sum over steps of live factories / ``max_cycles``),
+``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``.
+
+**Arguments.** ``harvest_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
+config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, ``max_cycles=256``; evaluate at
+1000), ``"small"`` (24 x 24) or ``"tiny"`` (12 x 12, tests); ``settings`` are any
+``HarvestConfig`` field, e.g. ``players=2``, ``map_size=64``, ``max_cycles=1000``,
+``placement="random"``. Factory placement: see ``spawnzoo.envs.harvest.mapgen``.
+
+**Version history.** v0: first release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gymnasium.utils import EzPickle
+from pettingzoo.utils import parallel_to_aec
+
+from ..core.parallel import SlotParallelEnv
+from .config import HarvestConfig, make_config
+from .world import HarvestWorld
+
+
+class HarvestEnv(SlotParallelEnv, EzPickle):
+    """The PettingZoo parallel env of harvest-v0 (see the module docstring)."""
+
+    metadata = {
+        "name": "harvest_v0",
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": 10,
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        *,
+        preset: str | None = None,
+        render_mode: str | None = None,
+        strict: bool = False,
+        config: HarvestConfig | None = None,
+        **settings: Any,
+    ):
+        EzPickle.__init__(
+            self, preset=preset, render_mode=render_mode, strict=strict, config=config, **settings
+        )
+        self.config = make_config(config, preset, **settings)
+        world = HarvestWorld(self.config, num_envs=1, auto_reset=False)
+        super().__init__(
+            world, obs_radius=self.config.obs_radius, render_mode=render_mode, strict=strict
+        )
+
+    def _make_renderer(self):
+        from .render import HarvestRenderer
+
+        return HarvestRenderer(fps=self.metadata["render_fps"])
+
+
+def parallel_env(**kwargs: Any) -> HarvestEnv:
+    """The parallel env; keyword arguments as ``HarvestEnv``."""
+    return HarvestEnv(**kwargs)
+
+
+def raw_env(**kwargs: Any):
+    """The AEC env (``parallel_to_aec`` of the parallel env)."""
+    return parallel_to_aec(HarvestEnv(**kwargs))
+
+
+env = raw_env

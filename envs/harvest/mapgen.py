@@ -1,0 +1,184 @@
+"""Map generation and factory placement for harvest (numpy only, one world at a time).
+
+Maps: rubble is smooth value noise in [0, 100]; ice and ore are random-walk clusters whose tiles
+keep only a fifth of the rubble (Lux S2's cave walls); with two players the map is generated for
+one half and mirrored across a random axis, so both sides are identical.
+
+Factory placement heuristic (after the paper's §1.5, simplified): a centre is valid when its 3x3
+footprint is on the map, covers no ice or ore, and is at least ``factory_min_distance``
+(Chebyshev) from every other centre. Among valid centres the score is
+
+    10 * log(ice tiles touching the footprint + 0.001)
+  +  1 * log(ice within radius 3 / 49 + 0.001)
+  +  0.1 * log(ore within radius 3 / 49 + 0.001)
+  -  0.025 * mean rubble within radius 3,
+
+plus a tiny random tie-breaker; factories are placed greedily, one at a time, best score first.
+With two players, player 0 places on its half and player 1 gets the mirror image.
+``placement="random"`` picks uniformly among valid centres instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import HarvestConfig
+
+
+def box_sum(a: np.ndarray, r: int) -> np.ndarray:
+    """Sum of ``a`` over the ``(2r+1) x (2r+1)`` box around each cell (zero outside the map).
+
+    Args:
+        a: ``[H, W]`` numeric.
+        r: box radius.
+
+    Returns:
+        ``[H, W]`` float64.
+    """
+    h, w = a.shape
+    ii = np.zeros((h + 1, w + 1))
+    ii[1:, 1:] = np.cumsum(np.cumsum(a, axis=0), axis=1)
+    y0 = np.clip(np.arange(h) - r, 0, h)
+    y1 = np.clip(np.arange(h) + r + 1, 0, h)
+    x0 = np.clip(np.arange(w) - r, 0, w)
+    x1 = np.clip(np.arange(w) + r + 1, 0, w)
+    return ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]
+
+
+def _value_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.ndarray:
+    """Bilinearly interpolated random lattice with spacing ``cell``: ``[H, W]`` in [0, 1]."""
+    gh, gw = int(np.ceil(h / cell)) + 2, int(np.ceil(w / cell)) + 2
+    grid = rng.random((gh, gw))
+    ys = np.arange(h) / cell
+    xs = np.arange(w) / cell
+    y0, x0 = ys.astype(int), xs.astype(int)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)  # smoothstep
+    g00 = grid[y0][:, x0]
+    g01 = grid[y0][:, x0 + 1]
+    g10 = grid[y0 + 1][:, x0]
+    g11 = grid[y0 + 1][:, x0 + 1]
+    return (g00 * (1 - fx) + g01 * fx) * (1 - fy) + (g10 * (1 - fx) + g11 * fx) * fy
+
+
+def _clusters(
+    rng: np.random.Generator, h: int, w: int, n_tiles: int, sizes: tuple[int, int]
+) -> np.ndarray:
+    """Random-walk clusters covering about ``n_tiles`` tiles: ``[H, W]`` bool."""
+    out = np.zeros((h, w), dtype=bool)
+    steps = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])
+    placed = 0
+    while placed < n_tiles:
+        size = int(rng.integers(sizes[0], sizes[1] + 1))
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        for _ in range(size):
+            if not out[y, x]:
+                out[y, x] = True
+                placed += 1
+            dy, dx = steps[rng.integers(0, 4)]
+            y, x = int(np.clip(y + dy, 0, h - 1)), int(np.clip(x + dx, 0, w - 1))
+    return out
+
+
+def generate_map(
+    rng: np.random.Generator, cfg: HarvestConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Draw one map.
+
+    Returns:
+        ``(ice [H, W] bool, ore [H, W] bool, rubble [H, W] int32, axis)``; ``axis`` is the
+        mirror axis with two players (0: top/bottom halves, 1: left/right), -1 with one.
+    """
+    n = cfg.map_size
+    axis = int(rng.integers(0, 2)) if cfg.players == 2 else -1
+    # generate the whole map, then mirror it (cheap and keeps the code single-path)
+    noise = 0.6 * _value_noise(rng, n, n, n / 3) + 0.4 * _value_noise(rng, n, n, n / 8)
+    lo, hi = noise.min(), noise.max()
+    rubble = np.round((noise - lo) / max(hi - lo, 1e-9) * cfg.max_rubble).astype(np.int32)
+    ice = _clusters(rng, n, n, max(2, round(cfg.ice_density * n * n)), cfg.cluster_size)
+    ore = _clusters(rng, n, n, max(1, round(cfg.ore_density * n * n)), cfg.cluster_size)
+    ore &= ~ice
+    if axis >= 0:
+        half = n // 2
+        for a in (ice, ore, rubble):
+            if axis == 0:
+                a[half:] = a[:half][::-1]
+            else:
+                a[:, half:] = a[:, :half][:, ::-1]
+    resource = ice | ore
+    rubble[resource] //= cfg.resource_rubble_divisor
+    return ice, ore, rubble, axis
+
+
+def _valid_centres(ice: np.ndarray, ore: np.ndarray, taken: list, min_dist: int) -> np.ndarray:
+    """``[H, W]`` bool: centres whose 3x3 footprint is on the map, resource-free and far enough."""
+    h, w = ice.shape
+    valid = np.zeros((h, w), dtype=bool)
+    valid[1:-1, 1:-1] = True
+    valid &= box_sum((ice | ore).astype(np.int32), 1) == 0
+    if taken:
+        yy, xx = np.mgrid[0:h, 0:w]
+        for cy, cx in taken:
+            valid &= np.maximum(np.abs(yy - cy), np.abs(xx - cx)) >= min_dist
+    return valid
+
+
+def place_factories(
+    rng: np.random.Generator,
+    cfg: HarvestConfig,
+    ice: np.ndarray,
+    ore: np.ndarray,
+    rubble: np.ndarray,
+    count: int,
+    axis: int,
+) -> np.ndarray:
+    """Choose factory centres.
+
+    Args:
+        count: factories per player.
+        axis: the map's mirror axis (-1 for one player).
+
+    Returns:
+        ``[players, count, 2]`` int64 ``(y, x)`` centres.
+
+    Raises:
+        RuntimeError: the map has no room for the factories even at a reduced distance.
+    """
+    n = cfg.map_size
+    ice_i = ice.astype(np.float64)
+    ring = box_sum(ice_i, 2) - box_sum(ice_i, 1)
+    score = (
+        10.0 * np.log(ring + 1e-3)
+        + 1.0 * np.log(box_sum(ice_i, 3) / 49 + 1e-3)
+        + 0.1 * np.log(box_sum(ore.astype(np.float64), 3) / 49 + 1e-3)
+        - 0.025 * box_sum(rubble, 3) / 49
+        + 1e-6 * rng.random((n, n))
+    )
+    region = np.ones((n, n), dtype=bool)
+    if axis == 0:
+        region[n // 2 - 1 :] = False  # player 0's footprints stay in the top half
+    elif axis == 1:
+        region[:, n // 2 - 1 :] = False
+    taken: list[tuple[int, int]] = []
+    dist = cfg.factory_min_distance
+    while len(taken) < count:
+        valid = _valid_centres(ice, ore, taken, dist) & region
+        if not valid.any():
+            if dist <= 3:
+                raise RuntimeError(
+                    f"no room for {count} factories per player on a {n}x{n} map; "
+                    "lower factories_per_player or factory_min_distance"
+                )
+            dist -= 1
+            continue
+        if cfg.placement == "heuristic":
+            flat = np.where(valid, score, -np.inf).argmax()
+        else:
+            flat = rng.choice(np.flatnonzero(valid))
+        taken.append(divmod(int(flat), n))
+    centres = np.array(taken, dtype=np.int64)[None]
+    if cfg.players == 2:
+        mirror = centres[0].copy()
+        mirror[:, axis] = n - 1 - mirror[:, axis]
+        centres = np.stack([centres[0], mirror])
+    return centres

@@ -1,0 +1,883 @@
+"""The harvest rules on numpy slot arrays, stepping many worlds at once.
+
+No pygame and no PettingZoo here: ``HarvestWorld`` implements ``envs.core.BatchedEnv``. The step
+is vectorised over worlds and entities; the only Python loops run over the (rare) worlds that
+reset. Order of one step, as in ``luxai_s2`` 3.0.1 ``LuxAI_S2.step``:
+
+1. masked actions become no-ops (masks were computed from the state at the end of last step);
+2. digs; 3. factory builds (the robot appears on the factory centre, stationary);
+4. moves and collisions; 5. transfers (all senders are emptied first, then targets filled,
+   looked up after movement); 6. power pickups; 7. factories refine, drink and may be destroyed;
+8. robots charge by day, factories charge; 9. the clock ticks, episode end is checked, worlds
+   that ended reset, masks are recomputed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.batched import BatchedEnv, BatchStep, FinalState, validate_actions
+from ..core.pool import AgentPool
+from .config import HarvestConfig
+from .mapgen import generate_map, place_factories
+
+FACTORY, LIGHT, HEAVY = 0, 1, 2
+KIND_NAMES = ("factory", "light", "heavy")
+
+# --- the one discrete action space shared by robots and factories ---
+IDLE = 0
+MOVE_N, MOVE_E, MOVE_S, MOVE_W = 1, 2, 3, 4
+DIG = 5
+TRANSFER_C, TRANSFER_N, TRANSFER_E, TRANSFER_S, TRANSFER_W = 6, 7, 8, 9, 10
+PICKUP = 11
+BUILD_LIGHT, BUILD_HEAVY = 12, 13
+NUM_ACTIONS = 14
+ACTION_NAMES = (
+    "idle",
+    "move_n",
+    "move_e",
+    "move_s",
+    "move_w",
+    "dig",
+    "transfer_c",
+    "transfer_n",
+    "transfer_e",
+    "transfer_s",
+    "transfer_w",
+    "pickup_power",
+    "build_light",
+    "build_heavy",
+)
+#: (dy, dx) of centre, N, E, S, W
+DIRS = np.array([(0, 0), (-1, 0), (0, 1), (1, 0), (0, -1)], dtype=np.int64)
+
+PLANE_NAMES = (
+    "step",
+    "day",
+    "own_factory",
+    "ice",
+    "ore",
+    "rubble",
+    "own_robot",
+    "enemy",
+    "robot_heavy",
+    "robot_power",
+    "robot_ice",
+    "robot_ore",
+    "factory_power",
+    "factory_ice",
+    "factory_water",
+    "factory_ore",
+    "factory_metal",
+)
+_P = {name: i for i, name in enumerate(PLANE_NAMES)}
+#: value of each plane where there is nothing (flags 0, min-max scaled quantities -1)
+_FLAG_PLANES = ("day", "own_factory", "ice", "ore", "own_robot", "enemy", "robot_heavy")
+#: value of each plane where there is nothing: 0 for flags, -1 (the minimum) for scaled amounts
+PLANE_FILL = {n: 0.0 if n in _FLAG_PLANES else -1.0 for n in PLANE_NAMES}
+FEATURE_NAMES = (
+    "is_factory",
+    "is_light",
+    "is_heavy",
+    "power",
+    "ice",
+    "ore",
+    "water",
+    "metal",
+    "x",
+    "y",
+    "step",
+    "day",
+)
+#: factory cargo and power are scaled by the heavy robot's capacities (as in the paper)
+FACTORY_SCALE = 1000.0
+FACTORY_POWER_SCALE = 3000.0
+
+
+def _scale(x: np.ndarray, top: float | np.ndarray) -> np.ndarray:
+    """Min-max scale ``[0, top]`` to ``[-1, 1]`` (clipped)."""
+    return np.clip(x / top, 0.0, 1.0) * 2.0 - 1.0
+
+
+class HarvestWorld(BatchedEnv):
+    """``num_envs`` harvest worlds on slot arrays (see ``envs.core.batched`` for the contract).
+
+    Slots ``[0, P * F)`` hold factories (player ``p`` owns ``[p F, (p+1) F)``, ``F`` = most
+    factories per player); slots ``[P F, P F + P R)`` hold robots (player ``p`` owns the ``p``-th
+    block of ``R`` = ``cfg.robot_slots``).
+
+    Args:
+        config: the rules' numbers.
+        num_envs: worlds stepped together.
+        auto_reset: reset a world as soon as its episode ends (learners); the PettingZoo adapter
+            uses ``False`` and resets explicitly.
+    """
+
+    kind_names = KIND_NAMES
+    plane_names = PLANE_NAMES
+    plane_fill = PLANE_FILL
+    feature_names = FEATURE_NAMES
+    global_plane_names = ("step", "day")
+    num_actions = NUM_ACTIONS
+    action_names = ACTION_NAMES
+
+    def __init__(self, config: HarvestConfig, num_envs: int = 1, auto_reset: bool = True):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.cfg = cfg = config
+        self.num_envs = e = num_envs
+        self.auto_reset = auto_reset
+        self.num_players = p = cfg.players
+        self.max_cycles = cfg.max_cycles
+        n = cfg.map_size
+        self.map_shape = (n, n)
+        self.n_cells = n * n
+        self.max_factories = f = cfg.factory_range[1]
+        self.robot_slots = r = cfg.robot_slots
+        self.factory_slots = p * f
+        self.num_slots = s = p * f + p * r
+        self.pool = AgentPool(
+            owners=tuple(f"player_{i}" for i in range(p)),
+            kinds=KIND_NAMES,
+            sizes=(f, cfg.robot_id_pool, cfg.robot_id_pool),
+        )
+        # per-kind constants, indexed by kind (factory entries unused)
+        rc = (None, cfg.light, cfg.heavy)
+        self._k = {
+            name: np.array([0 if c is None else getattr(c, name) for c in rc])
+            for name in (
+                "metal_cost",
+                "power_cost",
+                "battery_capacity",
+                "init_power",
+                "cargo_space",
+                "charge",
+                "move_cost",
+                "rubble_movement_cost",
+                "dig_cost",
+                "dig_rubble_removed",
+                "dig_resource_gain",
+                "rubble_after_destruction",
+            )
+        }
+        self._k["battery_capacity"][FACTORY] = 1  # avoids 0-division in features
+        self._k["cargo_space"][FACTORY] = 1
+        # flat offsets of the 5 directions and of a 3x3 footprint
+        self._dir_flat = DIRS[:, 0] * n + DIRS[:, 1]
+        fy, fx = np.mgrid[-1:2, -1:2]
+        self._footprint = (fy * n + fx).ravel()
+        # ---- state ----
+        self.ice = np.zeros((e, n * n), dtype=bool)
+        self.ore = np.zeros((e, n * n), dtype=bool)
+        self.rubble = np.zeros((e, n * n), dtype=np.int32)
+        self.factory_map = np.full((e, n * n), -1, dtype=np.int32)  # factory slot on each tile
+        self.robot_map = np.full((e, n * n), -1, dtype=np.int32)  # robot slot on each tile
+        self.alive = np.zeros((e, s), dtype=bool)
+        self.kind = np.full((e, s), -1, dtype=np.int8)
+        self.owner = np.full((e, s), -1, dtype=np.int8)
+        self.cell = np.full((e, s), -1, dtype=np.int64)
+        self.serial = np.full((e, s), -1, dtype=np.int64)  # index within the agent pool
+        self.power = np.zeros((e, s), dtype=np.int64)
+        self.cargo_ice = np.zeros((e, s), dtype=np.int64)
+        self.cargo_ore = np.zeros((e, s), dtype=np.int64)
+        self.water = np.zeros((e, s), dtype=np.int64)
+        self.metal = np.zeros((e, s), dtype=np.int64)
+        self.t = np.zeros(e, dtype=np.int64)
+        self.next_serial = np.zeros((e, p, 3), dtype=np.int64)
+        self.ever_alive = np.zeros((e, s), dtype=bool)  # for metrics
+        self.metrics = {
+            key: np.zeros((e, p), dtype=np.float64)
+            for key in (
+                "ice_transferred",
+                "ice_dug",
+                "factory_alive_steps",
+                "robots_built",
+                "robots_lost",
+                "factories_lost",
+                "illegal_actions",
+            )
+        }
+        self._mask = np.zeros((e, s, NUM_ACTIONS), dtype=bool)
+        self._rngs: list[np.random.Generator] = []
+        self._seeded = False
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, seed: int | None = None) -> BatchStep:
+        """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
+
+        Returns:
+            ``BatchStep`` of ``[E, S]`` arrays: factories alive and ``spawned``, no robots.
+        """
+        children = np.random.SeedSequence(seed).spawn(self.num_envs)
+        self._rngs = [np.random.default_rng(c) for c in children]
+        self._seeded = True
+        for i in range(self.num_envs):
+            self._reset_world(i)
+        self._compute_masks()
+        zeros = np.zeros((self.num_envs, self.num_slots))
+        return self._batch(
+            spawned=self.alive.copy(),
+            reward=zeros.astype(np.float32),
+            terminated=zeros.astype(bool),
+            truncated=zeros.astype(bool),
+            done=np.zeros(self.num_envs, dtype=bool),
+            illegal=zeros.astype(bool),
+        )
+
+    def _reset_world(self, i: int) -> None:
+        cfg, rng = self.cfg, self._rngs[i]
+        n = cfg.map_size
+        ice, ore, rubble, axis = generate_map(rng, cfg)
+        lo, hi = cfg.factory_range
+        count = int(rng.integers(lo, hi + 1))
+        centres = place_factories(rng, cfg, ice, ore, rubble, count, axis)
+        self.ice[i] = ice.ravel()
+        self.ore[i] = ore.ravel()
+        self.rubble[i] = rubble.ravel()
+        self.factory_map[i] = -1
+        self.robot_map[i] = -1
+        for arr, value in (
+            (self.alive, False),
+            (self.kind, -1),
+            (self.owner, -1),
+            (self.cell, -1),
+            (self.serial, -1),
+            (self.power, 0),
+            (self.cargo_ice, 0),
+            (self.cargo_ore, 0),
+            (self.water, 0),
+            (self.metal, 0),
+            (self.ever_alive, False),
+        ):
+            arr[i] = value
+        self.t[i] = 0
+        self.next_serial[i] = 0
+        for m in self.metrics.values():
+            m[i] = 0
+        f = self.max_factories
+        for p in range(self.num_players):
+            for j in range(count):
+                slot = p * f + j
+                c = int(centres[p, j, 0] * n + centres[p, j, 1])
+                self.alive[i, slot] = True
+                self.ever_alive[i, slot] = True
+                self.kind[i, slot] = FACTORY
+                self.owner[i, slot] = p
+                self.cell[i, slot] = c
+                self.serial[i, slot] = j
+                self.power[i, slot] = cfg.init_factory_power
+                self.water[i, slot] = cfg.init_water
+                self.metal[i, slot] = cfg.init_metal
+                tiles = c + self._footprint
+                self.factory_map[i, tiles] = slot
+                self.rubble[i, tiles] = 0
+            self.next_serial[i, p, FACTORY] = count
+
+    # ------------------------------------------------------------------- step
+    def step(self, actions: Any) -> BatchStep:
+        """Advance every world one step (see ``BatchedEnv.step``).
+
+        Args:
+            actions: ``[E, S]`` ints in ``[0, NUM_ACTIONS)``.
+
+        Returns:
+            ``BatchStep``; worlds with ``done`` have been reset (``final`` holds their end state).
+        """
+        if not self._seeded:
+            raise RuntimeError("call reset() before step()")
+        a = validate_actions(actions, self.num_envs, self.num_slots, NUM_ACTIONS).copy()
+        # slots whose entity died last step are empty from now on
+        empty = ~self.alive
+        self.kind[empty] = -1
+        self.owner[empty] = -1
+        self.cell[empty] = -1
+        cfg, k = self.cfg, self._k
+        e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
+        legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
+        illegal = self.alive & ~legal
+        a[~legal] = IDLE
+        if illegal.any():
+            np.add.at(
+                self.metrics["illegal_actions"],
+                (np.nonzero(illegal)[0], self.owner[illegal]),
+                1,
+            )
+        acted = self.alive.copy()  # entities whose transition this step describes
+        reward = np.zeros((e_n, s_n), dtype=np.float64)
+        boost = 1.0 + cfg.reward_early_boost * (cfg.reward_boost_horizon - self.t) / max(
+            cfg.reward_boost_horizon, 1
+        )
+        # flat views: index with e * S + s (slots) or e * N + cell (tiles)
+        af = a.reshape(-1)
+        kind_f, owner_f, cell_f = (
+            self.kind.reshape(-1),
+            self.owner.reshape(-1),
+            self.cell.reshape(-1),
+        )
+        power_f = self.power.reshape(-1)
+        ice_c, ore_c = self.cargo_ice.reshape(-1), self.cargo_ore.reshape(-1)
+        rubble_f, ice_f, ore_f = self.rubble.reshape(-1), self.ice.reshape(-1), self.ore.reshape(-1)
+        reward_f = reward.reshape(-1)
+        boost_f = np.repeat(boost, s_n)
+
+        # move costs use the rubble before this step's digs (Lux validates first)
+        mv = np.flatnonzero((af >= MOVE_N) & (af <= MOVE_W))
+        mv_target = cell_f[mv] + self._dir_flat[af[mv]]
+        mk = kind_f[mv]
+        mv_cost = np.floor(
+            k["move_cost"][mk]
+            + k["rubble_movement_cost"][mk] * rubble_f[mv // s_n * n_cells + mv_target]
+        ).astype(np.int64)
+
+        # ---- 2. dig ----
+        dg = np.flatnonzero(af == DIG)
+        if dg.size:
+            dk = kind_f[dg]
+            tile = dg // s_n * n_cells + cell_f[dg]
+            has_rubble = rubble_f[tile] > 0
+            t_r = tile[has_rubble]
+            rubble_f[t_r] = np.maximum(rubble_f[t_r] - k["dig_rubble_removed"][dk[has_rubble]], 0)
+            gain = k["dig_resource_gain"][dk]
+            on_ice = ~has_rubble & ice_f[tile]
+            on_ore = ~has_rubble & ~ice_f[tile] & ore_f[tile]
+            g_ice = np.where(on_ice, np.minimum(gain, k["cargo_space"][dk] - ice_c[dg]), 0)
+            g_ore = np.where(on_ore, np.minimum(gain, k["cargo_space"][dk] - ore_c[dg]), 0)
+            ice_c[dg] += g_ice
+            ore_c[dg] += g_ore
+            power_f[dg] -= k["dig_cost"][dk]
+            reward_f[dg] += cfg.reward_ice_dug * g_ice * boost_f[dg]
+            np.add.at(self.metrics["ice_dug"], (dg // s_n, owner_f[dg]), g_ice)
+
+        # ---- 3. build ----
+        built = np.zeros(0, dtype=np.int64)
+        bd = np.flatnonzero(af >= BUILD_LIGHT)
+        if bd.size:
+            built = self._build(bd, af[bd] - BUILD_LIGHT + LIGHT)
+
+        # ---- 4. move + collisions ----
+        died = np.zeros(0, dtype=np.int64)
+        if mv.size or built.size:
+            power_f[mv] -= mv_cost
+            died = self._move(mv, mv_target, built)
+
+        # ---- 5. transfer (Lux: senders emptied first, targets looked up after moving) ----
+        tr = np.flatnonzero((af >= TRANSFER_C) & (af <= TRANSFER_W))
+        if tr.size:
+            self._transfer(tr, af[tr] - TRANSFER_C, reward_f, boost_f)
+
+        # ---- 6. pickup power from the own factory underneath ----
+        pk = np.flatnonzero(af == PICKUP)
+        if pk.size:
+            self._pickup(pk)
+
+        # ---- 7. factories refine, drink, die ----
+        fs = self.factory_slots
+        fal = self.alive[:, :fs]
+        fice, fore = self.cargo_ice[:, :fs], self.cargo_ore[:, :fs]
+        used_ice = np.minimum(fice, cfg.ice_refine_rate) // cfg.ice_water_ratio
+        used_ore = np.minimum(fore, cfg.ore_refine_rate) // cfg.ore_metal_ratio
+        fice -= used_ice * cfg.ice_water_ratio
+        fore -= used_ore * cfg.ore_metal_ratio
+        self.water[:, :fs] += used_ice - cfg.water_per_step * fal
+        self.metal[:, :fs] += used_ore
+        dry = fal & (self.water[:, :fs] < 0)
+        if dry.any():
+            self._destroy_factories(np.nonzero(dry))
+            reward[:, :fs][dry] += cfg.reward_factory_destroyed
+
+        # ---- 8. power ----
+        day = (self.t % cfg.cycle_length) < cfg.day_length
+        rob = self.alive[:, fs:]
+        rkind = self.kind[:, fs:].clip(0)
+        charged = self.power[:, fs:] + k["charge"][rkind] * (rob & day[:, None])
+        self.power[:, fs:] = np.minimum(charged, k["battery_capacity"][rkind])
+        self.power[:, :fs] += cfg.factory_charge * self.alive[:, :fs]
+
+        # ---- 9. clock, episode end ----
+        self.t += 1
+        fac_alive = np.zeros((e_n, self.num_players), dtype=np.int64)
+        np.add.at(
+            fac_alive,
+            (np.nonzero(self.alive[:, :fs])[0], self.owner[:, :fs][self.alive[:, :fs]]),
+            1,
+        )
+        self.metrics["factory_alive_steps"] += fac_alive
+        if self.num_players == 1:
+            env_term = fac_alive[:, 0] == 0
+        else:
+            env_term = (fac_alive > 0).sum(axis=1) <= 1
+        env_trunc = (self.t >= self.max_cycles) & ~env_term
+        done = env_term | env_trunc
+
+        # a robot built and destroyed in the same step never acted: it is in no transition
+        dead = acted & ~self.alive
+        if died.size:
+            reward_f[died[acted.reshape(-1)[died]]] += cfg.reward_robot_destroyed
+        terminated = dead | (self.alive & env_term[:, None])
+        truncated = self.alive & env_trunc[:, None] & ~terminated
+        spawned = np.zeros(e_n * s_n, dtype=bool)
+        spawned[built] = True
+        spawned = spawned.reshape(e_n, s_n) & self.alive
+        # the reward of a robot built this step belongs to nobody's past transition: it is 0
+        final = None
+        if done.any():
+            final = self._finish(np.flatnonzero(done), spawned)
+        self._compute_masks()
+        return self._batch(
+            spawned=spawned,
+            reward=reward.astype(np.float32),
+            terminated=terminated,
+            truncated=truncated,
+            done=done,
+            illegal=illegal,
+            final=final,
+        )
+
+    def _build(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
+        """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots."""
+        k, s_n, r = self._k, self.num_slots, self.robot_slots
+        env = bd // s_n
+        owner = self.owner.reshape(-1)[bd].astype(np.int64)
+        # rank of each build among builds of the same (env, owner) and of the same class
+        grp = (env * self.num_players + owner) * 3 + robot_kind
+        order = np.lexsort((bd, grp))
+        ranked = np.empty_like(order)
+        g_sorted = grp[order]
+        start = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+        counts = np.diff(np.r_[start, g_sorted.size])
+        ranked[order] = np.arange(g_sorted.size) - np.repeat(start, counts)
+        serial = self.next_serial[env, owner, robot_kind] + ranked
+        ok = serial < self.cfg.robot_id_pool
+        # the k-th build of a player in a world takes the k-th free robot slot of that player
+        pgrp = env * self.num_players + owner
+        porder = np.lexsort((bd, pgrp))
+        prank = np.empty_like(porder)
+        p_sorted = pgrp[porder]
+        pstart = np.r_[0, np.flatnonzero(np.diff(p_sorted)) + 1]
+        prank[porder] = np.arange(p_sorted.size) - np.repeat(
+            pstart, np.diff(np.r_[pstart, p_sorted.size])
+        )
+        base = self.factory_slots + owner * r
+        blocks = self.alive[env[:, None], base[:, None] + np.arange(r)[None, :]]  # [b, R]
+        free_order = np.argsort(blocks, axis=1, kind="stable")  # free slots first, in order
+        n_free = r - blocks.sum(axis=1)
+        ok &= prank < n_free
+        # a build whose pool or slots ran out this very step does nothing (masks prevent most)
+        bd, env, owner, robot_kind, serial = bd[ok], env[ok], owner[ok], robot_kind[ok], serial[ok]
+        slot = base[ok] + free_order[ok, prank[ok]]
+        flat = env * s_n + slot
+        np.maximum.at(self.next_serial, (env, owner, robot_kind), serial + 1)
+        self.metal.reshape(-1)[bd] -= k["metal_cost"][robot_kind]
+        self.power.reshape(-1)[bd] -= k["power_cost"][robot_kind]
+        for arr, value in (
+            (self.alive, True),
+            (self.ever_alive, True),
+            (self.kind, robot_kind),
+            (self.owner, owner),
+            (self.cell, self.cell.reshape(-1)[bd]),
+            (self.serial, serial),
+            (self.power, k["init_power"][robot_kind]),
+            (self.cargo_ice, 0),
+            (self.cargo_ore, 0),
+        ):
+            arr.reshape(-1)[flat] = value
+        np.add.at(self.metrics["robots_built"], (env, owner), 1)
+        return flat
+
+    def _move(self, mv: np.ndarray, target: np.ndarray, built: np.ndarray) -> np.ndarray:
+        """Move robots ``mv`` (flat) to ``target`` cells and resolve collisions like Lux S2.
+
+        Returns the flat slots of destroyed robots.
+        """
+        s_n, n_cells = self.num_slots, self.n_cells
+        cell_f, kind_f, power_f = (
+            self.cell.reshape(-1),
+            self.kind.reshape(-1),
+            self.power.reshape(-1),
+        )
+        rmap_f = self.robot_map.reshape(-1)
+        # clear movers from their old tiles, put movers and new robots on their new tiles
+        rmap_f[mv // s_n * n_cells + cell_f[mv]] = -1
+        cell_f[mv] = target
+        moved = np.zeros(self.num_envs * s_n, dtype=bool)
+        moved[mv] = True
+        arrivals = np.concatenate([mv, built])
+        key_arr = arrivals // s_n * n_cells + cell_f[arrivals]
+        # tiles that got a second robot: an arrival finds someone there, or two arrivals coincide
+        occupied = rmap_f[key_arr] >= 0
+        rmap_f[key_arr] = arrivals % s_n
+        clash_tile = np.unique(
+            np.concatenate([key_arr[occupied], key_arr[rmap_f[key_arr] != arrivals % s_n]])
+        )
+        if clash_tile.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        # every robot on a clash tile: the arrivals there plus the robot that stood there
+        on_clash = np.isin(key_arr, clash_tile)
+        robots = arrivals[on_clash]
+        env_rob = clash_tile // n_cells
+        cell_rob = clash_tile % n_cells
+        # stationary robots standing on clash tiles (not movers, not just built)
+        cand = self.alive[env_rob] & (self.cell[env_rob] == cell_rob[:, None])
+        cand &= self.kind[env_rob] > 0
+        ci, cs = np.nonzero(cand)
+        stationary = env_rob[ci] * s_n + cs
+        robots = np.unique(np.concatenate([robots, stationary]))
+        dead, survivors, loss = resolve_collisions(
+            tile=robots // s_n * n_cells + cell_f[robots],
+            heavy=kind_f[robots] == HEAVY,
+            moved=moved[robots],
+            power=power_f[robots],
+            power_loss_factor=self.cfg.power_loss_factor,
+        )
+        power_f[robots[survivors]] -= loss[survivors]
+        rmap_f[robots // s_n * n_cells + cell_f[robots]] = -1
+        surv = robots[survivors]
+        rmap_f[surv // s_n * n_cells + cell_f[surv]] = surv % s_n
+        gone = robots[dead]
+        self._destroy_robots(gone)
+        return gone
+
+    def _destroy_robots(self, flat: np.ndarray) -> None:
+        """Remove robots (flat slots) and leave their rubble (not under factories)."""
+        if flat.size == 0:
+            return
+        s_n, n_cells = self.num_slots, self.n_cells
+        tile = flat // s_n * n_cells + self.cell.reshape(-1)[flat]
+        rub = self.rubble.reshape(-1)
+        add = self._k["rubble_after_destruction"][self.kind.reshape(-1)[flat]]
+        np.add.at(rub, tile, add)
+        rub[tile] = np.minimum(rub[tile], self.cfg.max_rubble)
+        rub[tile[self.factory_map.reshape(-1)[tile] >= 0]] = 0  # Lux keeps factory tiles clear
+        np.add.at(self.metrics["robots_lost"], (flat // s_n, self.owner.reshape(-1)[flat]), 1)
+        self.alive.reshape(-1)[flat] = False
+
+    def _transfer(self, tr: np.ndarray, direction: np.ndarray, reward_f, boost_f) -> None:
+        cfg, s_n, n_cells = self.cfg, self.num_slots, self.n_cells
+        ice_c, ore_c = self.cargo_ice.reshape(-1), self.cargo_ore.reshape(-1)
+        owner_f = self.owner.reshape(-1)
+        ice_amt, ore_amt = ice_c[tr].copy(), ore_c[tr].copy()
+        ice_c[tr] = 0
+        ore_c[tr] = 0
+        env = tr // s_n
+        tile = env * n_cells + self.cell.reshape(-1)[tr] + self._dir_flat[direction]
+        fslot = self.factory_map.reshape(-1)[tile]
+        fflat = env * s_n + fslot
+        to_fac = (fslot >= 0) & (owner_f[np.where(fslot >= 0, fflat, 0)] == owner_f[tr])
+        if to_fac.any():
+            tf = fflat[to_fac]
+            np.add.at(ice_c, tf, ice_amt[to_fac])
+            np.add.at(ore_c, tf, ore_amt[to_fac])
+            delivered = ice_amt[to_fac] * cfg.reward_ice_delivered * boost_f[tr[to_fac]]
+            share = cfg.reward_delivery_robot_share
+            reward_f[tr[to_fac]] += share * delivered
+            np.add.at(reward_f, tf, (1.0 - share) * delivered)
+            np.add.at(
+                self.metrics["ice_transferred"], (env[to_fac], owner_f[tr[to_fac]]), ice_amt[to_fac]
+            )
+        rslot = self.robot_map.reshape(-1)[tile]
+        to_rob = ~to_fac & (rslot >= 0)
+        if to_rob.any():
+            tgt = env[to_rob] * s_n + rslot[to_rob]
+            np.add.at(ice_c, tgt, ice_amt[to_rob])
+            np.add.at(ore_c, tgt, ore_amt[to_rob])
+            cap = self._k["cargo_space"][self.kind.reshape(-1)[tgt]]
+            ice_c[tgt] = np.minimum(ice_c[tgt], cap)  # overflow is lost, as in Lux
+            ore_c[tgt] = np.minimum(ore_c[tgt], cap)
+
+    def _pickup(self, pk: np.ndarray) -> None:
+        """Robots ``pk`` (flat) fill batteries from the own factory under them, in slot order."""
+        s_n, n_cells = self.num_slots, self.n_cells
+        power_f = self.power.reshape(-1)
+        env = pk // s_n
+        fflat = env * s_n + self.factory_map.reshape(-1)[env * n_cells + self.cell.reshape(-1)[pk]]
+        want = self._k["battery_capacity"][self.kind.reshape(-1)[pk]] - power_f[pk]
+        order = np.lexsort((pk, fflat))
+        f_sorted, w_sorted = fflat[order], want[order]
+        cum = np.cumsum(w_sorted)
+        start = np.r_[0, np.flatnonzero(np.diff(f_sorted)) + 1]
+        before = (
+            cum
+            - w_sorted
+            - np.repeat(cum[start] - w_sorted[start], np.diff(np.r_[start, f_sorted.size]))
+        )
+        got = np.clip(power_f[f_sorted] - before, 0, w_sorted)
+        power_f[pk[order]] += got
+        np.add.at(power_f, f_sorted, -got)
+
+    def _destroy_factories(self, where: tuple[np.ndarray, np.ndarray]) -> None:
+        env, slot = where
+        tiles = env[:, None] * self.n_cells + self.cell[env, slot][:, None] + self._footprint
+        rub = self.rubble.reshape(-1)
+        rub[tiles] = np.minimum(
+            rub[tiles] + self.cfg.factory_rubble_after_destruction, self.cfg.max_rubble
+        )
+        self.factory_map.reshape(-1)[tiles] = -1
+        self.alive[env, slot] = False
+        for arr in (self.power, self.cargo_ice, self.cargo_ore, self.water, self.metal):
+            arr[env, slot] = 0
+        np.add.at(self.metrics["factories_lost"], (env, self.owner[env, slot]), 1)
+
+    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
+        """Capture the end state of worlds ``envs`` and reset them if ``auto_reset``."""
+        final = FinalState(
+            env_index=envs,
+            planes=self.planes()[envs] if self.auto_reset else np.zeros(0, np.float32),
+            alive=self.alive[envs].copy(),
+            cell=self.cell[envs].astype(np.int32),
+            kind=self.kind[envs].copy(),
+            owner=self.owner[envs].copy(),
+            metrics=[self.episode_metrics(int(i)) for i in envs],
+        )
+        if self.auto_reset:
+            for i in envs:
+                self._reset_world(int(i))
+            spawned[envs] = self.alive[envs]
+        return final
+
+    def episode_metrics(self, i: int) -> dict[str, Any]:
+        """Metrics of world ``i``'s current episode.
+
+        Returns:
+            ``{"episode_length": steps, "per_player": [{...}, ...]}`` where each player's dict
+            has ``ice_transferred``, ``ice_dug``, ``avg_factories_alive`` (sum over steps of live
+            factories / max_cycles), ``robots_built``, ``robots_lost``, ``factories_lost``,
+            ``illegal_actions``.
+        """
+        per_player = []
+        for p in range(self.num_players):
+            m = {key: float(v[i, p]) for key, v in self.metrics.items()}
+            m["avg_factories_alive"] = m.pop("factory_alive_steps") / self.max_cycles
+            per_player.append(m)
+        return {"episode_length": int(self.t[i]), "per_player": per_player}
+
+    # ------------------------------------------------------------------ masks
+    def _compute_masks(self) -> None:
+        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``."""
+        cfg, k, n = self.cfg, self._k, self.cfg.map_size
+        e_n, n_cells = self.num_envs, self.n_cells
+        mask = self._mask
+        mask[:] = False
+        mask[:, :, IDLE] = True
+        fs = self.factory_slots
+        # ---- robots ----
+        rob = self.alive[:, fs:]
+        if rob.any():
+            ei, ri = np.nonzero(rob)
+            sl = ri + fs
+            cell = self.cell[ei, sl]
+            kind = self.kind[ei, sl]
+            owner = self.owner[ei, sl]
+            power = self.power[ei, sl]
+            y, x = np.divmod(cell, n)
+            ty = y[:, None] + DIRS[None, :, 0]  # [m, 5]
+            tx = x[:, None] + DIRS[None, :, 1]
+            inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
+            tcell = np.where(inside, ty * n + tx, cell[:, None])
+            tile = ei[:, None] * n_cells + tcell
+            fslot = self.factory_map.reshape(-1)[tile]
+            fowner = np.where(fslot >= 0, self.owner[ei[:, None], fslot.clip(0)], -1)
+            own_fac = inside & (fowner == owner[:, None])
+            enemy_fac = inside & (fowner >= 0) & (fowner != owner[:, None])
+            rslot = self.robot_map.reshape(-1)[tile]
+            rowner = np.where(rslot >= 0, self.owner[ei[:, None], rslot.clip(0)], -1)
+            own_rob = inside & (rowner == owner[:, None])
+            own_rob[:, 0] = False
+            rub = self.rubble.reshape(-1)[tile[:, 1:]]
+            cost = np.floor(
+                k["move_cost"][kind][:, None] + k["rubble_movement_cost"][kind][:, None] * rub
+            )
+            m = mask[ei, sl]
+            m[:, MOVE_N : MOVE_W + 1] = inside[:, 1:] & ~enemy_fac[:, 1:] & (power[:, None] >= cost)
+            here = tile[:, 0]
+            diggable = (
+                (self.rubble.reshape(-1)[here] > 0)
+                | self.ice.reshape(-1)[here]
+                | self.ore.reshape(-1)[here]
+            )
+            m[:, DIG] = diggable & (fslot[:, 0] < 0) & (power >= k["dig_cost"][kind])
+            carrying = (self.cargo_ice[ei, sl] + self.cargo_ore[ei, sl]) > 0
+            m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & (own_fac | own_rob)
+            fpower = self.power[ei, fslot[:, 0].clip(0)]
+            m[:, PICKUP] = own_fac[:, 0] & (power < k["battery_capacity"][kind]) & (fpower > 0)
+            mask[ei, sl] = m
+        # ---- factories ----
+        fal = self.alive[:, :fs]
+        if fal.any():
+            ei, si = np.nonzero(fal)
+            owner = self.owner[ei, si].astype(np.int64)
+            centre_free = self.robot_map[ei, self.cell[ei, si]] < 0
+            free_slots = self.robot_slots - self.alive[:, fs:].reshape(
+                e_n, self.num_players, -1
+            ).sum(-1)
+            room = centre_free & (free_slots[ei, owner] > 0)
+            for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
+                mask[ei, si, action] = (
+                    room
+                    & (self.metal[ei, si] >= k["metal_cost"][rk])
+                    & (self.power[ei, si] >= k["power_cost"][rk])
+                    & (self.next_serial[ei, owner, rk] < cfg.robot_id_pool)
+                )
+
+    def action_mask(self) -> np.ndarray:
+        """``[E, S, A]`` bool legal actions now (a copy)."""
+        return self._mask.copy()
+
+    # ---------------------------------------------------------- observations
+    def planes(self) -> np.ndarray:
+        """``[E, P, C, H, W]`` float32 global planes (see ``PLANE_NAMES``; scaled to [-1, 1])."""
+        cfg, k = self.cfg, self._k
+        e_n, p_n, n = self.num_envs, self.num_players, cfg.map_size
+        c = len(PLANE_NAMES)
+        base = np.empty((e_n, c, n * n), dtype=np.float32)
+        for name, i in _P.items():
+            base[:, i] = PLANE_FILL[name]
+        base[:, _P["step"]] = _scale(self.t, cfg.step_scale)[:, None]
+        base[:, _P["day"]] = ((self.t % cfg.cycle_length) < cfg.day_length)[:, None]
+        base[:, _P["ice"]] = self.ice
+        base[:, _P["ore"]] = self.ore
+        base[:, _P["rubble"]] = self.rubble * (2.0 / cfg.max_rubble) - 1.0
+        ei, si = np.nonzero(self.alive)
+        cell = self.cell[ei, si]
+        kind = self.kind[ei, si]
+        rob = kind > 0
+        re, rc, rk, rs = ei[rob], cell[rob], kind[rob], si[rob]
+        base[re, _P["robot_heavy"], rc] = rk == HEAVY
+        base[re, _P["robot_power"], rc] = _scale(self.power[re, rs], k["battery_capacity"][rk])
+        base[re, _P["robot_ice"], rc] = _scale(self.cargo_ice[re, rs], k["cargo_space"][rk])
+        base[re, _P["robot_ore"], rc] = _scale(self.cargo_ore[re, rs], k["cargo_space"][rk])
+        fe, fc, fsl = ei[~rob], cell[~rob], si[~rob]
+        base[fe, _P["factory_power"], fc] = _scale(self.power[fe, fsl], FACTORY_POWER_SCALE)
+        for name, arr in (
+            ("factory_ice", self.cargo_ice),
+            ("factory_water", self.water),
+            ("factory_ore", self.cargo_ore),
+            ("factory_metal", self.metal),
+        ):
+            base[fe, _P[name], fc] = _scale(arr[fe, fsl], FACTORY_SCALE)
+        out = np.repeat(base[:, None], p_n, axis=1)
+        fmap = self.factory_map
+        fown = np.where(fmap >= 0, np.take_along_axis(self.owner, fmap.clip(0), axis=1), -1)
+        rmap = self.robot_map
+        rown = np.where(rmap >= 0, np.take_along_axis(self.owner, rmap.clip(0), axis=1), -1)
+        for p in range(p_n):
+            out[:, p, _P["own_factory"]] = fown == p
+            out[:, p, _P["own_robot"]] = rown == p
+            out[:, p, _P["enemy"]] = ((fown >= 0) & (fown != p)) | ((rown >= 0) & (rown != p))
+        return out.reshape(e_n, p_n, c, n, n)
+
+    def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
+        cfg, k = self.cfg, self._k
+        ei, si = np.asarray(env_index), np.asarray(slot)
+        kind = self.kind[ei, si].astype(np.int64)
+        fac = kind == FACTORY
+        out = np.empty((ei.size, len(FEATURE_NAMES)), dtype=np.float32)
+        out[:, 0] = fac
+        out[:, 1] = kind == LIGHT
+        out[:, 2] = kind == HEAVY
+        out[:, 3] = _scale(
+            self.power[ei, si], np.where(fac, FACTORY_POWER_SCALE, k["battery_capacity"][kind])
+        )
+        cargo = np.where(fac, FACTORY_SCALE, k["cargo_space"][kind])
+        out[:, 4] = _scale(self.cargo_ice[ei, si], cargo)
+        out[:, 5] = _scale(self.cargo_ore[ei, si], cargo)
+        out[:, 6] = np.where(fac, _scale(self.water[ei, si], FACTORY_SCALE), -1.0)
+        out[:, 7] = np.where(fac, _scale(self.metal[ei, si], FACTORY_SCALE), -1.0)
+        y, x = np.divmod(self.cell[ei, si], cfg.map_size)
+        out[:, 8] = _scale(x, cfg.map_size - 1)
+        out[:, 9] = _scale(y, cfg.map_size - 1)
+        out[:, 10] = _scale(self.t[ei], cfg.step_scale)
+        out[:, 11] = (self.t[ei] % cfg.cycle_length) < cfg.day_length
+        return out
+
+    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        return self.cell[env_index, slot]
+
+    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        return self.owner[env_index, slot].astype(np.int64)
+
+    def _batch(
+        self, *, spawned, reward, terminated, truncated, done, illegal, final=None
+    ) -> BatchStep:
+        return BatchStep(
+            alive=self.alive.copy(),
+            spawned=spawned,
+            kind=self.kind.copy(),
+            owner=self.owner.copy(),
+            cell=self.cell.astype(np.int32),
+            action_mask=self._mask.copy(),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            done=done,
+            final=final,
+            illegal=illegal,
+        )
+
+
+def resolve_collisions(
+    tile: np.ndarray,
+    heavy: np.ndarray,
+    moved: np.ndarray,
+    power: np.ndarray,
+    power_loss_factor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lux S2 collision rules for robots that ended on shared tiles.
+
+    Per tile: if more than one heavy moved in, the heavy with the most power survives (a tie
+    destroys everyone) and loses ``ceil(factor x runner-up heavy's power)``; if exactly one heavy
+    moved in, it survives unharmed; otherwise a single stationary heavy survives unharmed;
+    otherwise the same rules among lights (several lights moved in: most power wins and pays,
+    tie destroys all; one light moved in: it survives unharmed). Everyone else is destroyed.
+
+    Args:
+        tile: ``[m]`` int, tile key of each robot (robots sharing a key collide).
+        heavy: ``[m]`` bool. moved: ``[m]`` bool, the robot moved this step.
+        power: ``[m]`` int, power after paying for the move.
+        power_loss_factor: the survivor's loss factor.
+
+    Returns:
+        ``(dead [m] bool, survivor [m] bool, loss [m] int)``.
+    """
+    m = tile.size
+    _, g = np.unique(tile, return_inverse=True)
+    n_g = g.max() + 1 if m else 0
+    heavy_in = np.bincount(g, weights=heavy & moved, minlength=n_g)
+    heavy_still = np.bincount(g, weights=heavy & ~moved, minlength=n_g)
+    light_in = np.bincount(g, weights=~heavy & moved, minlength=n_g)
+    # which class competes on power in each group, and whether power decides at all
+    heavy_fight = heavy_in > 1
+    light_fight = (heavy_in == 0) & (heavy_still != 1) & (light_in > 1)
+    fight = heavy_fight | light_fight
+    competitor = np.where(heavy_fight[g], heavy, ~heavy) & fight[g]
+    # sort by (group, competitor first, power desc)
+    order = np.lexsort((-power, ~competitor, g))
+    gs = g[order]
+    first = np.r_[True, gs[1:] != gs[:-1]]
+    top = order[first]  # strongest competitor of each group
+    second_pos = np.flatnonzero(first) + 1
+    survivor = np.zeros(m, dtype=bool)
+    loss = np.zeros(m, dtype=np.int64)
+    # fights: top vs runner-up
+    fg = np.flatnonzero(fight)
+    if fg.size:
+        t, r = top[fg], order[second_pos[fg]]
+        win = power[t] != power[r]
+        survivor[t[win]] = True
+        loss[t[win]] = np.ceil(power[r[win]] * power_loss_factor).astype(np.int64)
+    # no fight: the lone heavy mover, else the lone stationary heavy, else the lone light mover
+    calm = ~fight
+    lone = np.where(
+        heavy_in == 1,
+        0,
+        np.where(heavy_still == 1, 1, np.where((heavy_in == 0) & (light_in == 1), 2, -1)),
+    )
+    pick = np.select(
+        [lone[g] == 0, lone[g] == 1, lone[g] == 2],
+        [heavy & moved, heavy & ~moved, ~heavy & moved],
+        default=False,
+    )
+    survivor |= pick & calm[g]
+    return ~survivor, survivor, loss
