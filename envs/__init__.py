@@ -15,6 +15,12 @@ register(
         parallel_entry_point="spawnzoo.envs.harvest.harvest:parallel_env",
         batched_entry_point="spawnzoo.envs.harvest:batched_env",
         presets="spawnzoo.envs.harvest.config:PRESETS",
+        conformance=(
+            {"preset": "tiny"},
+            {"preset": "tiny", "players": 2},
+            {"preset": "small"},
+            {"preset": "small", "players": 2, "placement": "random"},
+        ),
     )
 )
 

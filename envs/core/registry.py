@@ -25,6 +25,8 @@ class EnvSpec:
             returning the ``BatchedEnv``.
         presets: ``"module:attr"`` of the env's dict of named presets.
         kwargs: default settings merged under the caller's.
+        conformance: settings the conformance suite runs the env under (presets, players, ...);
+            keep them small: the whole suite runs once per entry.
     """
 
     id: str
@@ -32,6 +34,7 @@ class EnvSpec:
     batched_entry_point: str
     presets: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    conformance: tuple[dict[str, Any], ...] = ({},)
 
 
 REGISTRY: dict[str, EnvSpec] = {}

@@ -652,6 +652,52 @@ class HarvestWorld(BatchedEnv):
             per_player.append(m)
         return {"episode_length": int(self.t[i]), "per_player": per_player}
 
+    # ------------------------------------------------------- scenario editing
+    def place_robot(
+        self, i: int, owner: int, kind: int, yx: tuple[int, int], power: int | None = None
+    ) -> int:
+        """Put a new robot on tile ``yx`` of world ``i`` (for tests, tutorials and debugging).
+
+        The robot takes the owner's first free robot slot and the next serial of its class; it
+        counts as built. Call ``refresh()`` after editing.
+
+        Returns:
+            The robot's slot.
+
+        Raises:
+            ValueError: bad kind/owner, tile off the map or occupied, or no free slot.
+        """
+        n = self.cfg.map_size
+        if kind not in (LIGHT, HEAVY):
+            raise ValueError(f"kind must be LIGHT ({LIGHT}) or HEAVY ({HEAVY}), got {kind}")
+        if not 0 <= owner < self.num_players:
+            raise ValueError(f"owner must be in [0, {self.num_players}), got {owner}")
+        y, x = yx
+        if not (0 <= y < n and 0 <= x < n):
+            raise ValueError(f"tile {yx} is off the {n}x{n} map")
+        cell = y * n + x
+        if self.robot_map[i, cell] >= 0:
+            raise ValueError(f"tile {yx} already holds a robot")
+        base = self.factory_slots + owner * self.robot_slots
+        free = np.flatnonzero(~self.alive[i, base : base + self.robot_slots])
+        if free.size == 0:
+            raise ValueError(f"player {owner} has no free robot slot")
+        slot = base + int(free[0])
+        self.alive[i, slot] = self.ever_alive[i, slot] = True
+        self.kind[i, slot], self.owner[i, slot], self.cell[i, slot] = kind, owner, cell
+        self.serial[i, slot] = self.next_serial[i, owner, kind]
+        self.next_serial[i, owner, kind] += 1
+        self.power[i, slot] = self._k["init_power"][kind] if power is None else power
+        self.cargo_ice[i, slot] = self.cargo_ore[i, slot] = 0
+        self.robot_map[i, cell] = slot
+        self.metrics["robots_built"][i, owner] += 1
+        return slot
+
+    def refresh(self) -> np.ndarray:
+        """Recompute the action masks after editing the state by hand; returns ``[E, S, A]``."""
+        self._compute_masks()
+        return self.action_mask()
+
     # ------------------------------------------------------------------ masks
     def _compute_masks(self) -> None:
         """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``."""
