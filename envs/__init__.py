@@ -7,7 +7,16 @@
 numpy, gymnasium, pettingzoo and pygame only: importing this never imports torch.
 """
 
-from .core.registry import REGISTRY, EnvSpec, make, make_batched, presets, register, spec
+from .core.registry import (
+    REGISTRY,
+    EnvSpec,
+    make,
+    make_batched,
+    make_policy,
+    presets,
+    register,
+    spec,
+)
 
 register(
     EnvSpec(
@@ -15,6 +24,7 @@ register(
         parallel_entry_point="spawnzoo.envs.harvest.harvest:parallel_env",
         batched_entry_point="spawnzoo.envs.harvest:batched_env",
         presets="spawnzoo.envs.harvest.config:PRESETS",
+        policies={"heuristic": "spawnzoo.envs.harvest.policies:HeuristicPolicy"},
         conformance=(
             {"preset": "tiny"},
             {"preset": "tiny", "players": 2},
@@ -24,4 +34,13 @@ register(
     )
 )
 
-__all__ = ["REGISTRY", "EnvSpec", "make", "make_batched", "presets", "register", "spec"]
+__all__ = [
+    "REGISTRY",
+    "EnvSpec",
+    "make",
+    "make_batched",
+    "make_policy",
+    "presets",
+    "register",
+    "spec",
+]

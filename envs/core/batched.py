@@ -101,8 +101,8 @@ class BatchStep:
 class BatchedEnv(ABC):
     """Base class of the array API: ``num_envs`` worlds, fixed slots, masks and planes.
 
-    Subclasses set the class attributes and implement ``reset``, ``step``, ``planes`` and
-    ``self_features``; ``egocentric`` is shared.
+    Subclasses set the class attributes and implement ``reset``, ``step``, ``write_planes``,
+    ``self_features``, ``slot_cell`` and ``slot_owner``; ``planes`` and ``egocentric`` are shared.
 
     Attributes:
         num_envs: ``E``, worlds stepped together.
@@ -148,6 +148,15 @@ class BatchedEnv(ABC):
         """
 
     @abstractmethod
+    def write_planes(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
+        """Write the global feature planes of the current state into ``out``.
+
+        Args:
+            out: ``[E, P, C, H, W]`` float32, possibly a non-contiguous view (the interior of a
+                padded buffer); every element is overwritten.
+            envs: ``[D]`` world indices to write only those (``out`` is then ``[D, P, C, H, W]``).
+        """
+
     def planes(self) -> np.ndarray:
         """Global feature planes of the current state.
 
@@ -155,6 +164,10 @@ class BatchedEnv(ABC):
             ``[E, P, C, H, W]`` float32 in ``[-1, 1]``, plane ``c`` named ``plane_names[c]``,
             seen from each player's side ("own" and "enemy" planes swap between players).
         """
+        h, w = self.map_shape
+        out = np.empty((self.num_envs, self.num_players, len(self.plane_names), h, w), np.float32)
+        self.write_planes(out)
+        return out
 
     @abstractmethod
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
@@ -173,7 +186,8 @@ class BatchedEnv(ABC):
         """Planes in an egocentric window: the spatial planes plus an ``off_map`` plane."""
         return tuple(n for n in self.plane_names if n not in self.global_plane_names) + ("off_map",)
 
-    #: planes that hold one value over the whole map (left out of egocentric windows).
+    #: planes that hold one value over the whole map (left out of egocentric windows); they
+    #: come first in ``plane_names``.
     global_plane_names: tuple[str, ...] = ()
 
     def egocentric(
@@ -197,26 +211,49 @@ class BatchedEnv(ABC):
         Returns:
             ``[n, C', K, K]`` float32 with ``C' = len(window_plane_names)``.
         """
-        if planes is None:
-            planes = self.planes()
         env_index = np.asarray(env_index, dtype=np.int64)
         slot = np.asarray(slot, dtype=np.int64)
-        spatial = [i for i, n in enumerate(self.plane_names) if n not in self.global_plane_names]
-        fill = np.array([self.plane_fill[self.plane_names[i]] for i in spatial], np.float32)
         h, w = self.map_shape
-        k = 2 * radius + 1
-        e, p = planes.shape[:2]
-        padded = np.empty((e, p, len(spatial) + 1, h + 2 * radius, w + 2 * radius), np.float32)
-        padded[:, :, :-1] = fill[None, None, :, None, None]
-        padded[:, :, -1] = 1.0
-        padded[:, :, :-1, radius : radius + h, radius : radius + w] = planes[:, :, spatial]
-        padded[:, :, -1, radius : radius + h, radius : radius + w] = 0.0
-        cell = self.slot_cell(env_index, slot)
+        k, r = 2 * radius + 1, radius
+        g = len(self.global_plane_names)
+        padded = self._padded_buffer(radius)
+        interior = padded[:, :, :-1, r : r + h, r : r + w]
+        if planes is None:
+            self.write_planes(interior)
+        else:
+            interior[...] = planes
+        y, x = np.divmod(self.slot_cell(env_index, slot), w)
         owner = self.slot_owner(env_index, slot)
-        y, x = np.divmod(cell, w)
-        view = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(3, 4))
-        # view: [E, P, C', H, W, K, K]; (y, x) of the padded map is the window's top-left.
-        return np.ascontiguousarray(view[env_index, owner, :, y, x])
+        e, p, c = padded.shape[:3]
+        st = padded.strides
+        # [E, P, C+1, H, W, K, K]: (y, x) of the padded map is the window's top-left corner
+        view = np.lib.stride_tricks.as_strided(
+            padded, (e, p, c, h, w, k, k), (*st[:3], st[3], st[4], st[3], st[4]), writeable=False
+        )
+        return view[env_index, owner, g:, y, x]
+
+    def _padded_buffer(self, radius: int) -> np.ndarray:
+        """``[E, P, C + 1, H + 2r, W + 2r]`` float32 buffer, kept per radius: its border holds
+        each plane's "nothing" value and its last plane is ``off_map`` (1 outside the map)."""
+        cache = self.__dict__.setdefault("_padded_cache", {})
+        buf = cache.get(radius)
+        if buf is None:
+            names = self.plane_names
+            g = len(self.global_plane_names)
+            if tuple(names[:g]) != tuple(self.global_plane_names):
+                raise TypeError("global planes must come first in plane_names")
+            h, w = self.map_shape
+            r = radius
+            buf = np.empty(
+                (self.num_envs, self.num_players, len(names) + 1, h + 2 * r, w + 2 * r), np.float32
+            )
+            buf[:, :, :-1] = np.array([self.plane_fill[n] for n in names], np.float32)[
+                None, None, :, None, None
+            ]
+            buf[:, :, -1] = 1.0
+            buf[:, :, -1, r : r + h, r : r + w] = 0.0
+            cache[radius] = buf
+        return buf
 
     #: "nothing" value of each plane, used to pad windows.
     plane_fill: dict[str, float]

@@ -199,6 +199,18 @@ class SlotParallelEnv(ParallelEnv):
             self.render()
         return obs, rewards, terminations, truncations, infos
 
+    @property
+    def last_batch(self) -> BatchStep:
+        """The core's last ``BatchStep`` (``[1, S]`` arrays): what batched policies act on."""
+        if self._last is None:
+            raise RuntimeError("call reset() first")
+        return self._last
+
+    def actions_from_slots(self, actions: np.ndarray) -> dict[str, int]:
+        """Turn batched actions (``[S]`` or ``[1, S]`` ints) into the dict for ``step``."""
+        flat = np.asarray(actions).reshape(-1)
+        return {agent: int(flat[self._slot_of[agent]]) for agent in self.agents}
+
     def state(self) -> np.ndarray:
         """Global planes ``[C, H, W]`` float32 from player 0's side (the game is fully observed)."""
         return self.world.planes()[0, 0]

@@ -25,6 +25,8 @@ class EnvSpec:
             returning the ``BatchedEnv``.
         presets: ``"module:attr"`` of the env's dict of named presets.
         kwargs: default settings merged under the caller's.
+        policies: scripted policies, name -> ``"module:attr"`` of a class ``(world, seed)`` with
+            ``act(batch) -> actions``; ``random`` is available for every env.
         conformance: settings the conformance suite runs the env under (presets, players, ...);
             keep them small: the whole suite runs once per entry.
     """
@@ -34,6 +36,7 @@ class EnvSpec:
     batched_entry_point: str
     presets: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
     conformance: tuple[dict[str, Any], ...] = ({},)
 
 
@@ -83,3 +86,15 @@ def make_batched(env_id: str, num_envs: int = 1, **kwargs: Any):
 def presets(env_id: str) -> dict[str, Any]:
     """The named presets of ``env_id``."""
     return load(spec(env_id).presets)
+
+
+def make_policy(env_id: str, name: str, world: Any, seed: int | None = None) -> Any:
+    """A reference policy bound to ``world``: ``"random"`` or one of the env's ``policies``.
+
+    Raises:
+        ValueError: the name is not available for this env (listing those that are).
+    """
+    table = {"random": "spawnzoo.envs.core.policies:RandomPolicy", **spec(env_id).policies}
+    if name not in table:
+        raise ValueError(f"unknown policy {name!r} for {env_id}; available: {sorted(table)}")
+    return load(table[name])(world, seed=seed)

@@ -64,19 +64,20 @@ def _value_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.nd
 def _clusters(
     rng: np.random.Generator, h: int, w: int, n_tiles: int, sizes: tuple[int, int]
 ) -> np.ndarray:
-    """Random-walk clusters covering about ``n_tiles`` tiles: ``[H, W]`` bool."""
+    """Random-walk clusters covering at least ``n_tiles`` tiles: ``[H, W]`` bool."""
     out = np.zeros((h, w), dtype=bool)
     steps = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])
-    placed = 0
-    while placed < n_tiles:
-        size = int(rng.integers(sizes[0], sizes[1] + 1))
-        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
-        for _ in range(size):
-            if not out[y, x]:
-                out[y, x] = True
-                placed += 1
-            dy, dx = steps[rng.integers(0, 4)]
-            y, x = int(np.clip(y + dy, 0, h - 1)), int(np.clip(x + dx, 0, w - 1))
+    while out.sum() < n_tiles:
+        k = max(1, round((n_tiles - out.sum()) / np.mean(sizes))) + 1
+        length = int(rng.integers(sizes[0], sizes[1] + 1, size=k).max())
+        start = np.stack([rng.integers(0, h, size=k), rng.integers(0, w, size=k)], axis=1)
+        walk = steps[rng.integers(0, 4, size=(k, length - 1))]
+        pos = start[:, None] + np.concatenate([np.zeros((k, 1, 2), int), walk.cumsum(1)], 1)
+        size = rng.integers(sizes[0], sizes[1] + 1, size=k)
+        keep = np.arange(length)[None, :] < size[:, None]
+        ys = np.clip(pos[..., 0], 0, h - 1)[keep]
+        xs = np.clip(pos[..., 1], 0, w - 1)[keep]
+        out[ys, xs] = True
     return out
 
 
@@ -110,16 +111,13 @@ def generate_map(
     return ice, ore, rubble, axis
 
 
-def _valid_centres(ice: np.ndarray, ore: np.ndarray, taken: list, min_dist: int) -> np.ndarray:
-    """``[H, W]`` bool: centres whose 3x3 footprint is on the map, resource-free and far enough."""
-    h, w = ice.shape
-    valid = np.zeros((h, w), dtype=bool)
-    valid[1:-1, 1:-1] = True
-    valid &= box_sum((ice | ore).astype(np.int32), 1) == 0
-    if taken:
-        yy, xx = np.mgrid[0:h, 0:w]
-        for cy, cx in taken:
-            valid &= np.maximum(np.abs(yy - cy), np.abs(xx - cx)) >= min_dist
+def _valid_centres(clear: np.ndarray, taken: list, min_dist: int) -> np.ndarray:
+    """``[H, W]`` bool: centres whose footprint is ``clear`` and far enough from ``taken``."""
+    valid = clear.copy()
+    for cy, cx in taken:
+        valid[
+            max(cy - min_dist + 1, 0) : cy + min_dist, max(cx - min_dist + 1, 0) : cx + min_dist
+        ] = False
     return valid
 
 
@@ -159,10 +157,15 @@ def place_factories(
         region[n // 2 - 1 :] = False  # player 0's footprints stay in the top half
     elif axis == 1:
         region[:, n // 2 - 1 :] = False
+    # the 3x3 footprint must be on the map and free of resources
+    clear = np.zeros((n, n), dtype=bool)
+    clear[1:-1, 1:-1] = True
+    clear &= box_sum((ice | ore).astype(np.int32), 1) == 0
+    clear &= region
     taken: list[tuple[int, int]] = []
     dist = cfg.factory_min_distance
     while len(taken) < count:
-        valid = _valid_centres(ice, ore, taken, dist) & region
+        valid = _valid_centres(clear, taken, dist)
         if not valid.any():
             if dist <= 3:
                 raise RuntimeError(

@@ -77,6 +77,8 @@ _P = {name: i for i, name in enumerate(PLANE_NAMES)}
 _FLAG_PLANES = ("day", "own_factory", "ice", "ore", "own_robot", "enemy", "robot_heavy")
 #: value of each plane where there is nothing: 0 for flags, -1 (the minimum) for scaled amounts
 PLANE_FILL = {n: 0.0 if n in _FLAG_PLANES else -1.0 for n in PLANE_NAMES}
+_FILL_VECTOR = np.array([PLANE_FILL[n] for n in PLANE_NAMES], dtype=np.float32)
+_FOOTPRINT_DY, _FOOTPRINT_DX = (a.ravel() for a in np.mgrid[-1:2, -1:2])
 FEATURE_NAMES = (
     "is_factory",
     "is_light",
@@ -200,6 +202,7 @@ class HarvestWorld(BatchedEnv):
             )
         }
         self._mask = np.zeros((e, s, NUM_ACTIONS), dtype=bool)
+        self._tile_mark = np.zeros(e * n * n, dtype=bool)  # scratch for collision detection
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
 
@@ -445,8 +448,8 @@ class HarvestWorld(BatchedEnv):
         order = np.lexsort((bd, grp))
         ranked = np.empty_like(order)
         g_sorted = grp[order]
-        start = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-        counts = np.diff(np.r_[start, g_sorted.size])
+        start = _group_starts(g_sorted)
+        counts = np.diff(start, append=g_sorted.size)
         ranked[order] = np.arange(g_sorted.size) - np.repeat(start, counts)
         serial = self.next_serial[env, owner, robot_kind] + ranked
         ok = serial < self.cfg.robot_id_pool
@@ -455,9 +458,9 @@ class HarvestWorld(BatchedEnv):
         porder = np.lexsort((bd, pgrp))
         prank = np.empty_like(porder)
         p_sorted = pgrp[porder]
-        pstart = np.r_[0, np.flatnonzero(np.diff(p_sorted)) + 1]
+        pstart = _group_starts(p_sorted)
         prank[porder] = np.arange(p_sorted.size) - np.repeat(
-            pstart, np.diff(np.r_[pstart, p_sorted.size])
+            pstart, np.diff(pstart, append=p_sorted.size)
         )
         base = self.factory_slots + owner * r
         blocks = self.alive[env[:, None], base[:, None] + np.arange(r)[None, :]]  # [b, R]
@@ -501,33 +504,26 @@ class HarvestWorld(BatchedEnv):
         # clear movers from their old tiles, put movers and new robots on their new tiles
         rmap_f[mv // s_n * n_cells + cell_f[mv]] = -1
         cell_f[mv] = target
-        moved = np.zeros(self.num_envs * s_n, dtype=bool)
-        moved[mv] = True
         arrivals = np.concatenate([mv, built])
-        key_arr = arrivals // s_n * n_cells + cell_f[arrivals]
-        # tiles that got a second robot: an arrival finds someone there, or two arrivals coincide
-        occupied = rmap_f[key_arr] >= 0
-        rmap_f[key_arr] = arrivals % s_n
-        clash_tile = np.unique(
-            np.concatenate([key_arr[occupied], key_arr[rmap_f[key_arr] != arrivals % s_n]])
-        )
-        if clash_tile.size == 0:
+        key = arrivals // s_n * n_cells + cell_f[arrivals]
+        standing = rmap_f[key]  # the stationary robot already there, or -1
+        rmap_f[key] = arrivals % s_n
+        # a tile clashes if an arrival found someone there or two arrivals coincide
+        clash = (standing >= 0) | (rmap_f[key] != arrivals % s_n)
+        if not clash.any():
             return np.zeros(0, dtype=np.int64)
-        # every robot on a clash tile: the arrivals there plus the robot that stood there
-        on_clash = np.isin(key_arr, clash_tile)
-        robots = arrivals[on_clash]
-        env_rob = clash_tile // n_cells
-        cell_rob = clash_tile % n_cells
-        # stationary robots standing on clash tiles (not movers, not just built)
-        cand = self.alive[env_rob] & (self.cell[env_rob] == cell_rob[:, None])
-        cand &= self.kind[env_rob] > 0
-        ci, cs = np.nonzero(cand)
-        stationary = env_rob[ci] * s_n + cs
-        robots = np.unique(np.concatenate([robots, stationary]))
+        mark = self._tile_mark
+        mark[key[clash]] = True
+        on = mark[key]
+        mark[key[clash]] = False
+        hit = on & (standing >= 0)
+        stationary = np.unique(key[hit] // n_cells * s_n + standing[hit])
+        robots = np.concatenate([arrivals[on], stationary])
+        moved = np.concatenate([np.flatnonzero(on) < mv.size, np.zeros(stationary.size, bool)])
         dead, survivors, loss = resolve_collisions(
             tile=robots // s_n * n_cells + cell_f[robots],
             heavy=kind_f[robots] == HEAVY,
-            moved=moved[robots],
+            moved=moved,
             power=power_f[robots],
             power_loss_factor=self.cfg.power_loss_factor,
         )
@@ -596,11 +592,11 @@ class HarvestWorld(BatchedEnv):
         order = np.lexsort((pk, fflat))
         f_sorted, w_sorted = fflat[order], want[order]
         cum = np.cumsum(w_sorted)
-        start = np.r_[0, np.flatnonzero(np.diff(f_sorted)) + 1]
+        start = _group_starts(f_sorted)
         before = (
             cum
             - w_sorted
-            - np.repeat(cum[start] - w_sorted[start], np.diff(np.r_[start, f_sorted.size]))
+            - np.repeat(cum[start] - w_sorted[start], np.diff(start, append=f_sorted.size))
         )
         got = np.clip(power_f[f_sorted] - before, 0, w_sorted)
         power_f[pk[order]] += got
@@ -623,7 +619,7 @@ class HarvestWorld(BatchedEnv):
         """Capture the end state of worlds ``envs`` and reset them if ``auto_reset``."""
         final = FinalState(
             env_index=envs,
-            planes=self.planes()[envs] if self.auto_reset else np.zeros(0, np.float32),
+            planes=self._final_planes(envs) if self.auto_reset else np.zeros(0, np.float32),
             alive=self.alive[envs].copy(),
             cell=self.cell[envs].astype(np.int32),
             kind=self.kind[envs].copy(),
@@ -635,6 +631,13 @@ class HarvestWorld(BatchedEnv):
                 self._reset_world(int(i))
             spawned[envs] = self.alive[envs]
         return final
+
+    def _final_planes(self, envs: np.ndarray) -> np.ndarray:
+        """``[D, P, C, H, W]`` planes of worlds ``envs`` only."""
+        n = self.cfg.map_size
+        out = np.empty((envs.size, self.num_players, len(PLANE_NAMES), n, n), np.float32)
+        self.write_planes(out, envs)
+        return out
 
     def episode_metrics(self, i: int) -> dict[str, Any]:
         """Metrics of world ``i``'s current episode.
@@ -722,12 +725,16 @@ class HarvestWorld(BatchedEnv):
             inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
             tcell = np.where(inside, ty * n + tx, cell[:, None])
             tile = ei[:, None] * n_cells + tcell
+            # owner of the slot on each tile; slot -1 reads the sentinel column (owner -1)
+            owner_ext = np.concatenate([self.owner, np.full((e_n, 1), -1, np.int8)], axis=1)
+            owner_ext = owner_ext.reshape(-1)
+            row = (ei * (self.num_slots + 1) + self.num_slots)[:, None]  # the sentinel of world ei
             fslot = self.factory_map.reshape(-1)[tile]
-            fowner = np.where(fslot >= 0, self.owner[ei[:, None], fslot.clip(0)], -1)
+            fowner = owner_ext[row - self.num_slots + np.where(fslot >= 0, fslot, self.num_slots)]
             own_fac = inside & (fowner == owner[:, None])
             enemy_fac = inside & (fowner >= 0) & (fowner != owner[:, None])
             rslot = self.robot_map.reshape(-1)[tile]
-            rowner = np.where(rslot >= 0, self.owner[ei[:, None], rslot.clip(0)], -1)
+            rowner = owner_ext[row - self.num_slots + np.where(rslot >= 0, rslot, self.num_slots)]
             own_rob = inside & (rowner == owner[:, None])
             own_rob[:, 0] = False
             rub = self.rubble.reshape(-1)[tile[:, 1:]]
@@ -771,47 +778,61 @@ class HarvestWorld(BatchedEnv):
         return self._mask.copy()
 
     # ---------------------------------------------------------- observations
-    def planes(self) -> np.ndarray:
-        """``[E, P, C, H, W]`` float32 global planes (see ``PLANE_NAMES``; scaled to [-1, 1])."""
-        cfg, k = self.cfg, self._k
-        e_n, p_n, n = self.num_envs, self.num_players, cfg.map_size
-        c = len(PLANE_NAMES)
-        base = np.empty((e_n, c, n * n), dtype=np.float32)
-        for name, i in _P.items():
-            base[:, i] = PLANE_FILL[name]
-        base[:, _P["step"]] = _scale(self.t, cfg.step_scale)[:, None]
-        base[:, _P["day"]] = ((self.t % cfg.cycle_length) < cfg.day_length)[:, None]
-        base[:, _P["ice"]] = self.ice
-        base[:, _P["ore"]] = self.ore
-        base[:, _P["rubble"]] = self.rubble * (2.0 / cfg.max_rubble) - 1.0
-        ei, si = np.nonzero(self.alive)
-        cell = self.cell[ei, si]
-        kind = self.kind[ei, si]
-        rob = kind > 0
-        re, rc, rk, rs = ei[rob], cell[rob], kind[rob], si[rob]
-        base[re, _P["robot_heavy"], rc] = rk == HEAVY
-        base[re, _P["robot_power"], rc] = _scale(self.power[re, rs], k["battery_capacity"][rk])
-        base[re, _P["robot_ice"], rc] = _scale(self.cargo_ice[re, rs], k["cargo_space"][rk])
-        base[re, _P["robot_ore"], rc] = _scale(self.cargo_ore[re, rs], k["cargo_space"][rk])
-        fe, fc, fsl = ei[~rob], cell[~rob], si[~rob]
-        base[fe, _P["factory_power"], fc] = _scale(self.power[fe, fsl], FACTORY_POWER_SCALE)
-        for name, arr in (
-            ("factory_ice", self.cargo_ice),
-            ("factory_water", self.water),
-            ("factory_ore", self.cargo_ore),
-            ("factory_metal", self.metal),
+    def write_planes(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
+        """Write ``[E, P, C, H, W]`` global planes into ``out`` (see ``PLANE_NAMES``).
+
+        Written entity by entity (only the map layers are full-size copies), so the cost grows
+        with live entities, not with map area times entities. ``out`` may be a strided view;
+        with ``envs`` (``[D]`` world indices) it is ``[D, P, C, H, W]`` for those worlds only.
+        """
+        cfg = self.cfg
+        sel = slice(None) if envs is None else np.asarray(envs)
+        t, alive = self.t[sel], self.alive[sel]
+        e_n, p_n, n = alive.shape[0], self.num_players, cfg.map_size
+        out[:] = _FILL_VECTOR[None, None, :, None, None]
+        step = np.minimum(t / cfg.step_scale, 1.0) * 2.0 - 1.0
+        out[:, :, _P["step"]] = step[:, None, None, None]
+        out[:, :, _P["day"]] = ((t % cfg.cycle_length) < cfg.day_length)[:, None, None, None]
+        grid = (e_n, 1, n, n)
+        out[:, :, _P["ice"]] = self.ice[sel].reshape(grid)
+        out[:, :, _P["ore"]] = self.ore[sel].reshape(grid)
+        out[:, :, _P["rubble"]] = (self.rubble[sel] * (2.0 / cfg.max_rubble) - 1.0).reshape(grid)
+        ei, si = np.nonzero(alive)
+        gi = ei if envs is None else sel[ei]  # global world index of each entity
+        self._write_entities(out, ei, gi, si)
+
+    def _write_entities(self, out: np.ndarray, ei: np.ndarray, gi: np.ndarray, si: np.ndarray):
+        """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``)."""
+        k, n, p_n = self._k, self.cfg.map_size, self.num_players
+        cell, kind, owner = self.cell[gi, si], self.kind[gi, si], self.owner[gi, si]
+        rob = kind > FACTORY
+        re, rg, rk, rs, ro = ei[rob], gi[rob], kind[rob], si[rob], owner[rob]
+        ry, rx = np.divmod(cell[rob], n)
+        battery, cargo = k["battery_capacity"][rk], k["cargo_space"][rk]
+        out[re, :, _P["robot_heavy"], ry, rx] = (rk == HEAVY)[:, None]
+        for name, value in (
+            ("robot_power", self.power[rg, rs] / battery),
+            ("robot_ice", self.cargo_ice[rg, rs] / cargo),
+            ("robot_ore", self.cargo_ore[rg, rs] / cargo),
         ):
-            base[fe, _P[name], fc] = _scale(arr[fe, fsl], FACTORY_SCALE)
-        out = np.repeat(base[:, None], p_n, axis=1)
-        fmap = self.factory_map
-        fown = np.where(fmap >= 0, np.take_along_axis(self.owner, fmap.clip(0), axis=1), -1)
-        rmap = self.robot_map
-        rown = np.where(rmap >= 0, np.take_along_axis(self.owner, rmap.clip(0), axis=1), -1)
-        for p in range(p_n):
-            out[:, p, _P["own_factory"]] = fown == p
-            out[:, p, _P["own_robot"]] = rown == p
-            out[:, p, _P["enemy"]] = ((fown >= 0) & (fown != p)) | ((rown >= 0) & (rown != p))
-        return out.reshape(e_n, p_n, c, n, n)
+            out[re, :, _P[name], ry, rx] = (np.minimum(value, 1.0) * 2.0 - 1.0)[:, None]
+        out[re, ro, _P["own_robot"], ry, rx] = 1.0
+        fe, fg, fs, fo = ei[~rob], gi[~rob], si[~rob], owner[~rob]
+        fy, fx = np.divmod(cell[~rob], n)
+        for name, arr, top in (
+            ("factory_power", self.power, FACTORY_POWER_SCALE),
+            ("factory_ice", self.cargo_ice, FACTORY_SCALE),
+            ("factory_water", self.water, FACTORY_SCALE),
+            ("factory_ore", self.cargo_ore, FACTORY_SCALE),
+            ("factory_metal", self.metal, FACTORY_SCALE),
+        ):
+            out[fe, :, _P[name], fy, fx] = (np.minimum(arr[fg, fs] / top, 1.0) * 2.0 - 1.0)[:, None]
+        ty = fy[:, None] + _FOOTPRINT_DY[None, :]
+        tx = fx[:, None] + _FOOTPRINT_DX[None, :]
+        out[fe[:, None], fo[:, None], _P["own_factory"], ty, tx] = 1.0
+        if p_n == 2:
+            out[re, 1 - ro, _P["enemy"], ry, rx] = 1.0
+            out[fe[:, None], 1 - fo[:, None], _P["enemy"], ty, tx] = 1.0
 
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
@@ -863,6 +884,11 @@ class HarvestWorld(BatchedEnv):
         )
 
 
+def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Indices ``[g]`` where a new run of equal keys begins in ``sorted_keys`` ``[m]`` (m > 0)."""
+    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+
+
 def resolve_collisions(
     tile: np.ndarray,
     heavy: np.ndarray,
@@ -901,7 +927,7 @@ def resolve_collisions(
     # sort by (group, competitor first, power desc)
     order = np.lexsort((-power, ~competitor, g))
     gs = g[order]
-    first = np.r_[True, gs[1:] != gs[:-1]]
+    first = np.concatenate(([True], gs[1:] != gs[:-1]))
     top = order[first]  # strongest competitor of each group
     second_pos = np.flatnonzero(first) + 1
     survivor = np.zeros(m, dtype=bool)
