@@ -788,7 +788,7 @@ class HarvestWorld(BatchedEnv):
         cfg = self.cfg
         sel = slice(None) if envs is None else np.asarray(envs)
         t, alive = self.t[sel], self.alive[sel]
-        e_n, p_n, n = alive.shape[0], self.num_players, cfg.map_size
+        e_n, n = alive.shape[0], cfg.map_size
         out[:] = _FILL_VECTOR[None, None, :, None, None]
         step = np.minimum(t / cfg.step_scale, 1.0) * 2.0 - 1.0
         out[:, :, _P["step"]] = step[:, None, None, None]
