@@ -1,0 +1,1 @@
+"""spawnzoo.hybrid: the paper's method (global conv pass, per-unit heads, trajectory separation)."""

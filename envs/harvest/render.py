@@ -119,7 +119,7 @@ class HarvestRenderer:
         Raises:
             RuntimeError: ``world`` was not reset yet.
         """
-        if not getattr(world, "_seeded", True):
+        if not world.is_reset:
             raise RuntimeError("call reset() before render(): the harvest map is generated there")
         canvas = self._canvas(world)
         canvas.clear()

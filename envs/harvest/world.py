@@ -206,6 +206,11 @@ class HarvestWorld(BatchedEnv):
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
 
+    @property
+    def is_reset(self) -> bool:
+        """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
+        return self._seeded
+
     # ------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None) -> BatchStep:
         """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
