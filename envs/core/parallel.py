@@ -171,7 +171,8 @@ class SlotParallelEnv(ParallelEnv):
         before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
         batch = self.world.step(arr)
         self._last_actions[:] = arr[0]
-        new_slots = np.flatnonzero(batch.spawned[0])
+        # an entity born in the episode's last step never acts: it never becomes an agent
+        new_slots = np.flatnonzero(batch.spawned[0] & ~batch.done[0])
         new_names = self._register(new_slots, batch)
         slots = np.concatenate([before_slots, new_slots])
         names = before + new_names
@@ -205,6 +206,19 @@ class SlotParallelEnv(ParallelEnv):
         if self._last is None:
             raise RuntimeError("call reset() first")
         return self._last
+
+    @property
+    def last_actions(self) -> np.ndarray:
+        """``[S]`` int64: the actions submitted per slot in the last step (0 for slots without
+        one); what ran may differ where a masked action became the no-op (``last_batch.illegal``)."""
+        return self._last_actions
+
+    def slot_of(self, agent: str) -> int:
+        """The core slot of a live agent (``ValueError`` if it is not alive)."""
+        try:
+            return self._slot_of[agent]
+        except KeyError:
+            raise ValueError(f"agent {agent!r} is not alive in this episode") from None
 
     def actions_from_slots(self, actions: np.ndarray) -> dict[str, int]:
         """Turn batched actions (``[S]`` or ``[1, S]`` ints) into the dict for ``step``."""

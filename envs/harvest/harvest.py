@@ -28,8 +28,8 @@ centre tile when the centre is free; the robot is a new agent with a fresh name 
 used up, building that class is masked. Robots die in collisions; factories die when their water
 goes below zero (leaving 50 rubble on each tile). A dying agent appears in that step's dicts with
 ``terminations[agent] = True`` and leaves ``agents``; names are never reused within an episode. A
-robot destroyed in the very step it is built (something moved onto the factory centre) never
-becomes an agent.
+robot destroyed in the very step it is built (something moved onto the factory centre), or built
+in the episode's last step, never becomes an agent (it never acts).
 
 **Rules of one step** (Lux S2 order): digs; builds; moves and collisions; transfers (targets looked
 up after moving; a transfer with no target there loses the cargo); power pickups; factories

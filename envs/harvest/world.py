@@ -423,8 +423,9 @@ class HarvestWorld(BatchedEnv):
         dead = acted & ~self.alive
         if died.size:
             reward_f[died[acted.reshape(-1)[died]]] += cfg.reward_robot_destroyed
-        terminated = dead | (self.alive & env_term[:, None])
-        truncated = self.alive & env_trunc[:, None] & ~terminated
+        # flags describe the entities that acted; a robot built this step starts fresh
+        terminated = dead | (acted & self.alive & env_term[:, None])
+        truncated = acted & self.alive & env_trunc[:, None] & ~terminated
         spawned = np.zeros(e_n * s_n, dtype=bool)
         spawned[built] = True
         spawned = spawned.reshape(e_n, s_n) & self.alive
