@@ -209,8 +209,10 @@ class SlotParallelEnv(ParallelEnv):
 
     @property
     def last_actions(self) -> np.ndarray:
-        """``[S]`` int64: the actions submitted per slot in the last step (0 for slots without
-        one); what ran may differ where a masked action became the no-op (``last_batch.illegal``)."""
+        """``[S]`` int64: actions submitted per slot in the last step (0 where none was).
+
+        What ran differs where a masked action became the no-op (``last_batch.illegal``).
+        """
         return self._last_actions
 
     def slot_of(self, agent: str) -> int:
