@@ -141,32 +141,8 @@ class SlotParallelEnv(ParallelEnv):
         if self._last is None:
             raise RuntimeError("call reset() before step()")
         arr = np.zeros((1, self.world.num_slots), dtype=np.int64)
-        mask = self._last.action_mask[0]
-        n_act = self.world.num_actions
-        for agent, action in actions.items():
-            slot = self._slot_of.get(agent)
-            if slot is None:
-                if agent in self.world.pool:
-                    raise ValueError(
-                        f"agent {agent!r} is not alive in this episode (dead or not yet spawned)"
-                    )
-                raise ValueError(f"unknown agent {agent!r}: not in this env's possible_agents")
-            try:
-                value = int(action)
-                if value != action:
-                    raise TypeError
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"action for {agent!r} must be an integer in [0, {n_act}), got {action!r}"
-                ) from None
-            if not 0 <= value < n_act:
-                raise ValueError(f"action {value} for {agent!r} is out of range [0, {n_act})")
-            if self.strict and not mask[slot, value]:
-                legal = np.flatnonzero(mask[slot]).tolist()
-                raise ValueError(
-                    f"action {value} for {agent!r} is masked (illegal) now; legal: {legal}"
-                )
-            arr[0, slot] = value
+        slots, values = self._check_actions(actions)
+        arr[0, slots] = values
         before = self.agents
         before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
         batch = self.world.step(arr)
@@ -226,6 +202,51 @@ class SlotParallelEnv(ParallelEnv):
         """Turn batched actions (``[S]`` or ``[1, S]`` ints) into the dict for ``step``."""
         flat = np.asarray(actions).reshape(-1)
         return {agent: int(flat[self._slot_of[agent]]) for agent in self.agents}
+
+    def _check_actions(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Validate an action dict; return ``(slots [n], actions [n])`` int64 arrays.
+
+        Vectorised for the common case; any anomaly is re-checked agent by agent so the error
+        names the first offending agent and value. Nothing is changed before this returns.
+        """
+        n, n_act = len(actions), self.world.num_actions
+        slot_of = self._slot_of
+        try:
+            slots = np.fromiter((slot_of[a] for a in actions), np.int64, n)
+            values = np.asarray(list(actions.values()))
+        except (KeyError, ValueError, TypeError):
+            values = np.zeros(0)
+        if values.shape == (n,) and values.dtype.kind in "iu":
+            ok = ((values >= 0) & (values < n_act)).all()
+            if ok and self.strict:
+                ok = self._last.action_mask[0, slots, values].all()
+            if ok:
+                return slots, values.astype(np.int64, copy=False)
+        mask = self._last.action_mask[0]
+        for agent, action in actions.items():
+            slot = slot_of.get(agent)
+            if slot is None:
+                if agent in self.world.pool:
+                    raise ValueError(
+                        f"agent {agent!r} is not alive in this episode (dead or not yet spawned)"
+                    )
+                raise ValueError(f"unknown agent {agent!r}: not in this env's possible_agents")
+            try:
+                value = int(action)
+                if value != action:
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"action for {agent!r} must be an integer in [0, {n_act}), got {action!r}"
+                ) from None
+            if not 0 <= value < n_act:
+                raise ValueError(f"action {value} for {agent!r} is out of range [0, {n_act})")
+            if self.strict and not mask[slot, value]:
+                legal = np.flatnonzero(mask[slot]).tolist()
+                raise ValueError(
+                    f"action {value} for {agent!r} is masked (illegal) now; legal: {legal}"
+                )
+        raise AssertionError(f"unreachable: actions {actions!r} passed every check")
 
     def state(self) -> np.ndarray:
         """Global planes ``[C, H, W]`` float32 from player 0's side (the game is fully observed)."""
