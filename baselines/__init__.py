@@ -1,1 +1,1 @@
-"""spawnzoo.baselines: the learners (independent, centralized) on the batched core of spawnzoo.envs."""
+"""spawnzoo.baselines: independent and centralized learners on the batched core of spawnzoo.envs."""

@@ -223,6 +223,7 @@ class SlotParallelEnv(ParallelEnv):
             if ok:
                 return slots, values.astype(np.int64, copy=False)
         mask = self._last.action_mask[0]
+        checked_slots, checked_values = [], []
         for agent, action in actions.items():
             slot = slot_of.get(agent)
             if slot is None:
@@ -246,7 +247,9 @@ class SlotParallelEnv(ParallelEnv):
                 raise ValueError(
                     f"action {value} for {agent!r} is masked (illegal) now; legal: {legal}"
                 )
-        raise AssertionError(f"unreachable: actions {actions!r} passed every check")
+            checked_slots.append(slot)
+            checked_values.append(value)
+        return np.array(checked_slots, np.int64), np.array(checked_values, np.int64)
 
     def state(self) -> np.ndarray:
         """Global planes ``[C, H, W]`` float32 from player 0's side (the game is fully observed)."""

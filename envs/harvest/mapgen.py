@@ -64,7 +64,8 @@ def _value_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.nd
 def _clusters(
     rng: np.random.Generator, h: int, w: int, n_tiles: int, sizes: tuple[int, int]
 ) -> np.ndarray:
-    """Random-walk clusters covering at least ``n_tiles`` tiles: ``[H, W]`` bool."""
+    """Random-walk clusters covering at least ``n_tiles`` tiles (the last cluster may overshoot
+    by a few): ``[H, W]`` bool."""
     out = np.zeros((h, w), dtype=bool)
     steps = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])
     while out.sum() < n_tiles:
@@ -74,10 +75,12 @@ def _clusters(
         walk = steps[rng.integers(0, 4, size=(k, length - 1))]
         pos = start[:, None] + np.concatenate([np.zeros((k, 1, 2), int), walk.cumsum(1)], 1)
         size = rng.integers(sizes[0], sizes[1] + 1, size=k)
-        keep = np.arange(length)[None, :] < size[:, None]
-        ys = np.clip(pos[..., 0], 0, h - 1)[keep]
-        xs = np.clip(pos[..., 1], 0, w - 1)[keep]
-        out[ys, xs] = True
+        ys = np.clip(pos[..., 0], 0, h - 1)
+        xs = np.clip(pos[..., 1], 0, w - 1)
+        for j in range(k):  # cluster by cluster, so the count stops near the target
+            out[ys[j, : size[j]], xs[j, : size[j]]] = True
+            if out.sum() >= n_tiles:
+                break
     return out
 
 
@@ -92,13 +95,22 @@ def generate_map(
     """
     n = cfg.map_size
     axis = int(rng.integers(0, 2)) if cfg.players == 2 else -1
-    # generate the whole map, then mirror it (cheap and keeps the code single-path)
+    # rubble noise over the whole map (mirrored below with the resources)
     noise = 0.6 * _value_noise(rng, n, n, n / 3) + 0.4 * _value_noise(rng, n, n, n / 8)
     lo, hi = noise.min(), noise.max()
     rubble = np.round((noise - lo) / max(hi - lo, 1e-9) * cfg.max_rubble).astype(np.int32)
-    ice = _clusters(rng, n, n, max(2, round(cfg.ice_density * n * n)), cfg.cluster_size)
-    ore = _clusters(rng, n, n, max(1, round(cfg.ore_density * n * n)), cfg.cluster_size)
+    # resources are drawn on the half that is kept, then mirrored (both sides identical)
+    hh, hw = (n // 2, n) if axis == 0 else (n, n // 2) if axis == 1 else (n, n)
+    share = hh * hw
+    ice = np.zeros((n, n), dtype=bool)
+    ore = np.zeros((n, n), dtype=bool)
+    ice[:hh, :hw] = _clusters(rng, hh, hw, max(2, round(cfg.ice_density * share)), cfg.cluster_size)
+    ore[:hh, :hw] = _clusters(rng, hh, hw, max(1, round(cfg.ore_density * share)), cfg.cluster_size)
     ore &= ~ice
+    if not ore.any():  # ice swallowed every ore tile: put one back on a clear tile
+        free = np.flatnonzero(~ice[:hh, :hw])
+        y, x = divmod(int(rng.choice(free)), hw)
+        ore[y, x] = True
     if axis >= 0:
         half = n // 2
         for a in (ice, ore, rubble):
