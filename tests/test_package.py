@@ -155,3 +155,25 @@ def test_pickle_round_trip_rebuilds_an_equal_env():
         np.testing.assert_array_equal(obs[agent]["observation"], clone_obs[agent]["observation"])
         np.testing.assert_array_equal(obs[agent]["action_mask"], clone_obs[agent]["action_mask"])
     np.testing.assert_array_equal(env.state(), clone.state())
+
+
+def test_only_spawnzoo_packages_are_installed():
+    """The top-level folders map into spawnzoo.*; nothing named bare envs/baselines/hybrid ships."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    setuptools = config["tool"]["setuptools"]
+    assert all(p.startswith("spawnzoo.") for p in setuptools["packages"])
+    assert setuptools["package-dir"] == {
+        "spawnzoo.envs": "envs",
+        "spawnzoo.baselines": "baselines",
+        "spawnzoo.hybrid": "hybrid",
+    }
+    # every folder with an __init__.py under the mapped roots is listed, so none goes missing
+    root = Path(__file__).parents[1]
+    for pkg, folder in setuptools["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / folder).parts
+            assert ".".join((pkg, *rel)) in setuptools["packages"], init
