@@ -15,6 +15,8 @@ field              shape / dtype         meaning (after the step, unless said ot
                                          starts here (always implies ``alive``)
 ``kind``           ``[E, S]`` int8       entity kind index into ``kind_names``; -1 when empty
 ``owner``          ``[E, S]`` int8       owning player; -1 when empty
+``serial``         ``[E, S]`` int64      the entity's serial number within its (owner, kind)
+                                         pool (its agent name's number); -1 when empty
 ``cell``           ``[E, S]`` int32      flat cell ``y * W + x``; -1 when empty. A slot whose
                                          entity died this step still shows that entity's
                                          kind, owner and last cell (it is empty from the
@@ -93,6 +95,7 @@ class BatchStep:
     terminated: np.ndarray
     truncated: np.ndarray
     done: np.ndarray
+    serial: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     final: FinalState | None = None
     illegal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     """``[E, S]`` bool: the slot's submitted action was masked and ran as the no-op."""

@@ -301,6 +301,7 @@ class HarvestWorld(BatchedEnv):
         self.kind[empty] = -1
         self.owner[empty] = -1
         self.cell[empty] = -1
+        self.serial[empty] = -1
         cfg, k = self.cfg, self._k
         e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
         legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
@@ -885,6 +886,7 @@ class HarvestWorld(BatchedEnv):
             terminated=terminated,
             truncated=truncated,
             done=done,
+            serial=self.serial.copy(),
             final=final,
             illegal=illegal,
         )
