@@ -32,6 +32,7 @@ bench: $(VENV)/.dev
 
 docs: $(VENV)/.dev
 	$(BIN)/python scripts/gen_env_docs.py
+	$(BIN)/python scripts/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

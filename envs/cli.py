@@ -1,7 +1,11 @@
 """The ``spawnzoo`` command line.
 
     spawnzoo render --env harvest-v0 --preset small --policy heuristic --seed 0 --out ep.gif
-    spawnzoo render --env harvest-v0 --preset tiny          # opens a window
+    spawnzoo render --env harvest-v0 --preset small --out ep.mp4 --overlay ids,actions \\
+        --replay ep.replay.npz                       # also keep a replay of the episode
+    spawnzoo render --env harvest-v0 --preset tiny   # plays it, then opens the viewer
+    spawnzoo replay ep.replay.npz                    # the interactive viewer
+    spawnzoo replay ep.replay.npz --out ep.gif       # the replay's frames to a video
 
 Subcommands of the learner packages (``train``, ``compare``, ...) join this table by
 "module:function" string, so this module never imports them unless they are asked for.
@@ -16,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core.registry import REGISTRY, load, make, make_policy, presets
+from .core.registry import REGISTRY, load, presets
 
 #: subcommand -> "module:function" taking the subparsers object and adding itself
 COMMANDS: dict[str, str] = {
     "render": "spawnzoo.envs.cli:add_render_command",
+    "replay": "spawnzoo.envs.cli:add_replay_command",
 }
 
 
@@ -34,9 +39,49 @@ def _parse_setting(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _window_size(text: str) -> int | tuple[int, int]:
+    """``720`` or ``960x540`` (width x height of the map area)."""
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1 and parts[0] > 0:
+        return parts[0]
+    if len(parts) == 2 and min(parts) > 0:
+        return parts[0], parts[1]
+    raise argparse.ArgumentTypeError(f"--window-size expects N or WxH pixels, got {text!r}")
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``render`` and ``replay``: output, frame rate, size, overlays."""
+    p.add_argument("--out", type=Path, default=None, help=".gif or .mp4; omit for the viewer")
+    p.add_argument("--fps", type=int, default=10, help="frames per second (default 10)")
+    p.add_argument("--scale", type=float, default=1.0, help="resize the video frames by this")
+    p.add_argument(
+        "--window-size",
+        type=_window_size,
+        default=720,
+        metavar="N|WxH",
+        help="pixels of the map area (default 720)",
+    )
+    p.add_argument(
+        "--overlay",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated: ids, actions, mask (default: none in videos, actions in the viewer)",
+    )
+    p.add_argument(
+        "--select",
+        default=None,
+        metavar="AGENT",
+        help="agent to highlight and whose action mask '--overlay mask' shows",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
 def add_render_command(sub: argparse._SubParsersAction) -> None:
-    """``spawnzoo render``: play one episode with a policy, to a GIF/MP4 or a window."""
-    p = sub.add_parser("render", help="play one episode and write it to a GIF/MP4 or a window")
+    """``spawnzoo render``: play one episode with a policy, to a GIF/MP4 or the viewer."""
+    p = sub.add_parser("render", help="play one episode and write it to a GIF/MP4 or view it")
     p.add_argument("--env", default="harvest-v0", choices=sorted(REGISTRY))
     p.add_argument("--preset", default=None, help="named preset of the env (e.g. tiny, small)")
     p.add_argument("--players", type=int, default=None)
@@ -48,69 +93,179 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="any env setting, e.g. --set map_size=32 (repeatable)",
     )
-    p.add_argument("--policy", default="heuristic", help="random, heuristic, ...")
+    p.add_argument(
+        "--policy",
+        default="heuristic",
+        help="random, heuristic, or module:attr of a class (world, seed) with act(batch)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None, help="stop early (default: episode end)")
-    p.add_argument("--out", type=Path, default=None, help=".gif or .mp4; omit for a window")
-    p.add_argument("--fps", type=int, default=10)
+    p.add_argument(
+        "--replay", type=Path, default=None, help="also save a replay file (e.g. ep.replay.npz)"
+    )
+    _add_view_options(p)
     p.set_defaults(func=run_render)
 
 
+def add_replay_command(sub: argparse._SubParsersAction) -> None:
+    """``spawnzoo replay``: open a replay file in the viewer, or write it to a GIF/MP4."""
+    p = sub.add_parser("replay", help="view a replay file, or write it to a GIF/MP4")
+    p.add_argument("file", type=Path, help="a replay written by 'spawnzoo render --replay'")
+    _add_view_options(p)
+    p.set_defaults(func=run_replay)
+
+
+class Progress:
+    """Progress of an episode as a tqdm bar on stderr (``render: 120/256 steps``).
+
+    tqdm comes with the ``video`` extra; without it, or with ``enabled=False``, nothing is shown.
+
+    Args:
+        label: the word in front. enabled: ``False`` shows nothing.
+    """
+
+    def __init__(self, label: str, *, enabled: bool = True):
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(desc=label, unit="steps", file=sys.stderr, mininterval=0.1)
+
+    def __call__(self, done: int, total: int) -> None:
+        """Record ``done`` of ``total`` steps."""
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        """Finish the bar."""
+        if self._bar is not None:
+            self._bar.close()
+
+
 def run_render(args: argparse.Namespace) -> int:
-    """Play one episode; write frames to ``args.out`` or show a window; print the metrics."""
+    """Play one episode; write a video and/or a replay, or open the viewer; print the metrics."""
+    from .core.recording import VIDEO_SUFFIXES, record_video, run_episode
+
     settings = dict(args.set)
     if args.players is not None:
         settings["players"] = args.players
     if args.preset is not None and args.preset not in presets(args.env):
         raise SystemExit(f"unknown preset {args.preset!r}; choose from {sorted(presets(args.env))}")
-    writer = None
-    if args.out is not None:
-        suffix = args.out.suffix.lower()
-        if suffix not in (".gif", ".mp4"):
-            raise SystemExit(f"--out must end in .gif or .mp4, got {args.out}")
-        try:
-            import imageio.v2 as imageio
-        except ImportError:
-            raise SystemExit(
-                "writing a GIF/MP4 needs imageio: pip install 'spawnzoo[video]'"
-            ) from None
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        kw = {"duration": 1000 / args.fps, "loop": 0} if suffix == ".gif" else {"fps": args.fps}
-        writer = imageio.get_writer(args.out, **kw)
-    env = make(
-        args.env,
+    if args.out is not None and args.out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise SystemExit(f"--out must end in .gif or .mp4, got {args.out}")
+    _check_mask(args)
+    progress = Progress("render", enabled=not args.no_progress)
+    common = dict(
+        seed=args.seed,
         preset=args.preset,
-        render_mode="rgb_array" if writer is not None else "human",
+        max_steps=args.max_steps,
+        progress=progress,
         **settings,
     )
-    policy = make_policy(args.env, args.policy, env.world, seed=args.seed)
-    env.reset(seed=args.seed)
     start = time.perf_counter()
-    steps, episode = 0, None
     try:
-        frame = env.render()
-        if writer is not None:
-            writer.append_data(frame)
-        limit = args.max_steps if args.max_steps is not None else env.max_cycles
-        while env.agents and steps < limit:
-            actions = env.actions_from_slots(policy.act(env.last_batch))
-            _, _, _, _, infos = env.step(actions)
-            steps += 1
-            frame = env.render()
-            if writer is not None:
-                writer.append_data(frame)
-            episode = next((i["episode"] for i in infos.values() if "episode" in i), episode)
+        if args.out is not None:
+            episode = record_video(
+                args.env,
+                args.out,
+                args.policy,
+                fps=args.fps,
+                scale=args.scale,
+                window_size=args.window_size,
+                overlays=args.overlay,
+                selected=args.select,
+                **common,
+            )
+        else:
+            episode = run_episode(args.env, args.policy, **common)
+    except (ValueError, ImportError) as err:
+        raise SystemExit(str(err)) from None
     finally:
-        if writer is not None:
-            writer.close()
-        env.close()
+        progress.close()
     elapsed = time.perf_counter() - start
-    metrics = episode or env.world.episode_metrics(0)
-    print(f"{args.env} preset={args.preset} policy={args.policy} seed={args.seed}: {steps} steps")
-    _print_metrics(metrics)
+    print(
+        f"{args.env} preset={args.preset} policy={args.policy} seed={args.seed}: "
+        f"{episode.steps} steps"
+    )
+    _print_metrics(episode.metrics)
     if args.out is not None:
-        print(f"wrote {steps + 1} frames to {args.out} in {elapsed:.1f}s")
+        print(f"wrote {episode.steps + 1} frames to {args.out} in {elapsed:.1f}s")
+    if args.replay is not None:
+        print(f"wrote replay to {episode.replay.save(args.replay)}")
+    if args.out is None:
+        _view(episode.replay, args, play=True)
     return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Load a replay; print what it holds; write it to a video or open the viewer."""
+    from .core.recording import VIDEO_SUFFIXES, replay_video
+    from .core.replay import Replay, ReplayError
+
+    if args.out is not None and args.out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise SystemExit(f"--out must end in .gif or .mp4, got {args.out}")
+    _check_mask(args)
+    try:
+        replay = Replay.load(args.file)
+    except (FileNotFoundError, ReplayError) as err:
+        raise SystemExit(str(err)) from None
+    settings = " ".join(f"{k}={v}" for k, v in replay.settings.items())
+    print(
+        f"{replay.env_id} {settings} policy={replay.policy} seed={replay.seed}: "
+        f"{replay.steps} steps"
+    )
+    if replay.metrics is not None:
+        _print_metrics(replay.metrics)
+    if args.out is None:
+        _view(replay, args, play=False)
+        return 0
+    progress = Progress("replay", enabled=not args.no_progress)
+    start = time.perf_counter()
+    try:
+        replay_video(
+            replay,
+            args.out,
+            fps=args.fps,
+            scale=args.scale,
+            window_size=args.window_size,
+            overlays=args.overlay,
+            selected=args.select,
+            progress=progress,
+        )
+    except (ValueError, ImportError) as err:  # ReplayError is a ValueError
+        raise SystemExit(str(err)) from None
+    finally:
+        progress.close()
+    elapsed = time.perf_counter() - start
+    print(f"wrote {replay.steps + 1} frames to {args.out} in {elapsed:.1f}s (metrics match)")
+    return 0
+
+
+def _check_mask(args: argparse.Namespace) -> None:
+    names = (args.overlay or "").split(",")
+    if "mask" in (n.strip() for n in names) and args.select is None:
+        raise SystemExit("--overlay mask needs --select AGENT (e.g. --select player_0_heavy_0)")
+
+
+def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
+    """Open the viewer on ``replay`` until its window is closed."""
+    from .core.viewer import Viewer
+
+    overlays = "actions" if args.overlay is None else args.overlay
+    try:
+        viewer = Viewer(replay, window_size=args.window_size, overlays=overlays, fps=args.fps)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    if args.select is not None:
+        viewer.select(args.select)
+    viewer.playing = play
+    try:
+        viewer.run()
+    finally:
+        viewer.close()
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:

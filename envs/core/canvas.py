@@ -1,9 +1,11 @@
 """A pygame canvas for grid worlds, shared by every env of the suite.
 
-``Canvas`` knows pixels, not games: it maps grid cells ``(y, x)`` (row, column) to pixels, draws
-cells, insets, circles, bars and text on an off-screen surface with a HUD strip above the map,
-and presents the frame as an ``H x W x 3`` uint8 array (``"rgb_array"``) or in a window
-(``"human"``). Each env's ``render.py`` decides what to draw.
+``Canvas`` knows pixels, not games: it maps grid cells ``(y, x)`` (row, column) to pixels and
+back, draws cells, tints (heat maps), insets, circles, polygons, arrows, bars, labels and text on
+an off-screen surface with a HUD strip above the map, and presents the frame as an
+``H x W x 3`` uint8 array (``"rgb_array"``) or in a window (``"human"``). Each env's
+``render.py`` decides what to draw; ``envs.core.rendering`` says what recording, replays and the
+viewer expect of it.
 
 pygame is imported inside the methods that draw, and nothing is initialised until the first draw:
 importing this module, or building a ``Canvas``, costs nothing and opens nothing. Off-screen
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,6 +152,18 @@ class Canvas:
         c = self.cell_size
         return self.origin[0] + x * c + c // 2, self.origin[1] + y * c + c // 2
 
+    def point(self, fy: float, fx: float) -> tuple[int, int]:
+        """Pixel ``(px, py)`` of a point in cell units: ``(y + 0.5, x + 0.5)`` is the centre of
+        cell ``(y, x)``, ``(y, x)`` its top-left corner."""
+        c = self.cell_size
+        return self.origin[0] + round(fx * c), self.origin[1] + round(fy * c)
+
+    def cell_at(self, px: int, py: int) -> tuple[int, int] | None:
+        """The cell ``(y, x)`` under pixel ``(px, py)`` of the frame, or ``None`` off the grid."""
+        c, (h, w) = self.cell_size, self.grid_shape
+        y, x = (py - self.origin[1]) // c, (px - self.origin[0]) // c
+        return (int(y), int(x)) if 0 <= y < h and 0 <= x < w else None
+
     # ------------------------------------------------------------- drawing
     @property
     def surface(self) -> Any:
@@ -184,6 +199,34 @@ class Canvas:
         big = pygame.transform.scale(small, (w * self.cell_size, h * self.cell_size))
         self.surface.blit(big, self.origin)
 
+    def tint_grid(self, colors: np.ndarray, alpha: np.ndarray) -> None:
+        """Blend a colour over every cell at once (heat maps, highlights).
+
+        Args:
+            colors: ``[H, W, 3]`` RGB in ``[0, 255]`` laid over each cell.
+            alpha: ``[H, W]`` opacity in ``[0, 1]`` of each cell's colour (0 leaves it as is).
+
+        Raises:
+            ValueError: ``colors`` or ``alpha`` does not match this canvas' grid.
+        """
+        pygame = _pygame()
+        h, w = self.grid_shape
+        rgb, a = np.asarray(colors), np.asarray(alpha, dtype=np.float64)
+        if rgb.shape != (h, w, 3) or a.shape != (h, w):
+            raise ValueError(
+                f"colors and alpha must have shapes {(h, w, 3)} and {(h, w)}, "
+                f"got {rgb.shape} and {a.shape}"
+            )
+        small = pygame.Surface((w, h), pygame.SRCALPHA)
+        pixels = pygame.surfarray.pixels3d(small)  # [W, H, 3] views; released below
+        pixels[...] = rgb.transpose(1, 0, 2)
+        del pixels
+        opacity = pygame.surfarray.pixels_alpha(small)  # [W, H]
+        opacity[...] = np.round(np.clip(a, 0.0, 1.0) * 255).astype(np.uint8).T
+        del opacity
+        big = pygame.transform.scale(small, (w * self.cell_size, h * self.cell_size))
+        self.surface.blit(big, self.origin)
+
     def fill_cell(self, y: int, x: int, color: Color) -> None:
         """Paint cell ``(y, x)`` entirely with ``color``."""
         self.surface.fill(color, self.cell_rect(y, x))
@@ -204,7 +247,7 @@ class Canvas:
         self,
         y: int,
         x: int,
-        color: Color,
+        color: Color | None,
         *,
         inset: float = 0.1,
         span: tuple[int, int] = (1, 1),
@@ -216,7 +259,7 @@ class Canvas:
 
         Args:
             y: row of the top-left cell. x: its column.
-            color: fill colour.
+            color: fill colour, or ``None`` for an outline only.
             inset: margin on each side, fraction of ``cell_size``.
             span: ``(rows, columns)`` of cells covered.
             radius: corner radius, fraction of ``cell_size`` (0 = square corners).
@@ -226,7 +269,8 @@ class Canvas:
         pygame = _pygame()
         r = pygame.Rect(self.cell_rect(y, x, inset=inset, span=span))
         rad = round(radius * self.cell_size)
-        pygame.draw.rect(self.surface, color, r, border_radius=rad)
+        if color is not None:
+            pygame.draw.rect(self.surface, color, r, border_radius=rad)
         if outline is not None:
             width = max(1, round(outline_width * self.cell_size))
             pygame.draw.rect(self.surface, outline, r, width=width, border_radius=rad)
@@ -240,8 +284,9 @@ class Canvas:
         radius: float = 0.4,
         outline: Color | None = None,
         outline_width: float = 0.08,
+        offset: tuple[float, float] = (0.0, 0.0),
     ) -> None:
-        """A filled, anti-aliased circle centred in cell ``(y, x)``.
+        """A filled, anti-aliased circle centred in cell ``(y, x)`` (or off its centre).
 
         Args:
             y: row. x: column.
@@ -249,12 +294,16 @@ class Canvas:
             radius: fraction of ``cell_size`` (0.5 touches the cell's sides).
             outline: ring colour drawn outside the fill, or ``None``.
             outline_width: ring width, fraction of ``cell_size`` (at least 1 pixel).
+            offset: ``(dy, dx)`` of the centre from the cell's centre, fractions of a cell
+                (e.g. a badge in a corner).
         """
         _pygame()  # the quiet import
         from pygame import gfxdraw
 
         surf = self.surface
-        cx, cy = self.cell_center(y, x)
+        cx, cy = self.point(y + 0.5 + offset[0], x + 0.5 + offset[1])
+        if offset == (0.0, 0.0):
+            cx, cy = self.cell_center(y, x)  # the exact centre pixel, also for odd cell sizes
         r = max(1, round(radius * self.cell_size))
         if outline is not None:
             gfxdraw.filled_circle(surf, cx, cy, r, outline)
@@ -262,6 +311,96 @@ class Canvas:
             r = max(1, r - max(1, round(outline_width * self.cell_size)))
         gfxdraw.filled_circle(surf, cx, cy, r, color)
         gfxdraw.aacircle(surf, cx, cy, r, color)
+
+    def polygon(
+        self,
+        points: Sequence[tuple[float, float]],
+        color: Color,
+        *,
+        outline: Color | None = None,
+        outline_width: float = 0.04,
+    ) -> None:
+        """A filled, anti-aliased polygon given in cell units (see ``point``).
+
+        Args:
+            points: ``[(fy, fx), ...]`` vertices, at least three.
+            color: fill colour.
+            outline: border colour, or ``None``.
+            outline_width: border width, fraction of ``cell_size`` (at least 1 pixel).
+        """
+        pygame = _pygame()
+        from pygame import gfxdraw
+
+        pts = [self.point(fy, fx) for fy, fx in points]
+        gfxdraw.filled_polygon(self.surface, pts, color)
+        gfxdraw.aapolygon(self.surface, pts, color)
+        if outline is not None:
+            width = max(1, round(outline_width * self.cell_size))
+            pygame.draw.lines(self.surface, outline, True, pts, width)
+
+    def segment(
+        self,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        color: Color,
+        *,
+        width: float = 0.12,
+        outline: Color | None = None,
+    ) -> None:
+        """A thick straight line from ``start`` to ``end``, in cell units (see ``point``).
+
+        Args:
+            start: ``(fy, fx)`` of one end. end: ``(fy, fx)`` of the other.
+            color: fill colour.
+            width: thickness, fraction of a cell.
+            outline: border colour, or ``None``.
+        """
+        (y0, x0), (y1, x1) = start, end
+        length = math.hypot(y1 - y0, x1 - x0)
+        if length == 0:
+            return
+        ny, nx = (x1 - x0) / length * width / 2, -(y1 - y0) / length * width / 2
+        pts = [(y0 + ny, x0 + nx), (y1 + ny, x1 + nx), (y1 - ny, x1 - nx), (y0 - ny, x0 - nx)]
+        self.polygon(pts, color, outline=outline, outline_width=0.03)
+
+    def arrow(
+        self,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        color: Color,
+        *,
+        width: float = 0.12,
+        head: float = 0.3,
+        outline: Color | None = None,
+    ) -> None:
+        """A straight arrow from ``start`` to ``end`` (its tip), in cell units (see ``point``).
+
+        Args:
+            start: ``(fy, fx)`` of the tail. end: ``(fy, fx)`` of the tip.
+            color: fill colour.
+            width: shaft width, fraction of a cell.
+            head: head length (and width), fraction of a cell; shortened for short arrows.
+            outline: border colour, or ``None``.
+        """
+        (y0, x0), (y1, x1) = start, end
+        length = math.hypot(y1 - y0, x1 - x0)
+        if length == 0:
+            return
+        uy, ux = (y1 - y0) / length, (x1 - x0) / length  # along the arrow
+        ny, nx = ux, -uy  # across it
+        hl = min(head, 0.6 * length)
+        hw, sw = hl * 0.55, width / 2
+        by, bx = y1 - uy * hl, x1 - ux * hl  # base of the head
+        pts = [
+            (y0 + ny * sw, x0 + nx * sw),
+            (by + ny * sw, bx + nx * sw),
+            (by + ny * hw, bx + nx * hw),
+            (y1, x1),
+            (by - ny * hw, bx - nx * hw),
+            (by - ny * sw, bx - nx * sw),
+            (y0 - ny * sw, x0 - nx * sw),
+        ]
+        self.polygon(pts, color, outline=outline, outline_width=0.03)
 
     def bar(
         self,
@@ -328,7 +467,11 @@ class Canvas:
                 except (OSError, RuntimeError, ValueError):
                     font = None
             if font is None:
-                font = pygame.font.Font(None, size)
+                with warnings.catch_warnings():
+                    # pygame finds its bundled font through pkg_resources, which warns about
+                    # our namespace package on import; nothing is wrong
+                    warnings.filterwarnings("ignore", "Module .* was already imported", UserWarning)
+                    font = pygame.font.Font(None, size)
             self._fonts[size] = font
         return font
 
@@ -364,6 +507,40 @@ class Canvas:
         box = img.get_rect(**{anchor: pos})
         self.surface.blit(img, box)
         return box.x, box.y, box.w, box.h
+
+    def label(
+        self,
+        y: float,
+        x: float,
+        text: str,
+        *,
+        size: float = 0.45,
+        color: Color = (235, 235, 235),
+        background: Color | None = (20, 22, 28),
+        anchor: str = "center",
+    ) -> None:
+        """A short text tied to the grid, on an optional backdrop so it reads on any tile.
+
+        Args:
+            y: row of the anchor point, in cell units (see ``point``). x: its column.
+            text: the string.
+            size: font size as a fraction of ``cell_size`` (at least 10 font units).
+            color: text colour.
+            background: colour of a box just around the text, or ``None``.
+            anchor: which point of the text box sits at ``(y, x)`` (as in ``text``).
+
+        Raises:
+            ValueError: unknown ``anchor``.
+        """
+        if anchor not in _ANCHORS:
+            raise ValueError(f"anchor must be one of {_ANCHORS}, got {anchor!r}")
+        pygame = _pygame()
+        font = self.font(max(10, round(size * self.cell_size)))
+        img = font.render(text, True, color)
+        box = img.get_rect(**{anchor: self.point(y, x)})
+        if background is not None:
+            pygame.draw.rect(self.surface, background, box.inflate(4, 0), border_radius=3)
+        self.surface.blit(img, box)
 
     def hud_line(self, line: int, segments: str | Sequence[tuple[str, Color]]) -> None:
         """Write HUD line ``line`` (0 = top) from left to right.
@@ -433,3 +610,24 @@ class Canvas:
         self._clock = None
         self._surface = None
         self._fonts.clear()
+
+
+def scale_frame(frame: np.ndarray, scale: float) -> np.ndarray:
+    """Resize an ``[H, W, 3]`` uint8 frame by ``scale``.
+
+    Whole-number scales repeat pixels (crisp tiles); others resample smoothly (pygame).
+
+    Returns:
+        ``[round(H * scale), round(W * scale), 3]`` uint8 (``frame`` itself when ``scale == 1``).
+    """
+    if scale == 1:
+        return frame
+    if float(scale).is_integer():
+        k = int(scale)
+        return np.repeat(np.repeat(frame, k, axis=0), k, axis=1)
+    pygame = _pygame()
+    h, w = frame.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    surf = pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+    small = pygame.transform.smoothscale(surf, size)
+    return np.ascontiguousarray(pygame.surfarray.array3d(small).transpose(1, 0, 2))

@@ -303,6 +303,11 @@ class SlotParallelEnv(ParallelEnv):
     def _make_renderer(self):  # pragma: no cover - subclasses implement
         raise NotImplementedError
 
+    def make_renderer(self):
+        """A new renderer of this env (what ``render()`` uses); callers may set its options
+        (``window_size``, ``overlays``, ``selected``, ``fps``) before drawing."""
+        return self._make_renderer()
+
     def render(self):
         if self.render_mode is None:
             import gymnasium

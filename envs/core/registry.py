@@ -89,12 +89,15 @@ def presets(env_id: str) -> dict[str, Any]:
 
 
 def make_policy(env_id: str, name: str, world: Any, seed: int | None = None) -> Any:
-    """A reference policy bound to ``world``: ``"random"`` or one of the env's ``policies``.
+    """A policy bound to ``world``: ``"random"``, one of the env's ``policies``, or the
+    ``"module:attr"`` of any class taking ``(world, seed=...)`` with ``act(batch)``.
 
     Raises:
         ValueError: the name is not available for this env (listing those that are).
     """
     table = {"random": "spawnzoo.envs.core.policies:RandomPolicy", **spec(env_id).policies}
+    if ":" in name:
+        return load(name)(world, seed=seed)
     if name not in table:
         raise ValueError(f"unknown policy {name!r} for {env_id}; available: {sorted(table)}")
     return load(table[name])(world, seed=seed)

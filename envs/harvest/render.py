@@ -1,22 +1,54 @@
 """Drawing harvest: the only module of the env that touches pygame (through ``Canvas``).
 
-One picture feeds both render modes. Tiles are sand shaded darker brown by rubble; ice tiles are
-light blue and ore tiles amber (both dimmed a little by the rubble on them). Factories are 3 x 3
-blocks in their player's colour with the water left written on top and a water gauge below
-(full at the starting water; it turns yellow when a quarter or less is left). Robots are circles
-in the player's colour, heavies larger than lights, with a battery bar above and a cargo bar
-below (ice blue, ore amber). The HUD says the step, day or night, and per player the live robots,
-live factories and the ice transferred into factories so far.
+One picture feeds both render modes, the recorders, replays and the viewer. Tiles are sand shaded
+darker brown by rubble; ice tiles are light blue and ore tiles amber (both dimmed a little by the
+rubble on them). Factories are 3 x 3 blocks in their player's colour with the water left written
+on top and three gauges below: water (full at the starting water; yellow when a quarter or less
+is left), ice waiting to be refined and power (both on the scales of the observation planes).
+Robots are circles in the player's colour, heavies larger than lights, with a battery bar above
+and a cargo bar below (ice blue, ore amber). The HUD says the step, day or night, and per player
+the live robots, live factories and the ice transferred into factories so far.
+
+Overlays (``envs.core.rendering``): ``ids`` labels every agent (``F0``, ``L3``, ``H12``: kind
+initial and serial); ``actions`` shows what each agent did in the last step: a white arrow from
+where a robot came from, an ice-blue arrow toward a transfer's target, a badge for a dig (amber
+chevron), a power pickup (green bolt) or a build (``+L`` / ``+H``), the attempted action in red
+when it was masked, and a red cross where an agent died; ``mask`` tints the tiles the selected
+agent's actions target: red where none of them is legal, green where some are (the greener, the
+larger the legal share), and lists its legal actions in an extra HUD line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from .world import FACTORY, HEAVY, LIGHT, HarvestWorld
+from ..core.rendering import OVERLAYS, parse_overlays
+from .world import (
+    ACTION_NAMES,
+    BUILD_HEAVY,
+    BUILD_LIGHT,
+    DIG,
+    DIRS,
+    FACTORY,
+    FACTORY_POWER_SCALE,
+    FACTORY_SCALE,
+    HEAVY,
+    IDLE,
+    LIGHT,
+    MOVE_N,
+    MOVE_W,
+    NUM_ACTIONS,
+    PICKUP,
+    TRANSFER_C,
+    TRANSFER_N,
+    TRANSFER_W,
+    HarvestWorld,
+)
 
 #: robot colour of each player (player_0 blue, player_1 red)
 TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
@@ -34,21 +66,46 @@ ORE: Color = (240, 160, 48)
 GRID_LINE: Color = (199, 187, 162)
 """Lines between tiles: a shade darker than sand."""
 OUTLINE: Color = (20, 22, 28)
-WATER: Color = (110, 205, 255)
+WATER: Color = (70, 150, 255)
 WATER_LOW: Color = (255, 214, 64)
 BATTERY: Color = (120, 230, 90)
+"""Power, of robots and factories."""
 TEXT: Color = (235, 235, 235)
 DAY: Color = (255, 210, 80)
 NIGHT: Color = (150, 160, 220)
+TRAIL: Color = (250, 250, 250)
+"""Arrow of a move, from the tile the robot came from."""
+TRANSFER: Color = (40, 200, 235)
+"""Arrow or badge of a cargo transfer."""
+ILLEGAL: Color = (255, 40, 40)
+"""An attempted action that was masked, and the cross where an agent died."""
+SELECTED: Color = (255, 230, 0)
+"""Highlight of the selected agent."""
+HEAT_NONE: Color = (230, 40, 40)
+HEAT_ALL: Color = (40, 210, 70)
 
 #: circle radius of each robot kind, fraction of a cell
 ROBOT_RADIUS = {LIGHT: 0.27, HEAVY: 0.39}
+#: label initial of each kind for the ``ids`` overlay
+KIND_INITIAL = {FACTORY: "F", LIGHT: "L", HEAVY: "H"}
+
+#: target of each action as an index into ``DIRS`` (0 = the agent's own tile, 1-4 = N E S W)
+ACTION_TARGET = np.zeros(NUM_ACTIONS, dtype=np.int64)
+ACTION_TARGET[MOVE_N : MOVE_W + 1] = np.arange(1, 5)
+ACTION_TARGET[TRANSFER_C : TRANSFER_W + 1] = np.arange(0, 5)
+#: actions each kind can ever take (the mask heat is the legal share of these), ``[3, A]`` bool
+KIND_ACTIONS = np.zeros((3, NUM_ACTIONS), dtype=bool)
+KIND_ACTIONS[FACTORY, [IDLE, BUILD_LIGHT, BUILD_HEAVY]] = True
+KIND_ACTIONS[LIGHT, : PICKUP + 1] = True
+KIND_ACTIONS[HEAVY, : PICKUP + 1] = True
+
+_DIR_LETTERS = "CNESW"
 
 
 def _lerp(a: Color, b: Color, t: np.ndarray) -> np.ndarray:
     """Colours ``a + t (b - a)`` for an array ``t`` in ``[0, 1]``: shape ``t.shape + (3,)``."""
     a_, b_ = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return a_ + t[..., None] * (b_ - a_)
+    return a_ + np.asarray(t, np.float64)[..., None] * (b_ - a_)
 
 
 def tile_colors(world: HarvestWorld, index: int = 0) -> np.ndarray:
@@ -70,32 +127,104 @@ def tile_colors(world: HarvestWorld, index: int = 0) -> np.ndarray:
     return np.round(out).astype(np.uint8).reshape(h, w, 3)
 
 
+def mask_heat(world: HarvestWorld, index: int, slot: int, mask: np.ndarray) -> np.ndarray:
+    """Share of legal actions on each tile an agent's actions target.
+
+    Args:
+        world: the harvest world. index: which world. slot: the agent's slot (alive).
+        mask: ``[A]`` bool, its action mask.
+
+    Returns:
+        ``[H, W]`` float64: on each targeted tile the legal share (in ``[0, 1]``) of the actions
+        aimed at it (a factory's actions aim at its 9 tiles); ``nan`` on every other tile.
+    """
+    h, w = world.map_shape
+    kind = int(world.kind[index, slot])
+    y, x = divmod(int(world.cell[index, slot]), w)
+    can = KIND_ACTIONS[kind]
+    target = ACTION_TARGET[can]
+    share = np.bincount(target, weights=mask[can], minlength=5) / np.maximum(
+        np.bincount(target, minlength=5), 1
+    )
+    heat = np.full((h, w), np.nan)
+    if kind == FACTORY:
+        heat[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = share[0]
+        return heat
+    ty, tx = y + DIRS[:, 0], x + DIRS[:, 1]
+    aimed = np.bincount(target, minlength=5) > 0
+    on_map = aimed & (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    heat[ty[on_map], tx[on_map]] = share[on_map]
+    return heat
+
+
+def legal_summary(mask: np.ndarray) -> str:
+    """A short text of an ``[A]`` bool action mask, e.g. ``idle, move N/E, dig, transfer C``."""
+    parts = []
+    for first, last, word in ((MOVE_N, MOVE_W, "move"), (TRANSFER_C, TRANSFER_W, "transfer")):
+        dirs = [_DIR_LETTERS[ACTION_TARGET[a]] for a in range(first, last + 1) if mask[a]]
+        if dirs:
+            parts.append((first, f"{word} {'/'.join(dirs)}"))
+    names = {PICKUP: "pickup", BUILD_LIGHT: "build light", BUILD_HEAVY: "build heavy"}
+    for a in (IDLE, DIG, PICKUP, BUILD_LIGHT, BUILD_HEAVY):
+        if mask[a]:
+            parts.append((a, names.get(a, ACTION_NAMES[a])))
+    return ", ".join(text for _, text in sorted(parts))
+
+
 class HarvestRenderer:
     """Draws world 0 of a ``HarvestEnv`` (or any world of a ``HarvestWorld``) with a ``Canvas``.
 
-    The canvas is built on the first render, when the map size is known; until then nothing of
-    pygame is imported.
+    The canvas is built on the first draw, when the map size is known (and rebuilt when the map,
+    ``window_size`` or the HUD lines change); until then nothing of pygame is imported. It
+    implements ``envs.core.rendering.Renderer``.
 
     Args:
         fps: frames per second in ``"human"`` mode.
-        window_size: pixels of the square map area (the HUD strip comes on top).
+        window_size: pixels of the map area: ``int`` (square) or ``(width, height)``; the HUD
+            strip comes on top. Tiles are the largest squares that fit.
+        overlays: names from ``overlay_names`` (or ``"ids,actions"``); see the module docstring.
+        selected: name of the agent to highlight (and whose action mask ``mask`` shows).
 
     Attributes:
         canvas: the ``Canvas`` (``None`` before the first render); its ``cell_size``,
-            ``origin`` and ``cell_center`` map tiles to pixels.
+            ``origin``, ``cell_center`` and ``cell_at`` map tiles to pixels and back.
+        overlay_names: the overlays this renderer offers (all of ``OVERLAYS``).
+
+    Raises:
+        ValueError: an unknown overlay.
     """
 
-    def __init__(self, fps: int = 10, window_size: int = 720):
+    overlay_names: tuple[str, ...] = OVERLAYS
+
+    def __init__(
+        self,
+        fps: int = 10,
+        window_size: int | tuple[int, int] = 720,
+        *,
+        overlays: str | Iterable[str] | None = None,
+        selected: str | None = None,
+    ):
         self.fps = fps
         self.window_size = window_size
+        self.selected = selected
+        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
         self.canvas: Canvas | None = None
+        self._canvas_key: tuple | None = None
+
+    @property
+    def overlays(self) -> tuple[str, ...]:
+        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
+        return self._overlays
+
+    @overlays.setter
+    def overlays(self, value: str | Iterable[str] | None) -> None:
+        self._overlays = parse_overlays(value, self.overlay_names)
 
     def render(self, env: Any, mode: str) -> np.ndarray | None:
-        """Draw ``env.world`` (world 0) and present it.
+        """Draw ``env.world`` (world 0) after its last step and present it.
 
         Args:
-            env: a ``HarvestEnv`` (anything with a ``world`` attribute holding a
-                ``HarvestWorld``).
+            env: a reset ``HarvestEnv`` (a ``SlotParallelEnv`` over a ``HarvestWorld``).
             mode: ``"rgb_array"`` or ``"human"``.
 
         Returns:
@@ -104,14 +233,29 @@ class HarvestRenderer:
         Raises:
             RuntimeError: the env was not reset yet (there is no map to draw).
         """
-        return self.draw(env.world, 0).present(mode, self.fps)
+        if not env.world.is_reset:
+            raise RuntimeError("call reset() before render(): the harvest map is generated there")
+        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
+        return canvas.present(mode, self.fps)
 
-    def draw(self, world: HarvestWorld, index: int = 0) -> Canvas:
+    def draw(
+        self,
+        world: HarvestWorld,
+        index: int = 0,
+        *,
+        batch: BatchStep | None = None,
+        actions: np.ndarray | None = None,
+    ) -> Canvas:
         """Draw world ``index`` of ``world`` on the canvas (without presenting it).
 
         Args:
             world: the harvest world (batched; any ``num_envs``).
             index: which world to draw.
+            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays): who was just
+                spawned, who died, which actions were masked, the action masks now. Needed by
+                the ``actions`` and ``mask`` overlays; without it ``mask`` uses the world's
+                masks and ``actions`` draws nothing.
+            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
 
         Returns:
             The canvas holding the frame.
@@ -125,16 +269,98 @@ class HarvestRenderer:
         canvas.clear()
         canvas.fill_grid(tile_colors(world, index))
         canvas.grid_lines(GRID_LINE)
-        alive = world.alive[index]
-        kind = world.kind[index]
-        factories = np.flatnonzero(alive & (kind == FACTORY))
-        robots = np.flatnonzero(alive & (kind > FACTORY))
-        for slot in factories.tolist():
+        alive, kind = world.alive[index], world.kind[index]
+        selected = self.slot_of(world, index, self.selected) if self.selected else None
+        for slot in np.flatnonzero(alive & (kind == FACTORY)).tolist():
             self._draw_factory(canvas, world, index, slot)
-        for slot in robots.tolist():
+        if "mask" in self._overlays and selected is not None:
+            mask = self._mask(world, index, batch)[selected]
+            heat = mask_heat(world, index, selected, mask)
+            shown = ~np.isnan(heat)
+            share = np.where(shown, heat, 0.0)
+            color = np.where((share > 0)[..., None], HEAT_ALL, HEAT_NONE)
+            canvas.tint_grid(color, np.where(share > 0, 0.3 + 0.4 * share, 0.55) * shown)
+        acted = None
+        if "actions" in self._overlays and batch is not None and actions is not None:
+            acted = self._acted(world, index, batch, actions)
+            self._draw_moves(canvas, world, index, *acted)
+            self._draw_deaths(canvas, world, index, batch)
+        for slot in np.flatnonzero(alive & (kind > FACTORY)).tolist():
             self._draw_robot(canvas, world, index, slot)
+        if acted is not None:
+            self._draw_action_icons(canvas, world, index, *acted)
+        if selected is not None:
+            self._draw_selection(canvas, world, index, selected)
+        if "ids" in self._overlays:
+            self._draw_ids(canvas, world, index)
         self._draw_hud(canvas, world, index)
+        if "mask" in self._overlays:
+            self._draw_mask_line(canvas, world, index, batch, selected)
         return canvas
+
+    # ------------------------------------------------------------ inspection
+    def agent_at(self, world: HarvestWorld, index: int, cell: tuple[int, int]) -> str | None:
+        """The agent on tile ``cell = (y, x)``: the robot there, else the factory; or ``None``."""
+        h, w = world.map_shape
+        y, x = cell
+        if not (0 <= y < h and 0 <= x < w):
+            return None
+        flat = y * w + x
+        slot = int(world.robot_map[index, flat])
+        if slot < 0:
+            slot = int(world.factory_map[index, flat])
+        if slot < 0 or not world.alive[index, slot]:
+            return None
+        return self._name(world, index, slot)
+
+    def slot_of(self, world: HarvestWorld, index: int, agent: str) -> int | None:
+        """The slot of live agent ``agent`` in world ``index``, or ``None`` (dead, unborn or not
+        a name of this world's pool)."""
+        pool = world.pool
+        if agent not in pool:
+            return None
+        alive = np.flatnonzero(world.alive[index])
+        flat = pool.flat_index(
+            world.owner[index, alive].astype(np.int64),
+            world.kind[index, alive].astype(np.int64),
+            world.serial[index, alive],
+        )
+        hit = alive[flat == pool.index(agent)]
+        return int(hit[0]) if hit.size else None
+
+    def describe(self, world: HarvestWorld, index: int, agent: str) -> list[tuple[str, str]]:
+        """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
+        slot = self.slot_of(world, index, agent)
+        if slot is None:
+            return []
+        w = world.map_shape[1]
+        kind = int(world.kind[index, slot])
+        y, x = divmod(int(world.cell[index, slot]), w)
+        rows = [
+            ("agent", agent),
+            ("kind", world.kind_names[kind]),
+            ("owner", world.pool.owners[int(world.owner[index, slot])]),
+            ("cell (x, y)", f"({x}, {y})"),
+        ]
+        power, ice, ore = (
+            int(a[index, slot]) for a in (world.power, world.cargo_ice, world.cargo_ore)
+        )
+        if kind == FACTORY:
+            rows += [
+                ("water", str(int(world.water[index, slot]))),
+                ("metal", str(int(world.metal[index, slot]))),
+                ("ice", str(ice)),
+                ("ore", str(ore)),
+                ("power", str(power)),
+            ]
+        else:
+            robot = world.cfg.heavy if kind == HEAVY else world.cfg.light
+            rows += [
+                ("power", f"{power} / {robot.battery_capacity}"),
+                ("ice", f"{ice} / {robot.cargo_space}"),
+                ("ore", f"{ore} / {robot.cargo_space}"),
+            ]
+        return rows
 
     def close(self) -> None:
         """Close the canvas (and its window, if any). Safe to call many times."""
@@ -143,16 +369,40 @@ class HarvestRenderer:
 
     # ------------------------------------------------------------- helpers
     def _canvas(self, world: HarvestWorld) -> Canvas:
-        if self.canvas is None or self.canvas.grid_shape != world.map_shape:
+        hud_lines = 1 + world.num_players + ("mask" in self._overlays)
+        key = (world.map_shape, self.window_size, hud_lines)
+        if self.canvas is None or self._canvas_key != key:
             if self.canvas is not None:
                 self.canvas.close()
             self.canvas = Canvas(
-                world.map_shape,
-                self.window_size,
-                hud_lines=1 + world.num_players,
-                title="spawnzoo harvest-v0",
+                world.map_shape, self.window_size, hud_lines=hud_lines, title="spawnzoo harvest-v0"
             )
+            self._canvas_key = key
         return self.canvas
+
+    @staticmethod
+    def _name(world: HarvestWorld, index: int, slot: int) -> str:
+        return world.pool.name_of(
+            int(world.owner[index, slot]),
+            int(world.kind[index, slot]),
+            int(world.serial[index, slot]),
+        )
+
+    @staticmethod
+    def _mask(world: HarvestWorld, index: int, batch: BatchStep | None) -> np.ndarray:
+        """``[S, A]`` bool masks now: from ``batch`` if given, else from the world."""
+        return batch.action_mask[index] if batch is not None else world.action_mask()[index]
+
+    @staticmethod
+    def _acted(
+        world: HarvestWorld, index: int, batch: BatchStep, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Live agents that acted in the last step: ``(slots [m], actions [m], illegal [m])``."""
+        act = np.asarray(actions).reshape(-1, world.num_slots)
+        act = act[index] if act.shape[0] > 1 else act[0]
+        slots = np.flatnonzero(world.alive[index] & ~batch.spawned[index])
+        illegal = batch.illegal[index, slots] if batch.illegal.size else np.zeros(slots.size, bool)
+        return slots, act[slots], illegal
 
     def _draw_factory(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
         n = world.map_shape[1]
@@ -169,18 +419,23 @@ class HarvestRenderer:
             outline_width=0.05,
         )
         water = int(world.water[i, slot])
-        full = max(world.cfg.init_water, 1)
-        frac = min(water / full, 1.0)
-        canvas.bar(
-            cy + 1,
-            cx - 1,
-            frac,
-            WATER if frac > 0.25 else WATER_LOW,
-            top=0.38,
-            height=0.26,
-            inset=0.3,
-            span=3,
+        frac = min(water / max(world.cfg.init_water, 1), 1.0)
+        gauges = (
+            (frac, WATER if frac > 0.25 else WATER_LOW),
+            (world.cargo_ice[i, slot] / FACTORY_SCALE, ICE),
+            (world.power[i, slot] / FACTORY_POWER_SCALE, BATTERY),
         )
+        for row, (value, color) in enumerate(gauges):
+            canvas.bar(
+                cy + 1,
+                cx - 1,
+                value,
+                color,
+                top=0.12 + 0.24 * row,
+                height=0.17,
+                inset=0.3,
+                span=3,
+            )
         if canvas.cell_size >= 10:
             px, py = canvas.cell_center(cy - 1, cx)
             size = max(12, round(canvas.cell_size * 0.9))
@@ -210,6 +465,149 @@ class HarvestRenderer:
             (ICE, ORE),
             top=0.86,
         )
+
+    def _draw_moves(
+        self,
+        canvas: Canvas,
+        world: HarvestWorld,
+        i: int,
+        slots: np.ndarray,
+        actions: np.ndarray,
+        illegal: np.ndarray,
+    ) -> None:
+        """White arrows from the tile each robot that moved came from (drawn under robots)."""
+        n = world.map_shape[1]
+        moved = (actions >= MOVE_N) & (actions <= MOVE_W) & ~illegal
+        y, x = np.divmod(world.cell[i, slots[moved]], n)
+        d = DIRS[actions[moved]]
+        gap = np.where(
+            world.kind[i, slots[moved]] == HEAVY, ROBOT_RADIUS[HEAVY], ROBOT_RADIUS[LIGHT]
+        )
+        for yy, xx, (dy, dx), r in zip(y.tolist(), x.tolist(), d.tolist(), gap.tolist()):
+            cy, cx = yy + 0.5, xx + 0.5
+            canvas.arrow(
+                (cy - dy * 0.9, cx - dx * 0.9),
+                (cy - dy * (r + 0.03), cx - dx * (r + 0.03)),
+                TRAIL,
+                width=0.13,
+                head=0.28,
+                outline=OUTLINE,
+            )
+
+    def _draw_action_icons(
+        self,
+        canvas: Canvas,
+        world: HarvestWorld,
+        i: int,
+        slots: np.ndarray,
+        actions: np.ndarray,
+        illegal: np.ndarray,
+    ) -> None:
+        """Transfer arrows and badges for digs, pickups and builds; masked attempts in red."""
+        n = world.map_shape[1]
+        y, x = np.divmod(world.cell[i, slots], n)
+        for yy, xx, a, bad in zip(y.tolist(), x.tolist(), actions.tolist(), illegal.tolist()):
+            cy, cx = yy + 0.5, xx + 0.5
+            if MOVE_N <= a <= MOVE_W and bad:
+                dy, dx = DIRS[a]
+                canvas.arrow(
+                    (cy, cx), (cy + dy * 0.75, cx + dx * 0.75), ILLEGAL, width=0.1, outline=OUTLINE
+                )
+            elif TRANSFER_N <= a <= TRANSFER_W:
+                dy, dx = DIRS[a - TRANSFER_C]
+                canvas.arrow(
+                    (cy + dy * 0.25, cx + dx * 0.25),
+                    (cy + dy * 1.1, cx + dx * 1.1),
+                    ILLEGAL if bad else TRANSFER,
+                    width=0.18,
+                    head=0.4,
+                    outline=OUTLINE,
+                )
+            elif a in (DIG, TRANSFER_C, PICKUP):
+                self._badge(canvas, yy, xx, a, ILLEGAL if bad else None)
+            elif a in (BUILD_LIGHT, BUILD_HEAVY):
+                text = "+L" if a == BUILD_LIGHT else "+H"
+                canvas.label(
+                    yy - 0.5,
+                    xx + 1.5,
+                    text,
+                    size=0.5,
+                    color=ILLEGAL if bad else SELECTED,
+                    anchor="topright",
+                )
+
+    @staticmethod
+    def _badge(canvas: Canvas, y: int, x: int, action: int, color: Color | None) -> None:
+        """A dark disc in the top-right corner of tile ``(y, x)`` with the action's glyph: an
+        amber chevron (dig), a blue diamond (transfer here), a green bolt (power pickup)."""
+        by, bx = y + 0.27, x + 0.79  # the badge's centre, cell units
+        canvas.circle(y, x, OUTLINE, radius=0.2, offset=(by - y - 0.5, bx - x - 0.5))
+        if action == DIG:
+            pts = [(by - 0.09, bx - 0.12), (by - 0.09, bx + 0.12), (by + 0.11, bx)]
+            canvas.polygon(pts, color or ORE)
+        elif action == TRANSFER_C:
+            pts = [(by - 0.12, bx), (by, bx + 0.12), (by + 0.12, bx), (by, bx - 0.12)]
+            canvas.polygon(pts, color or TRANSFER)
+        else:
+            pts = [
+                (by - 0.15, bx + 0.05),
+                (by + 0.02, bx - 0.09),
+                (by + 0.0, bx + 0.01),
+                (by + 0.15, bx - 0.05),
+                (by - 0.02, bx + 0.09),
+                (by + 0.0, bx - 0.01),
+            ]
+            canvas.polygon(pts, color or BATTERY)
+
+    def _draw_deaths(self, canvas: Canvas, world: HarvestWorld, i: int, batch: BatchStep) -> None:
+        """A red cross on the tile of every agent that died in the last step."""
+        n = world.map_shape[1]
+        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
+        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
+        big = batch.kind[i, dead] == FACTORY
+        for yy, xx, b in zip(y.tolist(), x.tolist(), big.tolist()):
+            r, width = (1.2, 0.3) if b else (0.42, 0.14)
+            cy, cx = yy + 0.5, xx + 0.5
+            for s in (1, -1):
+                canvas.segment(
+                    (cy - r, cx - s * r),
+                    (cy + r, cx + s * r),
+                    ILLEGAL,
+                    width=width,
+                    outline=OUTLINE,
+                )
+
+    def _draw_selection(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
+        n = world.map_shape[1]
+        y, x = divmod(int(world.cell[i, slot]), n)
+        if world.kind[i, slot] == FACTORY:
+            canvas.rect(y - 1, x - 1, None, inset=0.0, span=(3, 3), radius=0.3, outline=SELECTED)
+        else:
+            canvas.rect(y, x, None, inset=0.0, radius=0.5, outline=SELECTED, outline_width=0.08)
+
+    def _draw_ids(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
+        """Kind initial and serial of every live agent (team by colour)."""
+        if canvas.cell_size < 10:
+            return
+        n = world.map_shape[1]
+        slots = np.flatnonzero(world.alive[i])
+        y, x = np.divmod(world.cell[i, slots], n)
+        kind, owner = world.kind[i, slots].tolist(), world.owner[i, slots].tolist()
+        serial = world.serial[i, slots].tolist()
+        for yy, xx, k, o, s in zip(y.tolist(), x.tolist(), kind, owner, serial):
+            text = f"{KIND_INITIAL[k]}{s}"
+            if k == FACTORY:
+                canvas.label(
+                    yy - 0.9,
+                    xx - 0.92,
+                    text,
+                    size=0.6,
+                    color=HUD_TEAM_COLORS[o],
+                    background=None,
+                    anchor="topleft",
+                )
+            else:
+                canvas.label(yy + 0.5, xx + 0.5, text, size=0.45, color=TEXT, background=None)
 
     def _draw_hud(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
         cfg = world.cfg
@@ -247,3 +645,27 @@ class HarvestRenderer:
                     ),
                 ],
             )
+
+    def _draw_mask_line(
+        self,
+        canvas: Canvas,
+        world: HarvestWorld,
+        i: int,
+        batch: BatchStep | None,
+        slot: int | None,
+    ) -> None:
+        line = 1 + world.num_players
+        if slot is None:
+            note = f"{self.selected} is not alive" if self.selected else "no agent selected"
+            canvas.hud_line(line, [("mask: ", SELECTED), (note, TEXT)])
+            return
+        mask = self._mask(world, i, batch)[slot]
+        owner = int(world.owner[i, slot])
+        canvas.hud_line(
+            line,
+            [
+                (f"{self.selected}  ", HUD_TEAM_COLORS[owner]),
+                ("legal: ", SELECTED),
+                (legal_summary(mask), TEXT),
+            ],
+        )

@@ -1,0 +1,151 @@
+"""What recording, replays and the viewer expect of an env's renderer, and how they get one.
+
+Each env draws itself in its own ``render.py`` on a ``Canvas``; the tools in ``envs/core``
+(``recording``, ``replay``, ``viewer``) work for every env of the suite because they only call
+the methods of ``Renderer`` below. Overlays are named layers a renderer can add on top of the
+picture; the suite's names are:
+
+=========  ==================================================================================
+overlay    draws
+=========  ==================================================================================
+ids        a short label of every agent (its kind's initial and serial: ``H3`` is
+           ``player_p_heavy_3``; the team is the colour)
+actions    the last action of every agent: arrows for moves, icons for the other actions,
+           a red mark for a masked (illegal) action, a cross where an agent died
+mask       the selected agent's action mask as a heat map on the tiles its actions target,
+           and its legal actions in the HUD
+=========  ==================================================================================
+
+A renderer draws the selected agent (``selected``: an agent name) with a highlight whether or not
+``mask`` is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+
+from .batched import BatchedEnv, BatchStep
+from .canvas import Canvas
+
+#: every overlay name of the suite (a renderer may offer a subset: ``Renderer.overlay_names``)
+OVERLAYS: tuple[str, ...] = ("ids", "actions", "mask")
+
+
+class Renderer(Protocol):
+    """An env's renderer, as ``envs.core`` tools use it (``HarvestRenderer`` is one).
+
+    Attributes:
+        overlay_names: the overlays it can draw, a subset of ``OVERLAYS``.
+        overlays: the overlays it draws now (settable; validated).
+        selected: the highlighted agent's name, or ``None``.
+        window_size: pixels of the map area: ``int`` (square) or ``(width, height)``.
+        fps: frames per second in ``"human"`` mode.
+        canvas: the ``Canvas`` of the last frame (``None`` before the first draw).
+    """
+
+    overlay_names: tuple[str, ...]
+    overlays: tuple[str, ...]
+    selected: str | None
+    window_size: int | tuple[int, int]
+    fps: int
+    canvas: Canvas | None
+
+    def render(self, env: Any, mode: str) -> np.ndarray | None:
+        """Draw a reset ``SlotParallelEnv`` and present it (``"rgb_array"`` or ``"human"``)."""
+        ...
+
+    def draw(
+        self,
+        world: BatchedEnv,
+        index: int = 0,
+        *,
+        batch: BatchStep | None = None,
+        actions: np.ndarray | None = None,
+    ) -> Canvas:
+        """Draw world ``index``.
+
+        Args:
+            world: the batched world.
+            index: which of its worlds.
+            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays), for the
+                ``actions`` and ``mask`` overlays; ``None`` draws neither.
+            actions: ``[S]`` actions submitted in that step (``None`` right after a reset).
+        """
+        ...
+
+    def agent_at(self, world: BatchedEnv, index: int, cell: tuple[int, int]) -> str | None:
+        """The name of the agent drawn on tile ``cell = (y, x)`` (robots over buildings)."""
+        ...
+
+    def slot_of(self, world: BatchedEnv, index: int, agent: str) -> int | None:
+        """The slot of live agent ``agent`` in world ``index``; ``None`` if it is not alive."""
+        ...
+
+    def describe(self, world: BatchedEnv, index: int, agent: str) -> list[tuple[str, str]]:
+        """``(field, value)`` rows of a live agent's state, for inspection."""
+        ...
+
+    def close(self) -> None:
+        """Release pygame resources (idempotent)."""
+        ...
+
+
+def parse_overlays(spec: str | Iterable[str] | None, available: Iterable[str]) -> tuple[str, ...]:
+    """Overlay names from ``"ids,actions"`` or an iterable, checked against ``available``.
+
+    Args:
+        spec: comma-separated names, an iterable of names, or ``None`` / ``""`` for none.
+        available: the names the renderer offers.
+
+    Returns:
+        The names, without repeats, in the order of ``available``.
+
+    Raises:
+        ValueError: an unknown name (listing the available ones).
+    """
+    if spec is None:
+        return ()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    wanted = {n.strip() for n in names if n.strip()}
+    avail = tuple(available)
+    unknown = sorted(wanted.difference(avail))
+    if unknown:
+        raise ValueError(f"unknown overlay(s) {unknown}; available: {', '.join(avail)}")
+    return tuple(n for n in avail if n in wanted)
+
+
+def make_renderer(
+    env: Any,
+    *,
+    window_size: int | tuple[int, int] | None = None,
+    overlays: str | Iterable[str] | None = None,
+    selected: str | None = None,
+    fps: int | None = None,
+) -> Renderer:
+    """A fresh renderer for ``env`` (a ``SlotParallelEnv``), configured.
+
+    The renderer is the env's own kind (the one ``env.render()`` uses) but separate from it, so
+    recorders and the viewer draw with their own options without touching the env's.
+
+    Args:
+        env: the env (its ``unwrapped`` is used when it is wrapped).
+        window_size: pixels of the map area (default: the renderer's).
+        overlays: overlay names (see ``parse_overlays``); default none.
+        selected: name of the agent to highlight (and whose mask ``mask`` draws).
+        fps: frames per second in ``"human"`` mode (default: the renderer's).
+
+    Raises:
+        ValueError: an overlay the renderer does not offer.
+    """
+    base = getattr(env, "unwrapped", env)
+    renderer: Renderer = base.make_renderer()
+    if window_size is not None:
+        renderer.window_size = window_size
+    if fps is not None:
+        renderer.fps = fps
+    renderer.overlays = parse_overlays(overlays, renderer.overlay_names)
+    renderer.selected = selected
+    return renderer
