@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import torch
 
-#: logit given to illegal actions (finite, so 0 x it stays 0 in sums)
-MASKED_LOGIT = -1e9
-
 
 class MaskedCategorical:
     """A categorical over the legal actions of each row.
@@ -21,7 +18,10 @@ class MaskedCategorical:
         if logits.shape != mask.shape:
             raise ValueError(f"logits {tuple(logits.shape)} and mask {tuple(mask.shape)} differ")
         self.mask = mask
-        self.logits = torch.where(mask, logits, torch.full_like(logits, MASKED_LOGIT))
+        # far below any real logit, yet finite after subtracting the row max (so no inf, and no
+        # NaN in gradients); -1e9 does not fit in half precision, half its range does
+        masked = torch.full_like(logits, max(-1e9, torch.finfo(logits.dtype).min / 2))
+        self.logits = torch.where(mask, logits, masked)
         self.log_probs = torch.log_softmax(self.logits, dim=-1)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -6,18 +6,22 @@ import torch
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the true entries of ``mask`` (same shape); 0 when there are none."""
-    m = mask.to(x.dtype)
-    return (x * m).sum() / m.sum().clamp_min(1.0)
+    """Mean of ``x`` over the true entries of ``mask`` (same shape); 0 when there are none.
+
+    Inactive entries are selected away, not multiplied by 0, so a NaN or inf there cannot leak.
+    """
+    picked = torch.where(mask, x, torch.zeros_like(x))
+    return picked.sum() / mask.sum().clamp_min(1).to(x.dtype)
 
 
 def normalize_advantages(adv: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Standardise ``adv`` over the active entries (``mask``, same shape); inactive stay 0."""
-    m = mask.to(adv.dtype)
-    n = m.sum().clamp_min(1.0)
-    mean = (adv * m).sum() / n
-    var = (((adv - mean) * m) ** 2).sum() / n
-    return (adv - mean) / (var.sqrt() + eps) * m
+    """Standardise ``adv`` over the active entries (``mask``, same shape); inactive become 0.
+
+    Uses the population standard deviation (divides by the number of active entries).
+    """
+    mean = masked_mean(adv, mask)
+    var = masked_mean((adv - mean) ** 2, mask)
+    return torch.where(mask, (adv - mean) / (var.sqrt() + eps), torch.zeros_like(adv))
 
 
 def policy_loss(
