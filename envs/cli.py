@@ -26,6 +26,7 @@ from .core.registry import REGISTRY, load, presets
 COMMANDS: dict[str, str] = {
     "render": "spawnzoo.envs.cli:add_render_command",
     "replay": "spawnzoo.envs.cli:add_replay_command",
+    "train": "spawnzoo.baselines.cli:add_train_command",
 }
 
 

@@ -31,6 +31,7 @@ from typing import Literal
 
 import torch
 from spawnzoo.baselines.common.init import LEAKY_SLOPE, init_model
+from spawnzoo.baselines.common.runs import count_parameters
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -49,7 +50,7 @@ InitMode = Literal["paper", "default"]
 #: init role of each weight layer, by the last component of its qualified name
 _ROLE_OF_LEAF = {
     "conv": "hidden",  # every spectral-normalised conv block
-    "fc": "hidden",  # the actor heads' hidden linear
+    "fc": "head_hidden",  # the actor heads' hidden linear (not in the paper: left unscaled)
     "squeeze": "se_relu",
     "excite": "se_sigmoid",
     "out": "output",  # actor logits and critic value maps
@@ -361,16 +362,3 @@ def _gather_cells(maps: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
     """Read ``[B, D, H, W]`` maps at flat cells ``[B, S]`` (in range) -> ``[B, D, S]``."""
     flat = maps.flatten(2)  # [B, D, H*W]
     return flat.gather(2, cell[:, None, :].expand(-1, flat.shape[1], -1))
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters, counted like the paper (spectral norm's raw weight
-    counts, its ``u``/``v`` buffers and BatchNorm's running statistics do not).
-
-    Args:
-        model: any module.
-
-    Returns:
-        The total number of elements of ``model.parameters()`` that require grad.
-    """
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -47,7 +47,14 @@ GAINS: dict[str, float] = {
     "se_sigmoid": 1.0,
     # actor logits and critic outputs: near-uniform policies, near-zero values
     "output": 0.01,
+    # a hidden linear layer without normalisation after it (e.g. inside an action head)
+    "head_hidden": math.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2)),
 }
+
+#: roles left out of the extra ``weight_scale``: their outputs are not re-normalised (no spectral
+#: norm, no BatchNorm after them), so shrinking them 100x would shrink every activation behind
+#: them and, through the tiny output layer in front, stall learning
+UNSCALED_ROLES = frozenset({"head_hidden"})
 
 #: power-method iterations used to re-estimate a spectral-norm layer's singular vectors after
 #: its weight is replaced (the number torch itself uses when it wraps a layer)
@@ -147,7 +154,8 @@ def init_model(
         roles: qualified submodule name -> role, a key of ``GAINS`` (``"hidden"``,
             ``"se_relu"``, ``"se_sigmoid"``, ``"output"``).
         global_seed: the run's seed.
-        weight_scale: factor applied to every initialised weight (the paper's extra 0.01).
+        weight_scale: factor applied to every initialised weight (the paper's extra 0.01),
+            except those with a role in ``UNSCALED_ROLES``.
         strict: also require every ``nn.Linear`` / ``nn.Conv*d`` of the model to have a role,
             so that no layer silently keeps torch's default init.
 
@@ -166,7 +174,7 @@ def init_model(
             global_seed=global_seed,
             name=name,
             gain=GAINS[role],
-            weight_scale=weight_scale,
+            weight_scale=1.0 if role in UNSCALED_ROLES else weight_scale,
         )
     if strict:
         layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)

@@ -1,0 +1,371 @@
+"""The paper's evaluation protocol (section 7), shared by every method and reference policy.
+
+After each training cycle a learner plays ``num_envs`` fresh worlds to the end of their episode
+(at most ``max_cycles`` steps, the preset's ``eval_max_cycles``; the paper uses 12 worlds and
+1000 steps) with its current policy and reports:
+
+* **episode length** (env-level): steps until a world's episode ended;
+* the env's **per-player metrics** (harvest: ice transferred, average factories alive, ...),
+  one value per player and episode;
+* the **full-length fraction**: episodes that ran to ``max_cycles`` and ended by the time limit
+  rather than a terminal state. In harvest a terminal state is "no player has a factory left"
+  (1 player) or "at most one player has a factory left" (2 players), so a full-length episode is
+  one where every player kept a factory to the end, as the paper requires.
+
+``MilestoneTracker`` turns the full-length fractions of successive evaluations into the paper's
+milestones: the first evaluated env-step count at which >= 10% (>= 95%) of the evaluation
+episodes were full length.
+
+    result = evaluate(lambda world: make_policy("harvest-v0", "heuristic", world, seed=0),
+                      "harvest-v0", {"preset": "tiny"}, max_cycles=128, seed=420)
+    result.full_length_fraction, result.ice_transferred, result.to_metrics()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from spawnzoo.envs.core.batched import BatchedEnv
+from spawnzoo.envs.core.policies import Policy
+from spawnzoo.envs.core.registry import make_batched
+
+from .metrics import (
+    EVAL_EPISODE_LENGTH,
+    EVAL_EPISODES,
+    EVAL_FULL_LENGTH_FRACTION,
+    MILESTONE_THRESHOLDS,
+    eval_key,
+    milestone_key,
+    std_key,
+)
+
+#: slack for comparing a fraction of episodes with a threshold (``19 / 20 >= 0.95``)
+_EPS = 1e-9
+
+
+@dataclass
+class EvalResult:
+    """Per-episode results of one evaluation, with their means.
+
+    ``N`` episodes (one per world), ``P`` players.
+
+    Attributes:
+        max_cycles: the evaluation's time limit.
+        num_players: ``P``.
+        episode_lengths: ``[N]`` steps each episode lasted.
+        time_limit: ``[N]`` whether the episode ended by the time limit (some entity was
+            ``truncated``), not by a terminal state.
+        player_metrics: metric name -> ``[N * P]`` values, episode-major (episode 0's players
+            first), from the env's ``episode_metrics()["per_player"]``.
+        env_metrics: other env-level numeric metrics, name -> ``[N]`` values.
+        wall_clock_s: seconds the evaluation took (ignored by ``==``).
+    """
+
+    max_cycles: int
+    num_players: int
+    episode_lengths: list[int]
+    time_limit: list[bool]
+    player_metrics: dict[str, list[float]] = field(default_factory=dict)
+    env_metrics: dict[str, list[float]] = field(default_factory=dict)
+    wall_clock_s: float = field(default=0.0, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.episode_lengths)
+        if len(self.time_limit) != n:
+            raise ValueError(
+                f"time_limit has {len(self.time_limit)} entries for {n} episode lengths"
+            )
+        for name, values in self.player_metrics.items():
+            if len(values) != n * self.num_players:
+                raise ValueError(
+                    f"player metric {name!r} has {len(values)} values, expected episodes x "
+                    f"players = {n} x {self.num_players}"
+                )
+
+    @classmethod
+    def from_episodes(
+        cls,
+        episodes: Sequence[Mapping[str, Any]],
+        time_limit: Sequence[bool],
+        max_cycles: int,
+        wall_clock_s: float = 0.0,
+    ) -> EvalResult:
+        """Collect the env's episode metric dicts (``FinalState.metrics`` entries).
+
+        Args:
+            episodes: ``[N]`` dicts ``{"episode_length": int, "per_player": [{name: value}]}``
+                plus any other env-level numbers.
+            time_limit: ``[N]`` whether each episode ended by the time limit.
+            max_cycles: the evaluation's time limit.
+            wall_clock_s: seconds the evaluation took.
+        """
+        if not episodes:
+            raise ValueError("an evaluation needs at least one episode")
+        num_players = len(episodes[0].get("per_player", ()))
+        player: dict[str, list[float]] = {}
+        env: dict[str, list[float]] = {}
+        for ep in episodes:
+            for row in ep.get("per_player", ()):
+                for name, value in row.items():
+                    player.setdefault(name, []).append(float(value))
+            for name, value in ep.items():
+                if name not in ("episode_length", "per_player") and _is_number(value):
+                    env.setdefault(name, []).append(float(value))
+        return cls(
+            max_cycles=max_cycles,
+            num_players=num_players,
+            episode_lengths=[int(ep["episode_length"]) for ep in episodes],
+            time_limit=[bool(t) for t in time_limit],
+            player_metrics=player,
+            env_metrics=env,
+            wall_clock_s=wall_clock_s,
+        )
+
+    @property
+    def num_episodes(self) -> int:
+        """``N``."""
+        return len(self.episode_lengths)
+
+    @property
+    def full_length(self) -> list[bool]:
+        """``[N]``: ran all ``max_cycles`` steps and ended by the time limit."""
+        return [
+            length >= self.max_cycles and limit
+            for length, limit in zip(self.episode_lengths, self.time_limit)
+        ]
+
+    @property
+    def full_length_fraction(self) -> float:
+        """Fraction of episodes that were full length."""
+        return float(np.mean(self.full_length))
+
+    @property
+    def episode_length(self) -> float:
+        """Mean episode length."""
+        return float(np.mean(self.episode_lengths))
+
+    @property
+    def ice_transferred(self) -> float:
+        """Mean ice transferred per player-episode."""
+        return self.player_mean("ice_transferred")
+
+    @property
+    def avg_factories_alive(self) -> float:
+        """Mean over player-episodes of (sum over steps of live factories) / ``max_cycles``."""
+        return self.player_mean("avg_factories_alive")
+
+    def player_mean(self, name: str) -> float:
+        """Mean of per-player metric ``name`` over the ``N * P`` player-episodes."""
+        return float(np.mean(self._player(name)))
+
+    def player_std(self, name: str) -> float:
+        """Population standard deviation of ``name`` over the player-episodes."""
+        return float(np.std(self._player(name)))
+
+    def _player(self, name: str) -> list[float]:
+        try:
+            return self.player_metrics[name]
+        except KeyError:
+            raise KeyError(
+                f"no per-player metric {name!r}; this env reports {sorted(self.player_metrics)}"
+            ) from None
+
+    def to_metrics(self) -> dict[str, float]:
+        """Flat ``{key: value}`` for logging: means, ``_std`` companions and counts."""
+        out = {
+            EVAL_EPISODE_LENGTH: self.episode_length,
+            std_key(EVAL_EPISODE_LENGTH): float(np.std(self.episode_lengths)),
+            EVAL_FULL_LENGTH_FRACTION: self.full_length_fraction,
+            EVAL_EPISODES: float(self.num_episodes),
+        }
+        for table in (self.player_metrics, self.env_metrics):
+            for name, values in table.items():
+                out[eval_key(name)] = float(np.mean(values))
+                out[std_key(eval_key(name))] = float(np.std(values))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The per-episode lists as plain JSON-able data (for ``summary.json``)."""
+        return {
+            "max_cycles": self.max_cycles,
+            "num_players": self.num_players,
+            "episode_lengths": list(self.episode_lengths),
+            "time_limit": list(self.time_limit),
+            "full_length": self.full_length,
+            "player_metrics": {k: list(v) for k, v in self.player_metrics.items()},
+            "env_metrics": {k: list(v) for k, v in self.env_metrics.items()},
+            "wall_clock_s": self.wall_clock_s,
+        }
+
+
+def evaluate(
+    make_policy: Callable[[BatchedEnv], Policy],
+    env_id: str,
+    settings: Mapping[str, Any],
+    *,
+    num_envs: int = 12,
+    max_cycles: int,
+    seed: int,
+) -> EvalResult:
+    """Play ``num_envs`` worlds to the end of one episode each and collect their metrics.
+
+    The worlds are built without automatic reset and reset with ``seed`` (world ``i`` draws
+    from stream ``i`` of that seed), so a fixed ``seed`` plays the same maps at every
+    evaluation of a run. A world whose episode ended keeps receiving no-op actions (action 0)
+    until every world has ended. The policy runs under ``torch.no_grad()``; putting a network
+    in eval mode (batch norm!) and back is the caller's business, e.g. in ``make_policy``.
+
+    Args:
+        make_policy: called once with the evaluation world; returns an object with
+            ``act(batch) -> [E, S]`` int actions (a numpy array or a CPU tensor).
+        env_id: registered env id, e.g. ``"harvest-v0"``.
+        settings: env settings as for ``make_batched`` (``preset=`` and overrides). A
+            ``max_cycles`` entry (the training limit) is replaced by ``max_cycles``.
+        num_envs: ``E``, worlds (= episodes) to play; the paper uses 12.
+        max_cycles: the evaluation time limit (the preset's ``eval_max_cycles``).
+        seed: reset seed of the evaluation worlds.
+
+    Returns:
+        The ``EvalResult`` of the ``E`` episodes, in world order.
+
+    Raises:
+        ValueError: ``num_envs`` or ``max_cycles`` below 1, or ``settings`` naming
+            ``num_envs`` / ``auto_reset`` (the evaluation sets those).
+        RuntimeError: some world did not end within ``max_cycles`` steps (a broken env).
+    """
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    if max_cycles < 1:
+        raise ValueError(f"max_cycles must be >= 1, got {max_cycles}")
+    reserved = sorted({"num_envs", "auto_reset"} & set(settings))
+    if reserved:
+        raise ValueError(f"settings must not contain {reserved}: the evaluation sets them")
+    start = time.perf_counter()
+    world = make_batched(
+        env_id, num_envs=num_envs, auto_reset=False, **{**settings, "max_cycles": max_cycles}
+    )
+    batch = world.reset(seed=seed)
+    policy = make_policy(world)
+    episodes: list[Mapping[str, Any] | None] = [None] * num_envs
+    time_limit = [False] * num_envs
+    finished = np.zeros(num_envs, dtype=bool)
+    with torch.no_grad():
+        for _ in range(max_cycles):
+            actions = _as_numpy(policy.act(batch))
+            batch = world.step(np.where(finished[:, None], 0, actions))
+            if batch.final is not None:
+                for i, metrics in zip(batch.final.env_index.tolist(), batch.final.metrics):
+                    if not finished[i]:  # a finished world reports again each step: skip
+                        finished[i] = True
+                        episodes[i] = metrics
+                        time_limit[i] = bool(batch.truncated[i].any())
+            if finished.all():
+                break
+    if not finished.all():
+        raise RuntimeError(
+            f"{env_id}: worlds {np.flatnonzero(~finished).tolist()} did not end within "
+            f"max_cycles={max_cycles} steps"
+        )
+    return EvalResult.from_episodes(
+        episodes,  # type: ignore[arg-type]  # all filled: every world finished
+        time_limit,
+        max_cycles,
+        wall_clock_s=time.perf_counter() - start,
+    )
+
+
+class MilestoneTracker:
+    """The first evaluated env-step count at which a share of episodes was full length.
+
+    Feed it every evaluation in order; a threshold counts as reached at the first evaluation
+    whose full-length fraction is at least the threshold (later dips do not undo it).
+
+    Args:
+        thresholds: fractions in ``(0, 1]``; the paper's 10% and 95% by default.
+
+    Example:
+        >>> tracker = MilestoneTracker()
+        >>> tracker.update(4096, 0.0), tracker.update(8192, 2 / 12), tracker.update(12288, 1.0)
+        ([], [0.1], [0.95])
+        >>> tracker.milestones()
+        {'full_length_10pct': 8192, 'full_length_95pct': 12288}
+    """
+
+    def __init__(self, thresholds: Sequence[float] = MILESTONE_THRESHOLDS):
+        bad = [t for t in thresholds if not 0.0 < t <= 1.0]
+        if bad or not thresholds:
+            raise ValueError(f"thresholds must be fractions in (0, 1], got {list(thresholds)}")
+        self.thresholds = tuple(sorted(thresholds))
+        self.reached: dict[float, int | None] = dict.fromkeys(self.thresholds)
+        self.last_env_steps: int | None = None
+
+    def update(self, env_steps: int, full_length_fraction: float) -> list[float]:
+        """Record one evaluation.
+
+        Args:
+            env_steps: training env steps when the evaluated policy was frozen.
+            full_length_fraction: its ``EvalResult.full_length_fraction``.
+
+        Returns:
+            The thresholds reached for the first time at this evaluation.
+
+        Raises:
+            ValueError: ``env_steps`` went backwards, or the fraction is not in ``[0, 1]``.
+        """
+        if self.last_env_steps is not None and env_steps < self.last_env_steps:
+            raise ValueError(
+                f"evaluations must come in order: env_steps {env_steps} after {self.last_env_steps}"
+            )
+        if not 0.0 <= full_length_fraction <= 1.0:
+            raise ValueError(f"full_length_fraction must be in [0, 1], got {full_length_fraction}")
+        self.last_env_steps = int(env_steps)
+        new = [
+            t
+            for t in self.thresholds
+            if self.reached[t] is None and full_length_fraction >= t - _EPS
+        ]
+        for t in new:
+            self.reached[t] = int(env_steps)
+        return new
+
+    def first(self, threshold: float) -> int | None:
+        """Env steps at which ``threshold`` was first reached; ``None`` if not (yet)."""
+        return self.reached[threshold]
+
+    def milestones(self) -> dict[str, int | None]:
+        """``{"full_length_10pct": steps or None, ...}`` for ``summary.json``."""
+        return {milestone_key(t): v for t, v in self.reached.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data to store in a checkpoint."""
+        return {
+            "thresholds": list(self.thresholds),
+            "reached": [self.reached[t] for t in self.thresholds],
+            "last_env_steps": self.last_env_steps,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (the thresholds must match)."""
+        if list(state["thresholds"]) != list(self.thresholds):
+            raise ValueError(
+                f"checkpoint tracks thresholds {state['thresholds']}, this tracker "
+                f"{list(self.thresholds)}"
+            )
+        self.reached = dict(zip(self.thresholds, state["reached"]))
+        self.last_env_steps = state["last_env_steps"]
+
+
+def _as_numpy(actions: Any) -> np.ndarray:
+    """``[E, S]`` actions from a numpy array or a (possibly GPU) tensor."""
+    if isinstance(actions, torch.Tensor):
+        return actions.detach().cpu().numpy()
+    return np.asarray(actions)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

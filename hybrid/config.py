@@ -1,0 +1,69 @@
+"""Configuration of the hybrid method (PPO settings plus network and trajectory separation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spawnzoo.baselines.common.config import PPOConfig
+
+#: (width, depth, stages) per env preset: the paper's network on ``paper``, CPU-sized below it
+NETWORK_BY_PRESET = {"paper": (32, 2, 2), "small": (16, 1, 1), "tiny": (16, 1, 1)}
+GLOBALISABLE = ("reward", "critic", "advantage", "logprob", "entropy", "dones")
+
+
+@dataclass
+class HybridConfig(PPOConfig):
+    """The paper's hybrid: one conv pass, per-entity heads, PPO quantities kept per group."""
+
+    width: int | None = None
+    """Channels of the conv trunks; ``None``: by preset (paper 32, small/tiny 16)."""
+    depth: int | None = None
+    """SE-residual blocks per stage (the paper: 2); ``None``: by preset (paper 2, else 1)."""
+    stages: int | None = None
+    """Stages of (conv, SE-residual blocks) in each trunk (the paper: 2); ``None``: by preset
+    (paper 2, else 1)."""
+    critic: str = "local+global"
+    """``local+global`` (value map at the entity's cell + board mean) or ``global`` only."""
+    init: str = "paper"
+    """``paper`` (orthogonal, output gain 0.01, extra 0.01 weight scale, per-layer seeds) or
+    ``default`` (PyTorch's)."""
+    weight_scale: float = 0.01
+    """The paper's extra scale of every weight after init."""
+    grouping: str = "entity"
+    """Trajectory separation: ``entity``, ``global``, ``factories=entity,robots=global`` (any
+    combination), ``random:N``, ``quadrant``, ``nearest_factory``, ``nearest_heavy``."""
+    own_reward_weight: float = 1.0
+    """Group reward = w x own + (1 - w) x mean of the active groups' rewards."""
+    top_n: int | None = None
+    """Keep only N robot examples per step (train-sample reduction); ``None`` keeps all."""
+    top_n_by: str = "advantage"
+    """How the N are chosen: ``advantage``, ``abs_advantage``, ``return`` or ``random``."""
+    globalise: tuple[str, ...] = field(default_factory=tuple)
+    """Components made global while the rest stays separated: any of ``GLOBALISABLE``."""
+    planes_fp16: bool = False
+    """Store rollout planes as float16 (halves the rollout memory on big maps)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.globalise, str):
+            self.globalise = tuple(x for x in self.globalise.split(",") if x)
+        unknown = set(self.globalise) - set(GLOBALISABLE)
+        if unknown:
+            raise ValueError(
+                f"globalise: unknown component(s) {sorted(unknown)}; use {GLOBALISABLE}"
+            )
+        if self.critic not in ("local+global", "global"):
+            raise ValueError(f"critic must be 'local+global' or 'global', got {self.critic!r}")
+        if not 0.0 <= self.own_reward_weight <= 1.0:
+            raise ValueError(f"own_reward_weight must be in [0, 1], got {self.own_reward_weight}")
+        if self.top_n is not None and self.top_n < 1:
+            raise ValueError(f"top_n must be >= 1 or None, got {self.top_n}")
+        if self.top_n_by not in ("advantage", "abs_advantage", "return", "random"):
+            raise ValueError(f"top_n_by: unknown rule {self.top_n_by!r}")
+        width, depth, stages = NETWORK_BY_PRESET.get(self.preset or "", (32, 2, 2))
+        if self.width is None:
+            self.width = width
+        if self.depth is None:
+            self.depth = depth
+        if self.stages is None:
+            self.stages = stages
