@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from spawnzoo.baselines.common import metrics as M
+from spawnzoo.baselines.common.buffer import Rollout
 from spawnzoo.baselines.common.distributions import MaskedCategorical
 from spawnzoo.baselines.common.evaluation import MilestoneTracker, evaluate
 from spawnzoo.baselines.common.gae import masked_gae
@@ -146,48 +147,6 @@ class HybridAgent:
         logits, _ = forward_slots(self.policy, planes, x["cell"], x["kind"], x["owner"], x["alive"])
         dist = MaskedCategorical(logits, x["mask"])
         return (dist.mode() if self.greedy else dist.sample(self.generator)).numpy()
-
-
-@dataclass
-class Rollout:
-    """Slot-level storage of one cycle: ``[T, E, ...]`` tensors (``P`` players per image)."""
-
-    planes: torch.Tensor  # [T, E, P, C, H, W]
-    cell: torch.Tensor  # [T, E, S] long
-    kind: torch.Tensor
-    owner: torch.Tensor
-    serial: torch.Tensor
-    active: torch.Tensor  # [T, E, S] bool: the slot's entity acts at t
-    spawned: torch.Tensor  # [T, E, S] bool: a new entity (trajectory) starts at t
-    mask: torch.Tensor  # [T, E, S, A] bool
-    actions: torch.Tensor  # [T, E, S] long
-    logp: torch.Tensor  # [T, E, S]
-    values: torch.Tensor  # [T, E, S]
-    rewards: torch.Tensor  # [T, E, S]
-    terminated: torch.Tensor  # [T, E, S] bool
-    truncated: torch.Tensor  # [T, E, S] bool
-
-    @classmethod
-    def empty(cls, t: int, e: int, p: int, s: int, a: int, plane_shape, fp16: bool) -> Rollout:
-        def z(*shape, dtype=torch.float32):
-            return torch.zeros(*shape, dtype=dtype)
-
-        return cls(
-            planes=z(t, e, p, *plane_shape, dtype=torch.float16 if fp16 else torch.float32),
-            cell=z(t, e, s, dtype=torch.long),
-            kind=z(t, e, s, dtype=torch.long),
-            owner=z(t, e, s, dtype=torch.long),
-            serial=z(t, e, s, dtype=torch.long),
-            active=z(t, e, s, dtype=torch.bool),
-            spawned=z(t, e, s, dtype=torch.bool),
-            mask=z(t, e, s, a, dtype=torch.bool),
-            actions=z(t, e, s, dtype=torch.long),
-            logp=z(t, e, s),
-            values=z(t, e, s),
-            rewards=z(t, e, s),
-            terminated=z(t, e, s, dtype=torch.bool),
-            truncated=z(t, e, s, dtype=torch.bool),
-        )
 
 
 @dataclass

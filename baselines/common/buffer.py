@@ -1,0 +1,57 @@
+"""Rollout storage at slot level: what a cycle of the batched core produced, ``[T, E, ...]``.
+
+Learners keep per-slot quantities here and sum them into their groups (entities, teams, the
+whole world) when they compute targets, so one buffer serves every way of separating
+trajectories. Planes are stored once per (world, player) image, not per agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Rollout:
+    """Slot-level storage of one cycle: ``[T, E, ...]`` tensors (``P`` players per image)."""
+
+    planes: torch.Tensor  # [T, E, P, C, H, W]
+    cell: torch.Tensor  # [T, E, S] long
+    kind: torch.Tensor
+    owner: torch.Tensor
+    serial: torch.Tensor
+    active: torch.Tensor  # [T, E, S] bool: the slot's entity acts at t
+    spawned: torch.Tensor  # [T, E, S] bool: a new entity (trajectory) starts at t
+    mask: torch.Tensor  # [T, E, S, A] bool
+    actions: torch.Tensor  # [T, E, S] long
+    logp: torch.Tensor  # [T, E, S]
+    values: torch.Tensor  # [T, E, S]
+    rewards: torch.Tensor  # [T, E, S]
+    terminated: torch.Tensor  # [T, E, S] bool
+    truncated: torch.Tensor  # [T, E, S] bool
+
+    @classmethod
+    def empty(cls, t: int, e: int, p: int, s: int, a: int, plane_shape, fp16: bool) -> Rollout:
+        """Zeroed storage for ``t`` steps of ``e`` worlds, ``p`` players, ``s`` slots, ``a``
+        actions and ``plane_shape = (C, H, W)`` planes (float16 planes with ``fp16``)."""
+
+        def z(*shape, dtype=torch.float32):
+            return torch.zeros(*shape, dtype=dtype)
+
+        return cls(
+            planes=z(t, e, p, *plane_shape, dtype=torch.float16 if fp16 else torch.float32),
+            cell=z(t, e, s, dtype=torch.long),
+            kind=z(t, e, s, dtype=torch.long),
+            owner=z(t, e, s, dtype=torch.long),
+            serial=z(t, e, s, dtype=torch.long),
+            active=z(t, e, s, dtype=torch.bool),
+            spawned=z(t, e, s, dtype=torch.bool),
+            mask=z(t, e, s, a, dtype=torch.bool),
+            actions=z(t, e, s, dtype=torch.long),
+            logp=z(t, e, s),
+            values=z(t, e, s),
+            rewards=z(t, e, s),
+            terminated=z(t, e, s, dtype=torch.bool),
+            truncated=z(t, e, s, dtype=torch.bool),
+        )

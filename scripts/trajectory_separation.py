@@ -1,0 +1,121 @@
+"""Reproduce the paper's "global vs separated trajectories" table with the hybrid on our envs.
+
+Runs ``spawnzoo train hybrid`` for each grouping and seed (in parallel processes), skips runs
+that already finished, resumes partial ones, then writes the table from the runs' summaries:
+
+    python scripts/trajectory_separation.py --preset small --seeds 1 2 3 --jobs 2 \\
+        --out docs/results.md
+
+Each table row is one grouping: final evaluation ice transferred and episode length (mean and
+std over seeds x evaluation episodes), and the env steps at which >= 10% and >= 95% of the
+evaluation episodes reached full length, per seed. The paper's numbers sit beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+#: the paper's table (§3.5 "Global vs separated trajectories"), 48x48, 102,400 env steps
+PAPER = {
+    "global": {"ice": "2,142 (1,795)", "length": "505 (187)", "p10": "28,672", "p95": "–"},
+    "entity": {"ice": "6,880 (1,017)", "length": "1000 (0)", "p10": "16,384", "p95": "49,152"},
+}
+LABELS = {"global": "global trajectory", "entity": "separated per entity"}
+
+
+def run_name(preset: str, grouping: str, seed: int) -> str:
+    return f"trajsep__{preset}__{grouping.replace(':', '-')}__s{seed}"
+
+
+def launch(args: argparse.Namespace, grouping: str, seed: int) -> Path:
+    """Run (or resume) one training run in a subprocess; return its directory."""
+    name = run_name(args.preset, grouping, seed)
+    run_dir = Path(args.run_root) / name
+    if (run_dir / "summary.json").exists():
+        return run_dir
+    cmd = [sys.executable, "-m", "spawnzoo.envs.cli", "train", "hybrid"]
+    cmd += ["--preset", args.preset, "--grouping", grouping, "--seed", str(seed)]
+    cmd += ["--total-timesteps", str(args.total_timesteps), "--run-root", args.run_root]
+    cmd += ["--run-name", name, "--resume", "--no-progress", *args.extra]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    log = run_dir.parent / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:
+        subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return run_dir
+
+
+def fmt_steps(values: list) -> str:
+    return ", ".join("–" if v is None else f"{v:,}" for v in values)
+
+
+def table(args: argparse.Namespace, runs: dict[str, list[Path]]) -> str:
+    lines = [
+        "| trajectories | ice transferred (ours) | episode length (ours) "
+        "| 10% full length at (ours, per seed) | 95% full length at (ours, per seed) "
+        "| wall-clock per run | paper: ice | paper: length | paper: 10% | paper: 95% |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for grouping, dirs in runs.items():
+        summaries = [json.loads((d / "summary.json").read_text()) for d in dirs]
+        ice = [v for s in summaries for v in s["final_eval"]["player_metrics"]["ice_transferred"]]
+        length = [v for s in summaries for v in s["final_eval"]["episode_lengths"]]
+        p10 = [s["milestones"].get("full_length_10pct") for s in summaries]
+        p95 = [s["milestones"].get("full_length_95pct") for s in summaries]
+        wall = np.mean([s["wall_clock_s"] for s in summaries]) / 60
+        paper = PAPER.get(grouping, {"ice": "", "length": "", "p10": "", "p95": ""})
+        lines.append(
+            f"| {LABELS.get(grouping, grouping)} | {np.mean(ice):,.0f} ({np.std(ice):,.0f}) "
+            f"| {np.mean(length):,.0f} ({np.std(length):,.0f}) | {fmt_steps(p10)} "
+            f"| {fmt_steps(p95)} | {wall:.1f} min | {paper['ice']} | {paper['length']} "
+            f"| {paper['p10']} | {paper['p95']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="small")
+    p.add_argument("--groupings", nargs="+", default=["global", "entity"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    p.add_argument("--total-timesteps", type=int, default=102_400)
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--run-root", default="runs/trajsep")
+    p.add_argument("--out", type=Path, default=None, help="markdown file to write the table to")
+    p.add_argument("extra", nargs="*", help="more 'spawnzoo train hybrid' options, after --")
+    args = p.parse_args(argv)
+    started = time.time()
+    jobs = [(g, s) for g in args.groupings for s in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        dirs = list(pool.map(lambda gs: launch(args, *gs), jobs))
+    runs: dict[str, list[Path]] = {}
+    for (g, _), d in zip(jobs, dirs):
+        runs.setdefault(g, []).append(d)
+    command = " ".join(["python", *sys.argv])
+    text = table(args, runs)
+    header = (
+        f"Command: `{command}`  \n"
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {time.time() - started:,.0f} s for this invocation "
+        "(finished runs are reused)."
+    )
+    print(header + "\n\n" + text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(header + "\n\n" + text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
