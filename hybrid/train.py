@@ -88,7 +88,9 @@ def forward_slots(
     """
     b, p = planes.shape[:2]
     cell_p, kind_p = player_view(cell, kind, owner, alive, p)
-    logits, values = policy(planes.flatten(0, 1), cell_p.flatten(0, 1), kind_p.flatten(0, 1))
+    logits, values = _on_device(
+        policy, planes.flatten(0, 1), cell_p.flatten(0, 1), kind_p.flatten(0, 1)
+    )
     logits = logits.view(b, p, *logits.shape[1:])
     values = values.view(b, p, -1)
     pick = owner.clamp_min(0).unsqueeze(1)  # [B, 1, S]
@@ -116,7 +118,15 @@ def forward_player(
         ``(logits [B, S, A], values [B, S])``; zeros for slots that are not the player's.
     """
     mine = alive & (owner == player)
-    return policy(planes, torch.where(mine, cell, -1), torch.where(mine, kind, -1))
+    return _on_device(policy, planes, torch.where(mine, cell, -1), torch.where(mine, kind, -1))
+
+
+def _on_device(policy: HybridPolicy, planes: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor):
+    """Run the network where its weights live (``cfg.device``); outputs come back to the CPU,
+    where storage, grouping and losses are (cheap next to the conv pass)."""
+    device = next(policy.parameters()).device
+    logits, values = policy(planes.to(device), cell.to(device), kind.to(device))
+    return logits.cpu(), values.cpu()
 
 
 def _tensors(batch: BatchStep) -> dict[str, torch.Tensor]:
@@ -372,7 +382,7 @@ def train(config: HybridConfig) -> RunResult:
     cfg = config
     seed_everything(cfg.seed)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
-    policy = build_policy(cfg, env)
+    policy = build_policy(cfg, env).to(cfg.device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
     run = RunDir.for_config(cfg, method="hybrid")
