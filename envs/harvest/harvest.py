@@ -22,6 +22,15 @@ paper's cooperative survival: keep factories alive until ``max_cycles``. With ``
 players play on a mirrored map (self-play). The numbers are Lux AI Season 2's
 (``luxai_s2`` 3.0.1), kept in ``HarvestConfig``.
 
+**Map and factories.** Rubble is smooth noise in [0, 100]; ice (2% of tiles) and ore (1.5%) lie
+in random-walk clusters of 2-6 tiles that keep a fifth of the rubble. With two players the map is
+mirrored across a random axis. Factory centres must leave the 3x3 footprint on the map, off ice
+and ore, and 6 tiles (Chebyshev) from other factories; the built-in placement then picks, one
+factory at a time, the centre with the best score ``10 log(ice touching the footprint + 0.001) +
+log(ice density within 3) + 0.1 log(ore density within 3) - 0.025 mean rubble within 3`` (after
+the paper's heuristic; ``placement="random"`` picks uniformly among valid centres instead). With
+two players, player 0 places on its half and player 1 gets the mirror image.
+
 **Spawning and death.** Every factory and robot is an agent. A factory builds a robot on its
 centre tile when the centre is free; the robot is a new agent with a fresh name from a finite pool
 (``robot_ids_per_class`` names per player and class); once a pool or the player's robot slots are
@@ -94,7 +103,7 @@ terminates when no factory is left; with two, when at most one player has factor
 config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, ``max_cycles=256``; evaluate at
 1000), ``"small"`` (24 x 24) or ``"tiny"`` (12 x 12, tests); ``settings`` are any
 ``HarvestConfig`` field, e.g. ``players=2``, ``map_size=64``, ``max_cycles=1000``,
-``placement="random"``. Factory placement: see ``spawnzoo.envs.harvest.mapgen``.
+``placement="random"``.
 
 **Version history.** v0: first release.
 """
