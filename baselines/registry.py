@@ -29,6 +29,10 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
         "spawnzoo.baselines.reference:train_heuristic",
         "spawnzoo.baselines.common.config:PPOConfig",
     ),
+    "independent": (
+        "spawnzoo.baselines.independent.train:train",
+        "spawnzoo.baselines.independent.config:IndependentConfig",
+    ),
 }
 
 

@@ -67,6 +67,8 @@ class FinalState:
         owner: ``[D, S]`` int8, their owners.
         metrics: one dict per done world: ``{"per_player": [{metric: value}, ...], ...}`` with
             the env's episode metrics (see the env's docstring).
+        features: ``[D, S, F]`` float32 own features of every slot at the end (``None`` where
+            the env does not provide them), for exact final observations.
     """
 
     env_index: np.ndarray
@@ -76,6 +78,7 @@ class FinalState:
     kind: np.ndarray
     owner: np.ndarray
     metrics: list[dict[str, Any]]
+    features: np.ndarray | None = None
 
 
 @dataclass

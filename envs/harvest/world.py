@@ -632,6 +632,11 @@ class HarvestWorld(BatchedEnv):
             kind=self.kind[envs].copy(),
             owner=self.owner[envs].copy(),
             metrics=[self.episode_metrics(int(i)) for i in envs],
+            features=self.self_features(
+                np.repeat(envs, self.num_slots), np.tile(np.arange(self.num_slots), envs.size)
+            ).reshape(envs.size, self.num_slots, -1)
+            if self.auto_reset
+            else None,
         )
         if self.auto_reset:
             for i in envs:
