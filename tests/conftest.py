@@ -19,6 +19,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    # one torch/BLAS thread per test process: `pytest -n auto` already runs one process per
+    # core, and oversubscribed threads made the learner tests ~10x slower on a busy machine
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     # ``import pettingzoo.test`` imports PettingZoo's own classic envs through their deprecated
     # module API; the warning is about PettingZoo's code, not ours.
     config.addinivalue_line(
