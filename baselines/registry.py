@@ -33,6 +33,14 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
         "spawnzoo.baselines.independent.train:train",
         "spawnzoo.baselines.independent.config:IndependentConfig",
     ),
+    "monolithic": (
+        "spawnzoo.baselines.centralized.monolithic:train",
+        "spawnzoo.baselines.centralized.config:MonolithicConfig",
+    ),
+    "mappo": (
+        "spawnzoo.baselines.centralized.mappo:train",
+        "spawnzoo.baselines.centralized.config:MappoConfig",
+    ),
 }
 
 

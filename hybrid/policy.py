@@ -31,16 +31,14 @@ from typing import Literal
 
 import torch
 from spawnzoo.baselines.common.init import LEAKY_SLOPE, init_model
+from spawnzoo.baselines.common.layers import SE_REDUCTION, ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import count_parameters
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 #: kind index of factories in harvest (``envs.harvest.world.FACTORY``); all other kinds are robots
 FACTORY_KIND = 0
 #: channels of the critic's shared conv block and of its heads' hidden 1x1 block (the paper's)
 CRITIC_SHARED, CRITIC_HIDDEN = 8, 4
-#: squeeze-excitation reduction
-SE_REDUCTION = 4
 
 #: which value maps the critic uses: the paper's local + global, or global only (its code
 #: snapshot and ablation: an entity's value is the global scalar of its class)
@@ -55,79 +53,6 @@ _ROLE_OF_LEAF = {
     "excite": "se_sigmoid",
     "out": "output",  # actor logits and critic value maps
 }
-
-
-class ConvBlock(nn.Sequential):
-    """Conv (no bias) with spectral norm -> BatchNorm2d -> LeakyReLU(0.01), same padding.
-
-    Args:
-        in_channels: input channels.
-        out_channels: output channels.
-        kernel_size: odd kernel size (3 in the embedding, 1 in the critic heads).
-
-    Shapes:
-        ``[B, in_channels, H, W]`` -> ``[B, out_channels, H, W]``.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
-        conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False
-        )
-        super().__init__()
-        self.add_module("conv", spectral_norm(conv))
-        self.add_module("norm", nn.BatchNorm2d(out_channels))
-        self.add_module("act", nn.LeakyReLU(LEAKY_SLOPE))
-
-
-class SqueezeExcite(nn.Module):
-    """Channel gates from the spatial mean: Linear(w -> w/r) + ReLU -> Linear(w/r -> w) + sigmoid.
-
-    Args:
-        channels: ``w``.
-        reduction: ``r``.
-    """
-
-    def __init__(self, channels: int, reduction: int = SE_REDUCTION):
-        super().__init__()
-        self.squeeze = nn.Linear(channels, channels // reduction)
-        self.excite = nn.Linear(channels // reduction, channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scale each channel by its gate.
-
-        Args:
-            x: ``[B, w, H, W]``.
-
-        Returns:
-            ``[B, w, H, W]``: ``x * gate`` with ``gate`` ``[B, w, 1, 1]`` in ``(0, 1)``.
-        """
-        s = torch.relu(self.squeeze(x.mean(dim=(2, 3))))
-        return x * torch.sigmoid(self.excite(s))[:, :, None, None]
-
-
-class SEResidual(nn.Module):
-    """Two 3x3 conv blocks and squeeze-excitation, added to the input (no activation after).
-
-    Args:
-        channels: ``w`` (input = output channels).
-    """
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.block1 = ConvBlock(channels, channels)
-        self.block2 = ConvBlock(channels, channels)
-        self.se = SqueezeExcite(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Residual step.
-
-        Args:
-            x: ``[B, w, H, W]``.
-
-        Returns:
-            ``[B, w, H, W]``.
-        """
-        return x + self.se(self.block2(self.block1(x)))
 
 
 def embedding(in_channels: int, width: int, depth: int, stages: int) -> nn.Sequential:

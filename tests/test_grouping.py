@@ -1,4 +1,4 @@
-"""Trajectory separation (hybrid/grouping.py) on hand-built scenes, with exact expected groups.
+"""Trajectory separation (baselines/common/grouping.py) on hand-built scenes, exact groups.
 
 The hand-built scene is one player's view of a 12 x 12 map with the harvest slot layout of two
 players (factory slots 0-3, robot slots 4-13): the player owns factories 0 and 1 and robots in
@@ -14,10 +14,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from spawnzoo.baselines.common import grouping  # noqa: E402
 from spawnzoo.baselines.common.gae import masked_gae  # noqa: E402
-from spawnzoo.envs.harvest.world import FACTORY, HEAVY, LIGHT  # noqa: E402
-from spawnzoo.hybrid import grouping  # noqa: E402
-from spawnzoo.hybrid.grouping import (  # noqa: E402
+from spawnzoo.baselines.common.grouping import (  # noqa: E402
     GroupingSpec,
     assign_groups,
     globalise,
@@ -27,6 +26,7 @@ from spawnzoo.hybrid.grouping import (  # noqa: E402
     to_groups,
     top_n_mask,
 )
+from spawnzoo.envs.harvest.world import FACTORY, HEAVY, LIGHT  # noqa: E402
 
 W = 12
 FS = 4  # factory slots: 2 players x 2 factories

@@ -1,0 +1,152 @@
+"""Configuration of the centralized learners: the shared PPO fields plus their networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from spawnzoo.baselines.common.config import PPOConfig
+
+#: (width, blocks) of DashNet per env preset: the paper's code widths on ``paper``, CPU-sized below
+DASHNET_BY_PRESET = {"paper": (64, 4), "small": (32, 2), "tiny": (16, 1)}
+
+
+@dataclass
+class MonolithicConfig(PPOConfig):
+    """The paper's single brain: global planes in, per-cell actions and one global value out.
+
+    The trajectory bookkeeping is the hybrid's with one group per (world, player) holding all
+    its entities: one reward (the sum of the entities'), one value, one log-prob (the sum of
+    the entities'), one done per step. The fields the hybrid's pipeline reads for its
+    ablations are fixed properties here (``grouping == "global"``, nothing globalised, no
+    reward mixing, no top-N).
+    """
+
+    width: int | None = None
+    """Channels of the DashNet trunks (paper code: 64); ``None``: by preset (paper 64, small 32,
+    tiny 16)."""
+    blocks: int | None = None
+    """SE-residual blocks in each trunk (paper: 4); ``None``: by preset (paper 4, small 2,
+    tiny 1)."""
+    init: str = "paper"
+    """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.init not in ("paper", "default"):
+            raise ValueError(
+                f"{type(self).__name__}: init must be 'paper' or 'default', got {self.init!r}"
+            )
+        width, blocks = DASHNET_BY_PRESET.get(self.preset or "", (64, 4))
+        if self.width is None:
+            self.width = width
+        if self.blocks is None:
+            self.blocks = blocks
+        if self.width < 4 or self.width % 4:
+            raise ValueError(
+                f"{type(self).__name__}: width must be a positive multiple of 4, got {self.width}"
+            )
+        if self.blocks < 0:
+            raise ValueError(f"{type(self).__name__}: blocks must be >= 0, got {self.blocks}")
+
+    # --- what grouped_ppo.py reads: fixed for the single brain ---
+    @property
+    def grouping(self) -> str:
+        """One group per (world, player): all of the player's entities."""
+        return "global"
+
+    @property
+    def globalise(self) -> tuple[str, ...]:
+        """Nothing to globalise: the one group already is the whole team."""
+        return ()
+
+    @property
+    def own_reward_weight(self) -> float:
+        """The group's reward is its own (the team's sum)."""
+        return 1.0
+
+    @property
+    def top_n(self) -> None:
+        """No train-sample reduction."""
+        return None
+
+    @property
+    def top_n_by(self) -> str:
+        """Unused (``top_n`` is ``None``)."""
+        return "advantage"
+
+
+#: (critic width, critic blocks) per env preset
+MAPPO_CRITIC_BY_PRESET = {"paper": (32, 2), "small": (16, 1), "tiny": (16, 1)}
+
+
+@dataclass
+class MappoConfig(PPOConfig):
+    """MAPPO: a shared actor on egocentric views, a centralized critic on the global planes.
+
+    Trajectories are per entity (the hybrid's ``"entity"`` grouping). ``reward="team"`` gives
+    every entity the player's summed reward of the step (MAPPO's shared reward, the hybrid's
+    ``globalise=("reward",)``); ``reward="own"`` keeps each entity's own reward.
+    """
+
+    reward: Literal["team", "own"] = "team"
+    """``team``: every entity learns from the player's summed reward; ``own``: its own."""
+    actor_hidden: tuple[int, ...] = field(default_factory=lambda: (64, 64))
+    """Hidden widths of the actor MLP (tanh) over window + own features."""
+    obs_radius: int | None = None
+    """Radius of the egocentric window (``2 r + 1`` cells); ``None``: the env's own."""
+    width: int | None = None
+    """Channels of the critic's DashNet; ``None``: by preset (paper 32, small/tiny 16)."""
+    blocks: int | None = None
+    """SE-residual blocks of the critic's DashNet; ``None``: by preset (paper 2, else 1)."""
+    init: str = "paper"
+    """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if self.reward not in ("team", "own"):
+            raise ValueError(f"{name}: reward must be 'team' or 'own', got {self.reward!r}")
+        if self.init not in ("paper", "default"):
+            raise ValueError(f"{name}: init must be 'paper' or 'default', got {self.init!r}")
+        if isinstance(self.actor_hidden, list):
+            self.actor_hidden = tuple(self.actor_hidden)
+        if not self.actor_hidden or any(w < 1 for w in self.actor_hidden):
+            raise ValueError(f"{name}: actor_hidden must be widths >= 1, got {self.actor_hidden}")
+        if self.obs_radius is not None and self.obs_radius < 1:
+            raise ValueError(f"{name}: obs_radius must be >= 1 or None, got {self.obs_radius}")
+        width, blocks = MAPPO_CRITIC_BY_PRESET.get(self.preset or "", (32, 2))
+        if self.width is None:
+            self.width = width
+        if self.blocks is None:
+            self.blocks = blocks
+        if self.width < 4 or self.width % 4:
+            raise ValueError(f"{name}: width must be a positive multiple of 4, got {self.width}")
+        if self.blocks < 0:
+            raise ValueError(f"{name}: blocks must be >= 0, got {self.blocks}")
+
+    # --- what grouped_ppo.py reads ---
+    @property
+    def grouping(self) -> str:
+        """One trajectory per entity."""
+        return "entity"
+
+    @property
+    def globalise(self) -> tuple[str, ...]:
+        """``("reward",)`` for the team reward, else nothing."""
+        return ("reward",) if self.reward == "team" else ()
+
+    @property
+    def own_reward_weight(self) -> float:
+        """No reward mixing (the team reward comes from ``globalise``)."""
+        return 1.0
+
+    @property
+    def top_n(self) -> None:
+        """No train-sample reduction."""
+        return None
+
+    @property
+    def top_n_by(self) -> str:
+        """Unused (``top_n`` is ``None``)."""
+        return "advantage"

@@ -1,0 +1,485 @@
+"""Grouped masked PPO on the batched core: the learner loop the slot-contract methods share.
+
+A method supplies a network with the slot contract ``forward(planes [B, C, H, W], cell [B, S],
+kind [B, S]) -> (logits [B, S, A], values [B, S])`` and a config naming its trajectory
+separation (``grouping``, ``own_reward_weight``, ``globalise``, ``top_n``); this module does the
+rest, top to bottom: seed -> envs -> policy -> storage -> for each cycle: rollout, per-player
+group targets (GAE), epochs x players x minibatches, evaluation, log, checkpoint. The hybrid
+(per-entity groups), the monolithic single brain (one global group) and MAPPO (per-entity groups,
+centralized critic) all train through it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from spawnzoo.envs import make_batched
+from spawnzoo.envs.core.batched import BatchStep
+
+from . import grouping as grp
+from . import metrics as M
+from .buffer import Rollout
+from .distributions import MaskedCategorical
+from .evaluation import MilestoneTracker, evaluate
+from .gae import masked_gae
+from .init import seed_everything
+from .losses import masked_mean, normalize_advantages, policy_loss, value_loss
+from .progress import progress_bar
+from .runs import RunDir, RunResult, count_parameters
+
+
+def player_view(
+    cell: torch.Tensor, kind: torch.Tensor, owner: torch.Tensor, alive: torch.Tensor, players: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-player slot views for the network.
+
+    Args:
+        cell, kind, owner: ``[B, S]`` long. alive: ``[B, S]`` bool. players: ``P``.
+
+    Returns:
+        ``(cell [B, P, S], kind [B, P, S])`` with -1 wherever the slot is not that player's
+        live entity.
+    """
+    p = torch.arange(players).view(1, players, 1)
+    mine = alive.unsqueeze(1) & (owner.unsqueeze(1) == p)
+    return torch.where(mine, cell.unsqueeze(1), -1), torch.where(mine, kind.unsqueeze(1), -1)
+
+
+def forward_slots(
+    policy: torch.nn.Module,
+    planes: torch.Tensor,
+    cell: torch.Tensor,
+    kind: torch.Tensor,
+    owner: torch.Tensor,
+    alive: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One conv pass per (world, player) image; each slot reads its owner's outputs.
+
+    Args:
+        planes: ``[B, P, C, H, W]``. cell, kind, owner: ``[B, S]`` long. alive: ``[B, S]`` bool.
+
+    Returns:
+        ``(logits [B, S, A], values [B, S])``; zeros for empty slots.
+    """
+    b, p = planes.shape[:2]
+    cell_p, kind_p = player_view(cell, kind, owner, alive, p)
+    logits, values = _on_device(
+        policy, planes.flatten(0, 1), cell_p.flatten(0, 1), kind_p.flatten(0, 1)
+    )
+    logits = logits.view(b, p, *logits.shape[1:])
+    values = values.view(b, p, -1)
+    pick = owner.clamp_min(0).unsqueeze(1)  # [B, 1, S]
+    values = values.gather(1, pick).squeeze(1)
+    logits = logits.gather(1, pick.unsqueeze(-1).expand(-1, -1, -1, logits.shape[-1])).squeeze(1)
+    return logits, values
+
+
+def forward_player(
+    policy: torch.nn.Module,
+    planes: torch.Tensor,
+    cell: torch.Tensor,
+    kind: torch.Tensor,
+    owner: torch.Tensor,
+    alive: torch.Tensor,
+    player: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One conv pass over ``player``'s images only.
+
+    Args:
+        planes: ``[B, C, H, W]`` (that player's view). cell, kind, owner: ``[B, S]`` long.
+        alive: ``[B, S]`` bool.
+
+    Returns:
+        ``(logits [B, S, A], values [B, S])``; zeros for slots that are not the player's.
+    """
+    mine = alive & (owner == player)
+    return _on_device(policy, planes, torch.where(mine, cell, -1), torch.where(mine, kind, -1))
+
+
+def _on_device(
+    policy: torch.nn.Module, planes: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor
+):
+    """Run the network where its weights live (``cfg.device``); outputs come back to the CPU,
+    where storage, grouping and losses are (cheap next to the conv pass)."""
+    device = next(policy.parameters()).device
+    logits, values = policy(planes.to(device), cell.to(device), kind.to(device))
+    return logits.cpu(), values.cpu()
+
+
+def _tensors(batch: BatchStep) -> dict[str, torch.Tensor]:
+    return {
+        "cell": torch.from_numpy(batch.cell.astype(np.int64)),
+        "kind": torch.from_numpy(batch.kind.astype(np.int64)),
+        "owner": torch.from_numpy(batch.owner.astype(np.int64)),
+        "serial": torch.from_numpy(batch.serial.astype(np.int64)),
+        "alive": torch.from_numpy(batch.alive),
+        "spawned": torch.from_numpy(batch.spawned),
+        "mask": torch.from_numpy(batch.action_mask),
+    }
+
+
+class SlotPolicyAgent:
+    """A trained slot-contract network as a policy for any world: ``act(batch) -> actions``."""
+
+    def __init__(
+        self, world, policy: torch.nn.Module, seed: int | None = None, greedy: bool = False
+    ):
+        self.world, self.policy, self.greedy = world, policy, greedy
+        self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
+
+    @torch.no_grad()
+    def act(self, batch: BatchStep) -> np.ndarray:
+        """``[E, S]`` actions sampled (or the mode with ``greedy``) from the masked policy."""
+        self.policy.eval()
+        x = _tensors(batch)
+        planes = torch.from_numpy(self.world.planes())
+        logits, _ = forward_slots(self.policy, planes, x["cell"], x["kind"], x["owner"], x["alive"])
+        dist = MaskedCategorical(logits, x["mask"])
+        return (dist.mode() if self.greedy else dist.sample(self.generator)).numpy()
+
+
+@dataclass
+class PlayerTargets:
+    """One player's training targets in group space (``G`` = slots)."""
+
+    group: torch.Tensor  # [T, E, S] long, -1 where not this player's active entity
+    active: torch.Tensor  # [T, E, G] bool: groups that give a training example
+    logp: torch.Tensor  # [T, E, G] old group log-probs
+    values: torch.Tensor  # [T, E, G] old group values
+    advantages: torch.Tensor  # [T, E, G]
+    returns: torch.Tensor  # [T, E, G]
+
+
+def player_targets(
+    cfg: Any,
+    ro: Rollout,
+    last_values: torch.Tensor,
+    last: dict,
+    p: int,
+    width: int,
+    factory_slots: int,
+    generator: torch.Generator,
+) -> PlayerTargets:
+    """Group assignment, group rewards/values/flags, GAE and the ablations for player ``p``.
+
+    Args:
+        last_values: ``[E, S]`` slot values of the observation after the rollout.
+        last: the slot tensors of that observation (``[E, S]`` each).
+    """
+    spec = grp.GroupingSpec.parse(cfg.grouping)
+    glob = set(cfg.globalise)
+    mine = ro.active & (ro.owner == p)
+    group = grp.assign_groups(spec, mine, ro.kind, ro.cell, ro.serial, width, factory_slots)
+    active_g, starts_g, dones_g, trunc_g = grp.group_flags(
+        group, mine, ro.spawned, ro.terminated, ro.truncated
+    )
+    if "dones" in glob:
+        active_g, starts_g, dones_g, trunc_g = grp.globalise_flags(
+            active_g, starts_g, dones_g, trunc_g
+        )
+    reward_g = grp.mix_rewards(grp.to_groups(ro.rewards, group), active_g, cfg.own_reward_weight)
+    value_g = grp.to_groups(ro.values, group)
+    logp_g = grp.to_groups(ro.logp, group)
+    # bootstrap from the groups of the observation after the rollout
+    last_mine = (last["alive"] & (last["owner"] == p)).unsqueeze(0)
+    last_group = grp.assign_groups(
+        spec,
+        last_mine,
+        last["kind"].unsqueeze(0),
+        last["cell"].unsqueeze(0),
+        last["serial"].unsqueeze(0),
+        width,
+        factory_slots,
+    )
+    last_value_g = grp.to_groups(last_values.unsqueeze(0), last_group)
+    for name in ("reward", "critic", "logprob"):
+        if name in glob:
+            if name == "reward":
+                reward_g = grp.globalise(name, reward_g, active_g)
+            elif name == "critic":
+                value_g = grp.globalise(name, value_g, active_g)
+                last_active = grp.to_groups(last_mine.float(), last_group) > 0
+                last_value_g = grp.globalise(name, last_value_g, last_active)
+            else:
+                logp_g = grp.globalise(name, logp_g, active_g)
+    adv, ret = masked_gae(
+        reward_g, value_g, dones_g, active_g, starts_g, last_value_g[0], cfg.gamma, cfg.gae_lambda
+    )
+    if "advantage" in glob:
+        adv = grp.globalise("advantage", adv, active_g)
+    train_active = active_g
+    if cfg.top_n is not None:
+        robot_groups = grp.to_groups(((ro.kind > 0) & mine).float(), group) > 0
+        score = {"advantage": adv, "abs_advantage": adv, "return": ret}.get(cfg.top_n_by)
+        train_active = grp.top_n_mask(
+            active_g, robot_groups, score, cfg.top_n, cfg.top_n_by, generator=generator
+        )
+    return PlayerTargets(group, train_active, logp_g, value_g, adv, ret)
+
+
+def collect(
+    cfg: Any,
+    env,
+    policy: torch.nn.Module,
+    ro: Rollout,
+    batch: BatchStep,
+    generator: torch.Generator,
+    stats: dict,
+) -> tuple[BatchStep, torch.Tensor, dict]:
+    """Play ``num_steps`` steps in every world, filling ``ro``.
+
+    Returns:
+        ``(batch after the rollout, its per-slot values [E, S], its slot tensors)``.
+    """
+    policy.eval()
+    for t in range(cfg.num_steps):
+        x = _tensors(batch)
+        planes = torch.from_numpy(env.planes())
+        with torch.no_grad():
+            logits, values = forward_slots(
+                policy, planes, x["cell"], x["kind"], x["owner"], x["alive"]
+            )
+            dist = MaskedCategorical(logits, x["mask"])
+            actions = dist.sample(generator)
+            logp = dist.log_prob(actions)
+        ro.planes[t] = planes
+        for name in ("cell", "kind", "owner", "serial", "spawned", "mask"):
+            getattr(ro, name)[t] = x[name]
+        ro.active[t] = x["alive"]
+        ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values * x["alive"]
+        batch = env.step(actions.numpy())
+        reward = torch.from_numpy(batch.reward)
+        truncated = torch.from_numpy(batch.truncated)
+        if batch.final is not None and truncated.any():
+            reward += cfg.gamma * _final_values(policy, batch) * truncated
+        ro.rewards[t] = reward * x["alive"]
+        ro.terminated[t] = torch.from_numpy(batch.terminated)
+        ro.truncated[t] = truncated
+        stats["alive"] += float(x["alive"].sum())
+        for metrics in batch.final.metrics if batch.final is not None else ():
+            stats["episodes"].append(metrics)
+    x = _tensors(batch)
+    with torch.no_grad():
+        _, last_values = forward_slots(
+            policy, torch.from_numpy(env.planes()), x["cell"], x["kind"], x["owner"], x["alive"]
+        )
+    return batch, last_values * x["alive"], x
+
+
+def _final_values(policy: torch.nn.Module, batch: BatchStep) -> torch.Tensor:
+    """``[E, S]`` values of the final states of worlds that ended (zeros elsewhere)."""
+    f = batch.final
+    out = torch.zeros(batch.reward.shape)
+    with torch.no_grad():
+        _, v = forward_slots(
+            policy,
+            torch.from_numpy(f.planes),
+            torch.from_numpy(f.cell.astype(np.int64)),
+            torch.from_numpy(f.kind.astype(np.int64)),
+            torch.from_numpy(f.owner.astype(np.int64)),
+            torch.from_numpy(f.alive),
+        )
+    out[torch.from_numpy(f.env_index)] = v * torch.from_numpy(f.alive)
+    return out
+
+
+def update(
+    cfg: Any,
+    policy: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    ro: Rollout,
+    targets: list[PlayerTargets],
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """Epochs x players x minibatches of masked PPO on group tensors; returns mean losses."""
+    policy.train()
+    t_n, e_n = ro.actions.shape[:2]
+    rows = t_n * e_n
+    mb = max(1, rows // cfg.num_minibatches)
+    flat = {k: v.flatten(0, 1) for k, v in vars(ro).items()}
+    glob = set(cfg.globalise)
+    logs: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip")}
+    for _ in range(cfg.update_epochs):
+        for p, tg in enumerate(targets):
+            tgf = {k: v.flatten(0, 1) for k, v in vars(tg).items()}
+            order = torch.randperm(rows, generator=generator)
+            for start in range(0, rows, mb):
+                idx = order[start : start + mb]
+                active = tgf["active"][idx]
+                if not active.any():
+                    continue
+                logits, values = forward_player(
+                    policy,
+                    flat["planes"][idx, p].float(),
+                    flat["cell"][idx],
+                    flat["kind"][idx],
+                    flat["owner"][idx],
+                    flat["active"][idx],
+                    p,
+                )
+                dist = MaskedCategorical(logits, flat["mask"][idx])
+                group = tgf["group"][idx]
+                new_logp = grp.to_groups(dist.log_prob(flat["actions"][idx]), group)
+                entropy = grp.to_groups(dist.entropy(), group)
+                new_values = grp.to_groups(values, group)
+                if "logprob" in glob:
+                    new_logp = grp.globalise("logprob", new_logp, active)
+                if "entropy" in glob:
+                    entropy = grp.globalise("entropy", entropy, active)
+                if "critic" in glob:
+                    new_values = grp.globalise("critic", new_values, active)
+                adv = tgf["advantages"][idx]
+                if cfg.norm_adv:
+                    adv = normalize_advantages(adv, active)
+                pg, kl, clip = policy_loss(new_logp, tgf["logp"][idx], adv, active, cfg.clip_coef)
+                v_loss = value_loss(
+                    new_values,
+                    tgf["values"][idx],
+                    tgf["returns"][idx],
+                    active,
+                    cfg.clip_coef if cfg.clip_vloss else None,
+                )
+                ent = masked_mean(entropy, active)
+                loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                for key, val in (
+                    ("pg", pg),
+                    ("v", v_loss),
+                    ("ent", ent),
+                    ("kl", kl),
+                    ("clip", clip),
+                ):
+                    logs[key].append(float(val.detach()))
+    return {k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()}
+
+
+def train_grouped(
+    config: Any, build_policy: Callable[[Any, Any], torch.nn.Module], method: str
+) -> RunResult:
+    """Grouped masked PPO with the network ``build_policy(config, world)``.
+
+    Args:
+        config: a ``PPOConfig`` that also names the trajectory separation (``grouping``,
+            ``own_reward_weight``, ``globalise``, ``top_n``, ``top_n_by``; ``planes_fp16``
+            optional).
+        build_policy: ``(config, world) -> network`` with the slot contract of
+            ``forward_slots``.
+        method: the method's registry name (run directory and summary).
+
+    Returns:
+        The run directory and its summary.
+    """
+    cfg = config
+    seed_everything(cfg.seed)
+    env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
+    policy = build_policy(cfg, env).to(cfg.device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    run = RunDir.for_config(cfg, method=method)
+    milestones = MilestoneTracker()
+    done_cycles, env_steps, agent_steps = 0, 0, 0
+    ckpt = run.resume(model=policy, optimizer=optimizer) if cfg.resume else None
+    if ckpt is not None:
+        done_cycles, env_steps = ckpt["cycle"], ckpt["env_steps"]
+        agent_steps = ckpt.get("agent_steps", 0)
+        milestones.load_state_dict(ckpt["state"]["milestones"])
+        generator.set_state(ckpt["state"]["generator"])
+    ro = Rollout.empty(
+        cfg.num_steps,
+        env.num_envs,
+        env.num_players,
+        env.num_slots,
+        env.num_actions,
+        (len(env.plane_names), *env.map_shape),
+        getattr(cfg, "planes_fp16", False),
+    )
+    batch = env.reset(seed=cfg.seed + 7919 * done_cycles)
+    width, params = env.map_shape[1], count_parameters(policy)
+    final_metrics: dict = {}
+    final_eval = None
+    with progress_bar(
+        cfg.num_iterations, enabled=cfg.progress, unit="cycles", start=done_cycles
+    ) as bar:
+        for cycle in range(done_cycles + 1, cfg.num_iterations + 1):
+            if cfg.anneal_lr:
+                frac = 1.0 - (cycle - 1) / cfg.num_iterations
+                optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+            stats: dict = {"alive": 0.0, "episodes": []}
+            t0 = time.perf_counter()
+            batch, last_values, last = collect(cfg, env, policy, ro, batch, generator, stats)
+            rollout_s = time.perf_counter() - t0
+            env_steps += cfg.num_steps * cfg.num_envs
+            agent_steps += int(stats["alive"])
+            targets = [
+                player_targets(cfg, ro, last_values, last, p, width, env.factory_slots, generator)
+                for p in range(env.num_players)
+            ]
+            t0 = time.perf_counter()
+            losses = update(cfg, policy, optimizer, ro, targets, generator)
+            update_s = time.perf_counter() - t0
+            steps = cfg.num_steps * cfg.num_envs
+            metrics = {
+                M.CHARTS_ITERATION: cycle,
+                M.CHARTS_LEARNING_RATE: optimizer.param_groups[0]["lr"],
+                M.CHARTS_ROLLOUT_SECONDS: rollout_s,
+                M.CHARTS_UPDATE_SECONDS: update_s,
+                M.CHARTS_SPS: steps / (rollout_s + update_s),
+                M.CHARTS_AGENT_SPS: stats["alive"] / (rollout_s + update_s),
+                M.LOSSES_POLICY: losses["pg"],
+                M.LOSSES_VALUE: losses["v"],
+                M.LOSSES_ENTROPY: losses["ent"],
+                M.LOSSES_APPROX_KL: losses["kl"],
+                M.LOSSES_CLIP_FRACTION: losses["clip"],
+                M.AGENTS_ALIVE_MEAN: stats["alive"] / steps,
+                M.AGENTS_GROUPS_ACTIVE_MEAN: float(sum(tg.active.sum() for tg in targets)) / steps,
+            }
+            if stats["episodes"]:
+                lengths = [m["episode_length"] for m in stats["episodes"]]
+                metrics[M.CHARTS_EPISODE_LENGTH] = float(np.mean(lengths))
+            if cfg.should_evaluate(cycle):
+                result = evaluate(
+                    lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_seed),
+                    cfg.env_id,
+                    cfg.env_kwargs,
+                    num_envs=cfg.eval_envs,
+                    max_cycles=cfg.eval_horizon,
+                    seed=cfg.eval_seed,
+                )
+                milestones.update(env_steps, result.full_length_fraction)
+                final_metrics, final_eval = result.to_metrics(), result.to_dict()
+                metrics.update(final_metrics)
+            run.log(env_steps, metrics)
+            if cfg.should_checkpoint(cycle):
+                run.save_checkpoint(
+                    cycle,
+                    env_steps=env_steps,
+                    model=policy,
+                    optimizer=optimizer,
+                    agent_steps=agent_steps,
+                    state={
+                        "milestones": milestones.state_dict(),
+                        "generator": generator.get_state(),
+                    },
+                )
+            bar.update(cycle, metrics)
+    return run.finish(
+        env_steps=env_steps,
+        agent_steps=agent_steps,
+        parameter_count=params,
+        final_metrics=final_metrics,
+        milestones=milestones.milestones(),
+        final_eval=final_eval,
+        extra={
+            "grouping": cfg.grouping,
+            "globalise": list(cfg.globalise),
+            "network": policy.describe() if hasattr(policy, "describe") else {"total": params},
+        },
+    )

@@ -1,0 +1,278 @@
+"""The centralized learners: the monolithic single brain, its Gymnasium view, and MAPPO."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from spawnzoo.baselines.centralized.config import MappoConfig, MonolithicConfig
+from spawnzoo.baselines.centralized.mappo import MappoPolicy
+from spawnzoo.baselines.centralized.mappo import build_policy as build_mappo
+from spawnzoo.baselines.centralized.mappo import train as train_mappo
+from spawnzoo.baselines.centralized.monolithic import MonolithicPolicy
+from spawnzoo.baselines.centralized.monolithic import build_policy as build_monolithic
+from spawnzoo.baselines.centralized.monolithic import train as train_monolithic
+from spawnzoo.baselines.common import metrics as M
+from spawnzoo.envs import make_batched
+
+TIMING = {"time", "wall_clock_s", M.CHARTS_SPS, M.CHARTS_AGENT_SPS}
+TINY = dict(
+    preset="tiny",
+    num_envs=2,
+    num_steps=16,
+    total_timesteps=64,
+    num_minibatches=2,
+    update_epochs=1,
+    eval_envs=2,
+    eval_max_cycles=16,
+    progress=False,
+    seed=3,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks on a shared CPU: extra threads only contend (10x slower under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def metric_rows(run_dir) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in TIMING and "seconds" not in k} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Two tiny worlds a few steps in: factories build lights, robots move north if they can."""
+    w = make_batched("harvest-v0", num_envs=2, preset="tiny")
+    batch = w.reset(seed=1)
+    for _ in range(6):
+        mask = batch.action_mask
+        actions = np.where(mask[..., 12], 12, np.where(mask[..., 1], 1, 0))
+        batch = w.step(actions.astype(np.int64))
+    return w, batch
+
+
+def slot_inputs(w, batch):
+    """Player 0's images and slot views, as the hybrid's ``forward_player`` builds them."""
+    planes = torch.from_numpy(w.planes()[:, 0])
+    mine = batch.alive & (batch.owner == 0)
+    cell = torch.from_numpy(np.where(mine, batch.cell, -1).astype(np.int64))
+    kind = torch.from_numpy(np.where(mine, batch.kind, -1).astype(np.int64))
+    return planes, cell, kind
+
+
+# --- parameter counts -------------------------------------------------------------------
+
+
+def test_parameter_counts_are_reported(world, capsys):
+    w, _ = world
+    counts = {}
+    for preset in ("paper", "small", "tiny"):
+        counts[f"monolithic/{preset}"] = build_monolithic(MonolithicConfig(preset=preset), w)
+        counts[f"mappo/{preset}"] = build_mappo(MappoConfig(preset=preset), w)
+    with capsys.disabled():
+        for name, net in counts.items():
+            print(f"\n{name}: {net.describe()}", end="")
+        print()
+    for net in counts.values():
+        d = net.describe()
+        assert d["total"] == sum(v for k, v in d.items() if k != "total") > 0
+    # the paper's DashNet code widths (16 -> 64, four 64-wide SE blocks), two trunks
+    assert counts["monolithic/paper"].describe()["total"] == 703_695
+
+
+# --- monolithic -------------------------------------------------------------------------
+
+
+def test_monolithic_reads_cell_logits_and_puts_one_global_value_per_image(world):
+    w, batch = world
+    net = build_monolithic(MonolithicConfig(preset="tiny"), w).eval()
+    planes, cell, kind = slot_inputs(w, batch)
+    with torch.no_grad():
+        logits, values = net(planes, cell, kind)
+        maps = net.action_logits(planes).flatten(2)  # [B, A, H*W]
+        v = net.global_value(planes)
+    present = cell >= 0
+    assert present.sum(1).min() >= 2  # a factory and at least one robot
+    for b in range(planes.shape[0]):
+        for s in torch.nonzero(present[b]).flatten():
+            torch.testing.assert_close(logits[b, s], maps[b, :, cell[b, s]])
+        assert (logits[b, ~present[b]] == 0).all()
+        assert int((values[b] != 0).sum()) == 1
+        torch.testing.assert_close(values[b].sum(), v[b])
+        assert values[b, torch.nonzero(present[b])[0, 0]] == v[b]
+
+
+def test_monolithic_net_preserves_shape_on_any_map():
+    net = MonolithicPolicy(in_channels=5, num_actions=7, width=8, blocks=1).eval()
+    with torch.no_grad():
+        assert net.action_logits(torch.zeros(3, 5, 9, 13)).shape == (3, 7, 9, 13)
+        assert net.global_value(torch.zeros(3, 5, 9, 13)).shape == (3,)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        MonolithicPolicy(in_channels=5, num_actions=7, width=6)
+
+
+@pytest.fixture(scope="module")
+def monolithic_run(tmp_path_factory):
+    return train_monolithic(
+        MonolithicConfig(**TINY, run_root=str(tmp_path_factory.mktemp("runs")), run_name="a")
+    )
+
+
+def test_monolithic_two_iterations_write_the_standard_run_dir(monolithic_run):
+    run = monolithic_run.run_dir
+    assert run.name == "a"
+    for name in ("config.json", "summary.json", "metrics.jsonl"):
+        assert (run / name).exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "cycle_0001.pt",
+        "cycle_0002.pt",
+    ]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["method"] == "monolithic" and summary["env_steps"] == 64
+    assert summary["grouping"] == "global"
+    assert summary["parameter_count"] == summary["network"]["total"]
+    assert "eval/ice_transferred" in summary["final_metrics"]
+    rows = metric_rows(run)
+    assert [r[M.CHARTS_ITERATION] for r in rows] == [1, 2]
+    # one trajectory per (world, player): one active group per world step
+    assert rows[-1][M.AGENTS_GROUPS_ACTIVE_MEAN] == 1.0
+    assert rows[-1][M.AGENTS_ALIVE_MEAN] > 1.0
+
+
+def test_monolithic_same_seed_same_metrics(monolithic_run, tmp_path):
+    again = train_monolithic(MonolithicConfig(**TINY, run_root=str(tmp_path), run_name="b"))
+    assert metric_rows(again.run_dir) == metric_rows(monolithic_run.run_dir)
+
+
+def test_monolithic_config_fixes_the_pipeline_fields():
+    cfg = MonolithicConfig(preset="tiny")
+    assert (cfg.grouping, cfg.globalise, cfg.top_n) == ("global", (), None)
+    assert (cfg.width, cfg.blocks) == (16, 1)
+    with pytest.raises(ValueError, match="init"):
+        MonolithicConfig(init="xavier")
+
+
+# --- the Gymnasium view -----------------------------------------------------------------
+
+
+@pytest.fixture
+def view():
+    from spawnzoo.baselines.wrappers.monolithic_view import MonolithicView
+
+    return MonolithicView("harvest-v0", preset="tiny")
+
+
+def test_monolithic_view_passes_gymnasium_check_env(view):
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(view, skip_render_check=True)
+
+
+def test_monolithic_view_masks_and_rewards_follow_the_entities(view):
+    obs, _ = view.reset(seed=0)
+    assert obs.shape == view.observation_space.shape and obs.dtype == np.float32
+    rng = np.random.default_rng(0)
+    steps, total = 0, 0.0
+    while True:
+        masks = view.action_masks().reshape(view.num_cells, view.num_actions)
+        b = view._batch
+        mine = b.alive[0] & (b.owner[0] == 0)
+        occupied = np.zeros(view.num_cells, bool)
+        occupied[b.cell[0][mine]] = True
+        assert masks[:, 0].all() and not masks[~occupied, 1:].any()
+        action = np.array([rng.choice(np.flatnonzero(m)) for m in masks])
+        obs, reward, terminated, truncated, info = view.step(action)
+        assert info["illegal"] == 0 and view.observation_space.contains(obs)
+        steps, total = steps + 1, total + reward
+        if terminated or truncated:
+            break
+    assert truncated and steps == 64  # tiny: max_cycles 64, one factory survives random play
+    bad = np.full(view.num_cells, 13)  # "build heavy" everywhere: illegal on most cells
+    view.reset(seed=0)
+    assert view.step(bad)[4]["illegal"] > 0
+
+
+def test_monolithic_view_trains_with_maskable_ppo(view):
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+    model = sb3_contrib.MaskablePPO(
+        "MlpPolicy",
+        view,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        policy_kwargs={"net_arch": [32]},
+        seed=0,
+        device="cpu",
+    )
+    model.learn(64)
+    assert model.num_timesteps == 64
+
+
+# --- MAPPO ------------------------------------------------------------------------------
+
+
+def test_mappo_windows_are_the_cores_egocentric_windows(world):
+    w, batch = world
+    net = build_mappo(MappoConfig(preset="tiny"), w)
+    planes = w.planes()
+    env_index, slot = np.nonzero(batch.alive)
+    expected = w.egocentric(env_index, slot, net.radius, planes)
+    image = env_index * w.num_players + batch.owner[env_index, slot].astype(np.int64)
+    got = net.windows(
+        torch.from_numpy(planes).flatten(0, 1),
+        torch.from_numpy(image),
+        torch.from_numpy(batch.cell[env_index, slot].astype(np.int64)),
+    )
+    np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_mappo_outputs_per_entity_logits_and_values(world):
+    w, batch = world
+    net = build_mappo(MappoConfig(preset="tiny"), w).eval()
+    planes, cell, kind = slot_inputs(w, batch)
+    with torch.no_grad():
+        logits, values = net(planes, cell, kind)
+        # an entity's outputs depend on its own slot only (no cross-slot leakage)
+        second = int(torch.nonzero(cell[0] >= 0)[1])
+        solo = torch.where(torch.arange(cell.shape[1]) == second, cell, -1)
+        logits1, values1 = net(planes, solo, kind)
+    present = cell >= 0
+    assert (logits[~present] == 0).all() and (values[~present] == 0).all()
+    assert (values[present] != 0).all()
+    keep = solo >= 0
+    torch.testing.assert_close(logits1[keep], logits[keep])
+    torch.testing.assert_close(values1[keep], values[keep])
+
+
+@pytest.mark.parametrize("reward", ["team", "own"])
+def test_mappo_two_iterations(tmp_path, reward):
+    result = train_mappo(MappoConfig(**TINY, run_root=str(tmp_path), reward=reward))
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["method"] == "mappo" and summary["env_steps"] == 64
+    assert summary["grouping"] == "entity"
+    assert summary["globalise"] == (["reward"] if reward == "team" else [])
+    rows = metric_rows(result.run_dir)
+    assert len(rows) == 2
+    # one trajectory per entity
+    assert rows[-1][M.AGENTS_GROUPS_ACTIVE_MEAN] == rows[-1][M.AGENTS_ALIVE_MEAN]
+    if reward == "team":  # same seed, same metrics
+        again = train_mappo(MappoConfig(**TINY, run_root=str(tmp_path / "again"), reward=reward))
+        assert metric_rows(again.run_dir) == rows
+
+
+def test_mappo_config_validates():
+    with pytest.raises(ValueError, match="reward"):
+        MappoConfig(reward="mean")
+    with pytest.raises(ValueError, match="obs_radius"):
+        MappoConfig(obs_radius=0)
+    assert isinstance(MappoPolicy, type)
