@@ -9,7 +9,7 @@ players x minibatches, evaluation, log, checkpoint.
 
 from __future__ import annotations
 
-from spawnzoo.baselines.common.grouped_ppo import SlotPolicyAgent, train_grouped
+from spawnzoo.baselines.common.grouped_ppo import Separation, SlotPolicyAgent, train_grouped
 from spawnzoo.baselines.common.runs import RunResult
 
 from .config import HybridConfig
@@ -37,4 +37,11 @@ def build_policy(cfg: HybridConfig, world) -> HybridPolicy:
 
 def train(config: HybridConfig) -> RunResult:
     """Train the hybrid per ``config``; returns the run directory and its summary."""
-    return train_grouped(config, build_policy, "hybrid")
+    separation = Separation(
+        grouping=config.grouping,
+        own_reward_weight=config.own_reward_weight,
+        globalise=tuple(config.globalise),
+        top_n=config.top_n,
+        top_n_by=config.top_n_by,
+    )
+    return train_grouped(config, build_policy, "hybrid", separation)

@@ -152,9 +152,8 @@ def test_monolithic_same_seed_same_metrics(monolithic_run, tmp_path):
     assert metric_rows(again.run_dir) == metric_rows(monolithic_run.run_dir)
 
 
-def test_monolithic_config_fixes_the_pipeline_fields():
+def test_monolithic_config_sizes_by_preset_and_validates():
     cfg = MonolithicConfig(preset="tiny")
-    assert (cfg.grouping, cfg.globalise, cfg.top_n) == ("global", (), None)
     assert (cfg.width, cfg.blocks) == (16, 1)
     with pytest.raises(ValueError, match="init"):
         MonolithicConfig(init="xavier")

@@ -15,11 +15,9 @@ DASHNET_BY_PRESET = {"paper": (64, 4), "small": (32, 2), "tiny": (16, 1)}
 class MonolithicConfig(PPOConfig):
     """The paper's single brain: global planes in, per-cell actions and one global value out.
 
-    The trajectory bookkeeping is the hybrid's with one group per (world, player) holding all
-    its entities: one reward (the sum of the entities'), one value, one log-prob (the sum of
-    the entities'), one done per step. The fields the hybrid's pipeline reads for its
-    ablations are fixed properties here (``grouping == "global"``, nothing globalised, no
-    reward mixing, no top-N).
+    It trains with the shared grouped PPO with one group per (world, player) holding all its
+    entities: one reward (the sum of the entities'), one value, one log-prob (the sum of the
+    entities'), one done per step.
     """
 
     width: int | None = None
@@ -48,32 +46,6 @@ class MonolithicConfig(PPOConfig):
             )
         if self.blocks < 0:
             raise ValueError(f"{type(self).__name__}: blocks must be >= 0, got {self.blocks}")
-
-    # --- what grouped_ppo.py reads: fixed for the single brain ---
-    @property
-    def grouping(self) -> str:
-        """One group per (world, player): all of the player's entities."""
-        return "global"
-
-    @property
-    def globalise(self) -> tuple[str, ...]:
-        """Nothing to globalise: the one group already is the whole team."""
-        return ()
-
-    @property
-    def own_reward_weight(self) -> float:
-        """The group's reward is its own (the team's sum)."""
-        return 1.0
-
-    @property
-    def top_n(self) -> None:
-        """No train-sample reduction."""
-        return None
-
-    @property
-    def top_n_by(self) -> str:
-        """Unused (``top_n`` is ``None``)."""
-        return "advantage"
 
 
 #: (critic width, critic blocks) per env preset
@@ -124,29 +96,3 @@ class MappoConfig(PPOConfig):
             raise ValueError(f"{name}: width must be a positive multiple of 4, got {self.width}")
         if self.blocks < 0:
             raise ValueError(f"{name}: blocks must be >= 0, got {self.blocks}")
-
-    # --- what grouped_ppo.py reads ---
-    @property
-    def grouping(self) -> str:
-        """One trajectory per entity."""
-        return "entity"
-
-    @property
-    def globalise(self) -> tuple[str, ...]:
-        """``("reward",)`` for the team reward, else nothing."""
-        return ("reward",) if self.reward == "team" else ()
-
-    @property
-    def own_reward_weight(self) -> float:
-        """No reward mixing (the team reward comes from ``globalise``)."""
-        return 1.0
-
-    @property
-    def top_n(self) -> None:
-        """No train-sample reduction."""
-        return None
-
-    @property
-    def top_n_by(self) -> str:
-        """Unused (``top_n`` is ``None``)."""
-        return "advantage"

@@ -16,7 +16,7 @@ Shapes (``B`` images = (world, player) pairs, ``C`` planes of which the first ``
   cargo, factory stores, step, day), its kind one-hot and its ``(x, y)`` scaled to ``[-1, 1]``
   (the information of ``BatchedEnv.self_features``). The windows are cut inside the network
   from the stored global planes, so the rollout keeps one ``[C, H, W]`` image per (world,
-  player) rather than one observation per entity, and the hybrid's ``collect`` / ``update``
+  player) rather than one observation per entity, and the shared ``collect`` / ``update``
   run unchanged.
 * actor: MLP (tanh) ``C' K K + C + K_kinds + 2 -> hidden -> A`` logits, one for all kinds (the
   masks tell kinds apart).
@@ -30,7 +30,7 @@ Shapes (``B`` images = (world, player) pairs, ``C`` planes of which the first ``
 from __future__ import annotations
 
 import torch
-from spawnzoo.baselines.common.grouped_ppo import train_grouped
+from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
 from spawnzoo.baselines.common.init import init_model
 from spawnzoo.baselines.common.runs import RunResult, count_parameters
 from torch import nn
@@ -233,6 +233,8 @@ def build_policy(cfg: MappoConfig, world) -> MappoPolicy:
 
 
 def train(config: MappoConfig) -> RunResult:
-    """Train MAPPO per ``config``: the hybrid's pipeline with per-entity groups
+    """Train MAPPO per ``config``: the shared grouped PPO with per-entity groups
     (``grouped_ppo.train_grouped``); returns the run directory and its summary."""
-    return train_grouped(config, build_policy, method="mappo")
+    # one trajectory per entity; the team reward gives every entity the player's summed reward
+    team = ("reward",) if config.reward == "team" else ()
+    return train_grouped(config, build_policy, "mappo", Separation("entity", globalise=team))

@@ -32,7 +32,7 @@ add nothing), which is what the group sum computes.
 from __future__ import annotations
 
 import torch
-from spawnzoo.baselines.common.grouped_ppo import train_grouped
+from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
 from spawnzoo.baselines.common.init import init_model
 from spawnzoo.baselines.common.layers import ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import RunResult, count_parameters
@@ -145,7 +145,7 @@ class MonolithicPolicy(nn.Module):
     def forward(
         self, planes: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The slot contract of the hybrid's pipeline.
+        """The slot contract of the shared grouped PPO.
 
         Args:
             planes: ``[B, C, H, W]`` float.
@@ -203,7 +203,8 @@ def train(config: MonolithicConfig) -> RunResult:
     """Train the single brain per ``config``; returns the run directory and its summary.
 
     The hybrid's ``collect``, ``player_targets`` and ``update`` with one group per (world,
-    player) (``config.grouping == "global"``) and this module's network, through the shared
+    player) (the ``global`` grouping) and this module's network, through the shared
     ``baselines/common/grouped_ppo.py``.
     """
-    return train_grouped(config, build_policy, method="monolithic")
+    # one group per (world, player): all of the player's entities, the team's summed reward
+    return train_grouped(config, build_policy, "monolithic", Separation(grouping="global"))

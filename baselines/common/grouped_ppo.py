@@ -33,6 +33,25 @@ from .progress import progress_bar
 from .runs import RunDir, RunResult, count_parameters
 
 
+@dataclass(frozen=True)
+class Separation:
+    """How a method keeps its PPO quantities apart (the paper's §3 switches).
+
+    Attributes:
+        grouping: a ``grouping.GroupingSpec`` string (``entity``, ``global``, ``random:N``...).
+        own_reward_weight: group reward = w x own + (1 - w) x mean of the active groups.
+        globalise: components made global while the rest stays separated.
+        top_n: keep only N robot examples per step (``None``: all).
+        top_n_by: ``advantage``, ``abs_advantage``, ``return`` or ``random``.
+    """
+
+    grouping: str = "entity"
+    own_reward_weight: float = 1.0
+    globalise: tuple[str, ...] = ()
+    top_n: int | None = None
+    top_n_by: str = "advantage"
+
+
 def player_view(
     cell: torch.Tensor, kind: torch.Tensor, owner: torch.Tensor, alive: torch.Tensor, players: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,6 +176,7 @@ class PlayerTargets:
 
 def player_targets(
     cfg: Any,
+    sep: Separation,
     ro: Rollout,
     last_values: torch.Tensor,
     last: dict,
@@ -171,8 +191,8 @@ def player_targets(
         last_values: ``[E, S]`` slot values of the observation after the rollout.
         last: the slot tensors of that observation (``[E, S]`` each).
     """
-    spec = grp.GroupingSpec.parse(cfg.grouping)
-    glob = set(cfg.globalise)
+    spec = grp.GroupingSpec.parse(sep.grouping)
+    glob = set(sep.globalise)
     mine = ro.active & (ro.owner == p)
     group = grp.assign_groups(spec, mine, ro.kind, ro.cell, ro.serial, width, factory_slots)
     active_g, starts_g, dones_g, trunc_g = grp.group_flags(
@@ -182,7 +202,7 @@ def player_targets(
         active_g, starts_g, dones_g, trunc_g = grp.globalise_flags(
             active_g, starts_g, dones_g, trunc_g
         )
-    reward_g = grp.mix_rewards(grp.to_groups(ro.rewards, group), active_g, cfg.own_reward_weight)
+    reward_g = grp.mix_rewards(grp.to_groups(ro.rewards, group), active_g, sep.own_reward_weight)
     value_g = grp.to_groups(ro.values, group)
     logp_g = grp.to_groups(ro.logp, group)
     # bootstrap from the groups of the observation after the rollout
@@ -213,11 +233,11 @@ def player_targets(
     if "advantage" in glob:
         adv = grp.globalise("advantage", adv, active_g)
     train_active = active_g
-    if cfg.top_n is not None:
+    if sep.top_n is not None:
         robot_groups = grp.to_groups(((ro.kind > 0) & mine).float(), group) > 0
-        score = {"advantage": adv, "abs_advantage": adv, "return": ret}.get(cfg.top_n_by)
+        score = {"advantage": adv, "abs_advantage": adv, "return": ret}.get(sep.top_n_by)
         train_active = grp.top_n_mask(
-            active_g, robot_groups, score, cfg.top_n, cfg.top_n_by, generator=generator
+            active_g, robot_groups, score, sep.top_n, sep.top_n_by, generator=generator
         )
     return PlayerTargets(group, train_active, logp_g, value_g, adv, ret)
 
@@ -290,6 +310,7 @@ def _final_values(policy: torch.nn.Module, batch: BatchStep) -> torch.Tensor:
 
 def update(
     cfg: Any,
+    sep: Separation,
     policy: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     ro: Rollout,
@@ -302,7 +323,7 @@ def update(
     rows = t_n * e_n
     mb = max(1, rows // cfg.num_minibatches)
     flat = {k: v.flatten(0, 1) for k, v in vars(ro).items()}
-    glob = set(cfg.globalise)
+    glob = set(sep.globalise)
     logs: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip")}
     for _ in range(cfg.update_epochs):
         for p, tg in enumerate(targets):
@@ -362,22 +383,24 @@ def update(
 
 
 def train_grouped(
-    config: Any, build_policy: Callable[[Any, Any], torch.nn.Module], method: str
+    config: Any,
+    build_policy: Callable[[Any, Any], torch.nn.Module],
+    method: str,
+    separation: Separation,
 ) -> RunResult:
     """Grouped masked PPO with the network ``build_policy(config, world)``.
 
     Args:
-        config: a ``PPOConfig`` that also names the trajectory separation (``grouping``,
-            ``own_reward_weight``, ``globalise``, ``top_n``, ``top_n_by``; ``planes_fp16``
-            optional).
+        config: a ``PPOConfig`` (``planes_fp16`` optional).
         build_policy: ``(config, world) -> network`` with the slot contract of
             ``forward_slots``.
         method: the method's registry name (run directory and summary).
+        separation: how PPO quantities are kept apart (groups and the paper's switches).
 
     Returns:
         The run directory and its summary.
     """
-    cfg = config
+    cfg, sep = config, separation
     seed_everything(cfg.seed)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     policy = build_policy(cfg, env).to(cfg.device)
@@ -419,11 +442,13 @@ def train_grouped(
             env_steps += cfg.num_steps * cfg.num_envs
             agent_steps += int(stats["alive"])
             targets = [
-                player_targets(cfg, ro, last_values, last, p, width, env.factory_slots, generator)
+                player_targets(
+                    cfg, sep, ro, last_values, last, p, width, env.factory_slots, generator
+                )
                 for p in range(env.num_players)
             ]
             t0 = time.perf_counter()
-            losses = update(cfg, policy, optimizer, ro, targets, generator)
+            losses = update(cfg, sep, policy, optimizer, ro, targets, generator)
             update_s = time.perf_counter() - t0
             steps = cfg.num_steps * cfg.num_envs
             metrics = {
@@ -478,8 +503,8 @@ def train_grouped(
         milestones=milestones.milestones(),
         final_eval=final_eval,
         extra={
-            "grouping": cfg.grouping,
-            "globalise": list(cfg.globalise),
+            "grouping": sep.grouping,
+            "globalise": list(sep.globalise),
             "network": policy.describe() if hasattr(policy, "describe") else {"total": params},
         },
     )
