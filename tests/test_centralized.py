@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from learner_helpers import QUICK_RUN, metric_rows
 from spawnzoo.baselines.centralized.config import MappoConfig, MonolithicConfig
 from spawnzoo.baselines.centralized.mappo import MappoPolicy
 from spawnzoo.baselines.centralized.mappo import build_policy as build_mappo
@@ -17,34 +18,6 @@ from spawnzoo.baselines.centralized.monolithic import build_policy as build_mono
 from spawnzoo.baselines.centralized.monolithic import train as train_monolithic
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.envs import make_batched
-
-TIMING = {"time", "wall_clock_s", M.CHARTS_SPS, M.CHARTS_AGENT_SPS}
-TINY = dict(
-    preset="tiny",
-    num_envs=2,
-    num_steps=16,
-    total_timesteps=64,
-    num_minibatches=2,
-    update_epochs=1,
-    eval_envs=2,
-    eval_max_cycles=16,
-    progress=False,
-    seed=3,
-)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared CPU: extra threads only contend (10x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def metric_rows(run_dir) -> list[dict]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in TIMING and "seconds" not in k} for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +95,7 @@ def test_monolithic_net_preserves_shape_on_any_map():
 @pytest.fixture(scope="module")
 def monolithic_run(tmp_path_factory):
     return train_monolithic(
-        MonolithicConfig(**TINY, run_root=str(tmp_path_factory.mktemp("runs")), run_name="a")
+        MonolithicConfig(**QUICK_RUN, run_root=str(tmp_path_factory.mktemp("runs")), run_name="a")
     )
 
 
@@ -148,7 +121,7 @@ def test_monolithic_two_iterations_write_the_standard_run_dir(monolithic_run):
 
 
 def test_monolithic_same_seed_same_metrics(monolithic_run, tmp_path):
-    again = train_monolithic(MonolithicConfig(**TINY, run_root=str(tmp_path), run_name="b"))
+    again = train_monolithic(MonolithicConfig(**QUICK_RUN, run_root=str(tmp_path), run_name="b"))
     assert metric_rows(again.run_dir) == metric_rows(monolithic_run.run_dir)
 
 
@@ -255,7 +228,7 @@ def test_mappo_outputs_per_entity_logits_and_values(world):
 
 @pytest.mark.parametrize("reward", ["team", "own"])
 def test_mappo_two_iterations(tmp_path, reward):
-    result = train_mappo(MappoConfig(**TINY, run_root=str(tmp_path), reward=reward))
+    result = train_mappo(MappoConfig(**QUICK_RUN, run_root=str(tmp_path), reward=reward))
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["method"] == "mappo" and summary["env_steps"] == 64
     assert summary["grouping"] == "entity"
@@ -265,7 +238,9 @@ def test_mappo_two_iterations(tmp_path, reward):
     # one trajectory per entity
     assert rows[-1][M.AGENTS_GROUPS_ACTIVE_MEAN] == rows[-1][M.AGENTS_ALIVE_MEAN]
     if reward == "team":  # same seed, same metrics
-        again = train_mappo(MappoConfig(**TINY, run_root=str(tmp_path / "again"), reward=reward))
+        again = train_mappo(
+            MappoConfig(**QUICK_RUN, run_root=str(tmp_path / "again"), reward=reward)
+        )
         assert metric_rows(again.run_dir) == rows
 
 

@@ -7,41 +7,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from learner_helpers import QUICK_RUN, metric_rows
 from spawnzoo.baselines.common.runs import RunDir
 from spawnzoo.envs import make_batched
 from spawnzoo.envs.cli import main as cli_main
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import HybridAgent, build_policy, train
 
-TIMING = ("time", "wall_clock_s", "charts/sps", "charts/agent_sps")
-
 
 def tiny_config(tmp_path, **overrides) -> HybridConfig:
     """Two cycles of 2 worlds x 16 steps on the tiny map: seconds, not minutes."""
-    base = dict(
-        preset="tiny",
-        num_envs=2,
-        num_steps=16,
-        total_timesteps=64,
-        num_minibatches=2,
-        update_epochs=1,
-        eval_envs=2,
-        eval_max_cycles=16,
-        run_root=str(tmp_path),
-        progress=False,
-        seed=3,
-    )
-    base.update(overrides)
-    return HybridConfig(**base)
-
-
-def metric_rows(run_dir) -> list[dict]:
-    rows = []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        metrics = row.get("metrics", row)
-        rows.append({k: v for k, v in metrics.items() if k not in TIMING and "seconds" not in k})
-    return rows
+    return HybridConfig(**{**QUICK_RUN, "run_root": str(tmp_path), **overrides})
 
 
 def test_a_run_writes_its_directory_and_summary(tmp_path):

@@ -42,15 +42,6 @@ QUICK = dict(
 TIMING = {"time", "wall_clock_s", M.CHARTS_SPS, M.CHARTS_AGENT_SPS}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared CPU: extra threads only contend (10x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One two-iteration run, shared by the tests that only read it."""

@@ -32,15 +32,6 @@ from stable_baselines3.common.vec_env import (
 TINY = {"preset": "tiny"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared CPU: extra threads only contend (10x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_actions(env: SlotVecEnv, rng: np.random.Generator) -> np.ndarray:
     """``[N]`` uniformly random legal actions."""
     return sample_masked(rng, env.action_masks())
