@@ -264,6 +264,14 @@ class BatchedEnv(ABC):
     #: "nothing" value of each plane, used to pad windows.
     plane_fill: dict[str, float]
 
+    #: kind indices of *structures*: entities that never move and anchor the others (harvest's
+    #: factories, skirmish's bases). Learners that treat classes of entities differently (the
+    #: hybrid critic's structure/unit value maps, the ``factories=`` grouping rule) read this;
+    #: every other kind is a *unit*. Empty when the env has no structures (forage).
+    structure_kinds: tuple[int, ...] = ()
+    #: slots ``[0, structure_slots)`` hold structures and only structures; units use the rest.
+    structure_slots: int = 0
+
     @abstractmethod
     def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """``[n]`` int64 flat cells of chosen slots (``[n]`` worlds, ``[n]`` slots)."""

@@ -122,6 +122,7 @@ class HarvestWorld(BatchedEnv):
     plane_fill = PLANE_FILL
     feature_names = FEATURE_NAMES
     global_plane_names = ("step", "day")
+    structure_kinds = (FACTORY,)
     num_actions = NUM_ACTIONS
     action_names = ACTION_NAMES
 
@@ -138,7 +139,7 @@ class HarvestWorld(BatchedEnv):
         self.n_cells = n * n
         self.max_factories = f = cfg.factory_range[1]
         self.robot_slots = r = cfg.robot_slots
-        self.factory_slots = p * f
+        self.factory_slots = self.structure_slots = p * f
         self.num_slots = s = p * f + p * r
         self.pool = AgentPool(
             owners=tuple(f"player_{i}" for i in range(p)),
