@@ -34,6 +34,21 @@ register(
     )
 )
 
+register(
+    EnvSpec(
+        id="forage-v0",
+        parallel_entry_point="spawnzoo.envs.forage.forage:parallel_env",
+        batched_entry_point="spawnzoo.envs.forage:batched_env",
+        presets="spawnzoo.envs.forage.config:PRESETS",
+        policies={"heuristic": "spawnzoo.envs.forage.policies:HeuristicPolicy"},
+        conformance=(
+            {"preset": "tiny"},
+            {"preset": "tiny", "players": 2},
+            {"preset": "small"},
+        ),
+    )
+)
+
 __all__ = [
     "REGISTRY",
     "EnvSpec",

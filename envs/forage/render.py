@@ -1,0 +1,333 @@
+"""Drawing forage: the only module of the env that touches pygame (through ``Canvas``).
+
+One picture feeds both render modes, the recorders, replays and the viewer. Barren cells are dark
+soil; fertile cells are green, from pale (eaten bare) to deep (full of food). Agents are circles
+in their player's colour (player_0 blue, player_1 red) with an energy bar below, yellow once the
+agent has enough energy to split. The HUD says the step and, per player, the live agents, births,
+deaths and food eaten so far.
+
+Overlays (``envs.core.rendering``): ``ids`` labels every agent with its number (``12`` is
+``player_p_forager_12``); ``actions`` shows what each agent did in the last step: a white arrow
+from the cell a mover came from, the attempted move in red when it was masked, a yellow ring
+around every newborn and a red cross where an agent died; ``mask`` tints the cells the selected
+agent's moves target, green when legal and red when not, and lists its legal actions in an extra
+HUD line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..core.batched import BatchStep
+from ..core.canvas import Canvas, Color
+from ..core.rendering import OVERLAYS, parse_overlays
+from .world import ACTION_NAMES, DIRS, MOVE_N, MOVE_W, ForageWorld
+
+#: agent colour of each player
+TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
+#: HUD text of each player: a lighter tint that reads well on the dark strip
+HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
+SOIL: Color = (92, 78, 64)
+"""A barren cell."""
+BARE: Color = (170, 182, 120)
+"""A fertile cell with no food left."""
+LUSH: Color = (46, 140, 56)
+"""A fertile cell at ``food_capacity``; in between is linear."""
+GRID_LINE: Color = (70, 60, 50)
+OUTLINE: Color = (20, 22, 28)
+ENERGY: Color = (120, 230, 90)
+READY: Color = (255, 214, 64)
+"""Energy bar of an agent at or above ``split_threshold``."""
+TEXT: Color = (235, 235, 235)
+TRAIL: Color = (250, 250, 250)
+ILLEGAL: Color = (255, 40, 40)
+BIRTH: Color = (255, 230, 0)
+SELECTED: Color = (255, 230, 0)
+HEAT_NONE: Color = (230, 40, 40)
+HEAT_ALL: Color = (40, 210, 70)
+AGENT_RADIUS = 0.34
+
+
+def cell_colors(world: ForageWorld, index: int = 0) -> np.ndarray:
+    """The ground colour of every cell of world ``index``.
+
+    Returns:
+        ``[H, W, 3]`` uint8: soil for barren cells; fertile cells from ``BARE`` to ``LUSH`` by
+        their food.
+    """
+    h, w = world.map_shape
+    fill = np.clip(world.food[index] / world.cfg.food_capacity, 0.0, 1.0)[:, None]
+    green = np.asarray(BARE, np.float64) + fill * (np.subtract(LUSH, BARE))
+    out = np.where(world.fertile[index][:, None], green, np.asarray(SOIL, np.float64))
+    return np.round(out).astype(np.uint8).reshape(h, w, 3)
+
+
+def legal_summary(mask: np.ndarray) -> str:
+    """A short text of an ``[A]`` bool action mask, e.g. ``stay, move N/W``."""
+    dirs = [ACTION_NAMES[a][-1].upper() for a in range(MOVE_N, MOVE_W + 1) if mask[a]]
+    return "stay" + (f", move {'/'.join(dirs)}" if dirs else "")
+
+
+class ForageRenderer:
+    """Draws world 0 of a ``ForageEnv`` (or any world of a ``ForageWorld``) with a ``Canvas``.
+
+    The canvas is built on the first draw (and rebuilt when the map, ``window_size`` or the HUD
+    lines change); until then nothing of pygame is imported. It implements
+    ``envs.core.rendering.Renderer``.
+
+    Args:
+        fps: frames per second in ``"human"`` mode.
+        window_size: pixels of the map area: ``int`` (square) or ``(width, height)``.
+        overlays: names from ``overlay_names`` (or ``"ids,actions"``); see the module docstring.
+        selected: name of the agent to highlight (and whose action mask ``mask`` shows).
+
+    Raises:
+        ValueError: an unknown overlay.
+    """
+
+    overlay_names: tuple[str, ...] = OVERLAYS
+
+    def __init__(
+        self,
+        fps: int = 10,
+        window_size: int | tuple[int, int] = 720,
+        *,
+        overlays: str | Iterable[str] | None = None,
+        selected: str | None = None,
+    ):
+        self.fps = fps
+        self.window_size = window_size
+        self.selected = selected
+        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
+        self.canvas: Canvas | None = None
+        self._canvas_key: tuple | None = None
+
+    @property
+    def overlays(self) -> tuple[str, ...]:
+        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
+        return self._overlays
+
+    @overlays.setter
+    def overlays(self, value: str | Iterable[str] | None) -> None:
+        self._overlays = parse_overlays(value, self.overlay_names)
+
+    def render(self, env: Any, mode: str) -> np.ndarray | None:
+        """Draw ``env.world`` (world 0) after its last step and present it.
+
+        Returns:
+            ``"rgb_array"``: ``[height, width, 3]`` uint8 frame; ``"human"``: ``None``.
+
+        Raises:
+            RuntimeError: the env was not reset yet.
+        """
+        if not env.world.is_reset:
+            raise RuntimeError("call reset() before render(): the forage map is grown there")
+        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
+        return canvas.present(mode, self.fps)
+
+    def draw(
+        self,
+        world: ForageWorld,
+        index: int = 0,
+        *,
+        batch: BatchStep | None = None,
+        actions: np.ndarray | None = None,
+    ) -> Canvas:
+        """Draw world ``index`` of ``world`` on the canvas (without presenting it).
+
+        Args:
+            world: the forage world (batched; any ``num_envs``).
+            index: which world to draw.
+            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays), for the
+                ``actions`` and ``mask`` overlays.
+            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
+
+        Raises:
+            RuntimeError: ``world`` was not reset yet.
+        """
+        if not world.is_reset:
+            raise RuntimeError("call reset() before render(): the forage map is grown there")
+        canvas = self._canvas(world)
+        canvas.clear()
+        canvas.fill_grid(cell_colors(world, index))
+        canvas.grid_lines(GRID_LINE)
+        n = world.map_shape[1]
+        selected = self.slot_of(world, index, self.selected) if self.selected else None
+        mask = batch.action_mask[index] if batch is not None else world.action_mask()[index]
+        if "mask" in self._overlays and selected is not None:
+            self._draw_mask(canvas, world, index, selected, mask[selected])
+        show_actions = "actions" in self._overlays and batch is not None and actions is not None
+        if show_actions:
+            self._draw_moves(canvas, world, index, batch, actions)
+            self._draw_deaths(canvas, world, index, batch)
+        slots = np.flatnonzero(world.alive[index])
+        y, x = np.divmod(world.cell[index, slots], n)
+        energy = world.energy[index, slots] / world.cfg.max_energy
+        ready = world.energy[index, slots] >= world.cfg.split_threshold
+        owners = world.owner[index, slots]
+        big = canvas.cell_size >= 8
+        for yy, xx, o, en, rd in zip(y.tolist(), x.tolist(), owners.tolist(), energy, ready):
+            canvas.circle(yy, xx, TEAM_COLORS[o], radius=AGENT_RADIUS, outline=OUTLINE)
+            if big:
+                canvas.bar(yy, xx, float(en), READY if rd else ENERGY, top=0.84, height=0.12)
+        if show_actions:
+            for slot in np.flatnonzero(batch.spawned[index] & world.alive[index]).tolist():
+                cy, cx = divmod(int(world.cell[index, slot]), n)
+                canvas.rect(cy, cx, None, inset=0.02, radius=0.5, outline=BIRTH)
+        if selected is not None:
+            sy, sx = divmod(int(world.cell[index, selected]), n)
+            canvas.rect(sy, sx, None, inset=0.0, radius=0.5, outline=SELECTED, outline_width=0.08)
+        if "ids" in self._overlays and canvas.cell_size >= 10:
+            for slot, yy, xx in zip(slots.tolist(), y.tolist(), x.tolist()):
+                text = str(int(world.serial[index, slot]))
+                canvas.label(yy + 0.45, xx + 0.5, text, size=0.42, color=TEXT, background=None)
+        self._draw_hud(canvas, world, index)
+        if "mask" in self._overlays:
+            line = 1 + world.num_players
+            if selected is None:
+                note = f"{self.selected} is not alive" if self.selected else "no agent selected"
+                canvas.hud_line(line, [("mask: ", SELECTED), (note, TEXT)])
+            else:
+                canvas.hud_line(
+                    line,
+                    [
+                        (f"{self.selected}  ", HUD_TEAM_COLORS[int(world.owner[index, selected])]),
+                        ("legal: ", SELECTED),
+                        (legal_summary(mask[selected]), TEXT),
+                    ],
+                )
+        return canvas
+
+    # ------------------------------------------------------------ inspection
+    def agent_at(self, world: ForageWorld, index: int, cell: tuple[int, int]) -> str | None:
+        """The agent on cell ``cell = (y, x)``, or ``None``."""
+        h, w = world.map_shape
+        y, x = cell
+        if not (0 <= y < h and 0 <= x < w):
+            return None
+        slot = int(world.agent_map[index, y * w + x])
+        if slot < 0 or not world.alive[index, slot]:
+            return None
+        return world.pool.name_of(int(world.owner[index, slot]), 0, int(world.serial[index, slot]))
+
+    def slot_of(self, world: ForageWorld, index: int, agent: str) -> int | None:
+        """The slot of live agent ``agent`` in world ``index``, or ``None`` (dead, unborn or
+        not a name of this world's pool)."""
+        pool = world.pool
+        if agent not in pool:
+            return None
+        alive = np.flatnonzero(world.alive[index])
+        flat = pool.flat_index(
+            world.owner[index, alive].astype(np.int64),
+            np.zeros(alive.size, np.int64),
+            world.serial[index, alive],
+        )
+        hit = alive[flat == pool.index(agent)]
+        return int(hit[0]) if hit.size else None
+
+    def describe(self, world: ForageWorld, index: int, agent: str) -> list[tuple[str, str]]:
+        """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
+        slot = self.slot_of(world, index, agent)
+        if slot is None:
+            return []
+        cfg, w = world.cfg, world.map_shape[1]
+        y, x = divmod(int(world.cell[index, slot]), w)
+        return [
+            ("agent", agent),
+            ("owner", world.pool.owners[int(world.owner[index, slot])]),
+            ("cell (x, y)", f"({x}, {y})"),
+            ("energy", f"{float(world.energy[index, slot]):.2f} / {cfg.max_energy:g}"),
+            ("age", f"{int(world.age[index, slot])} / {cfg.max_age}"),
+            ("food here", f"{float(world.food[index, y * w + x]):.2f}"),
+        ]
+
+    def close(self) -> None:
+        """Close the canvas (and its window, if any). Safe to call many times."""
+        if self.canvas is not None:
+            self.canvas.close()
+
+    # ------------------------------------------------------------- helpers
+    def _canvas(self, world: ForageWorld) -> Canvas:
+        hud_lines = 1 + world.num_players + ("mask" in self._overlays)
+        key = (world.map_shape, self.window_size, hud_lines)
+        if self.canvas is None or self._canvas_key != key:
+            if self.canvas is not None:
+                self.canvas.close()
+            self.canvas = Canvas(
+                world.map_shape, self.window_size, hud_lines=hud_lines, title="spawnzoo forage-v0"
+            )
+            self._canvas_key = key
+        return self.canvas
+
+    def _draw_mask(
+        self, canvas: Canvas, world: ForageWorld, i: int, slot: int, mask: np.ndarray
+    ) -> None:
+        """Tint the selected agent's move targets: green if legal, red if not."""
+        h, w = world.map_shape
+        y, x = divmod(int(world.cell[i, slot]), w)
+        colors = np.zeros((h, w, 3))
+        alpha = np.zeros((h, w))
+        for a in range(MOVE_N, MOVE_W + 1):
+            ty, tx = y + DIRS[a, 0], x + DIRS[a, 1]
+            if 0 <= ty < h and 0 <= tx < w:
+                colors[ty, tx] = HEAT_ALL if mask[a] else HEAT_NONE
+                alpha[ty, tx] = 0.55
+        canvas.tint_grid(colors, alpha)
+
+    def _draw_moves(
+        self, canvas: Canvas, world: ForageWorld, i: int, batch: BatchStep, actions: np.ndarray
+    ) -> None:
+        """White arrows from where movers came from; attempted masked moves in red."""
+        n = world.map_shape[1]
+        act = np.asarray(actions).reshape(-1, world.num_slots)
+        act = act[i] if act.shape[0] > 1 else act[0]
+        slots = np.flatnonzero(world.alive[i] & ~batch.spawned[i])
+        a = act[slots]
+        bad = batch.illegal[i, slots] if batch.illegal.size else np.zeros(slots.size, bool)
+        y, x = np.divmod(world.cell[i, slots], n)
+        move = (a >= MOVE_N) & (a <= MOVE_W)
+        for yy, xx, aa, b in zip(y[move].tolist(), x[move].tolist(), a[move], bad[move]):
+            dy, dx = DIRS[aa]
+            cy, cx = yy + 0.5, xx + 0.5
+            if b:
+                canvas.arrow((cy, cx), (cy + dy * 0.75, cx + dx * 0.75), ILLEGAL, width=0.1)
+            else:
+                start, end = (cy - dy * 0.9, cx - dx * 0.9), (cy - dy * 0.37, cx - dx * 0.37)
+                canvas.arrow(start, end, TRAIL, width=0.13, head=0.28, outline=OUTLINE)
+
+    def _draw_deaths(self, canvas: Canvas, world: ForageWorld, i: int, batch: BatchStep) -> None:
+        """A red cross on the cell of every agent that died in the last step."""
+        n = world.map_shape[1]
+        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
+        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
+        for yy, xx in zip(y.tolist(), x.tolist()):
+            cy, cx = yy + 0.5, xx + 0.5
+            for s in (1, -1):
+                canvas.segment(
+                    (cy - 0.38, cx - s * 0.38),
+                    (cy + 0.38, cx + s * 0.38),
+                    ILLEGAL,
+                    width=0.12,
+                    outline=OUTLINE,
+                )
+
+    def _draw_hud(self, canvas: Canvas, world: ForageWorld, i: int) -> None:
+        canvas.hud_line(0, [(f"step {int(world.t[i])} / {world.max_cycles}", TEXT)])
+        alive, owner = world.alive[i], world.owner[i]
+        m = world.metrics
+        for p in range(world.num_players):
+            canvas.hud_line(
+                1 + p,
+                [
+                    (f"{world.pool.owners[p]}   ", HUD_TEAM_COLORS[p]),
+                    (
+                        f"alive {int((alive & (owner == p)).sum())}   "
+                        f"births {int(m['births'][i, p])}   deaths {int(m['deaths'][i, p])}   "
+                        f"food eaten {m['food_eaten'][i, p]:.0f}",
+                        TEXT,
+                    ),
+                ],
+            )
