@@ -68,7 +68,8 @@ def _scale(x: np.ndarray, top: float | np.ndarray) -> np.ndarray:
 
 
 def _group_rank(keys: np.ndarray, order_by: np.ndarray) -> np.ndarray:
-    """``[m]`` rank of each element among those with the same key, ordered by ``order_by``."""
+    """``[m]`` rank of each element among those with the same key (``[m]`` ints), smallest
+    ``order_by`` (``[m]`` numbers, distinct within a key) first."""
     order = np.lexsort((order_by, keys))
     k_sorted = keys[order]
     start = np.flatnonzero(np.concatenate(([True], k_sorted[1:] != k_sorted[:-1])))
@@ -269,7 +270,9 @@ class ForageWorld(BatchedEnv):
             target = old + self._dir_flat[a[ei, si]]
             key = ei * n_cells + target
             # most energy first, then the lowest slot: rank 0 of each target cell moves
-            win = _group_rank(key, np.lexsort((si, -self.energy[ei, si]))) == 0
+            priority = np.empty(ei.size, dtype=np.int64)
+            priority[np.lexsort((si, -self.energy[ei, si]))] = np.arange(ei.size)
+            win = _group_rank(key, priority) == 0
             ei, si, old, target = ei[win], si[win], old[win], target[win]
             self.agent_map[ei, old] = -1
             self.agent_map[ei, target] = si
