@@ -173,7 +173,8 @@ class ForageRenderer:
             canvas.circle(yy, xx, TEAM_COLORS[o], radius=AGENT_RADIUS, outline=OUTLINE)
             if big:
                 canvas.bar(yy, xx, float(en), READY if rd else ENERGY, top=0.84, height=0.12)
-        if show_actions:
+        if "actions" in self._overlays and batch is not None and world.t[index] > 0:
+            # newborns (at step 0 every agent counts as spawned: no rings there)
             for slot in np.flatnonzero(batch.spawned[index] & world.alive[index]).tolist():
                 cy, cx = divmod(int(world.cell[index, slot]), n)
                 canvas.rect(cy, cx, None, inset=0.02, radius=0.5, outline=BIRTH)
