@@ -79,6 +79,19 @@ def _group_rank(keys: np.ndarray, order_by: np.ndarray) -> np.ndarray:
     return rank
 
 
+def _add_per_player(
+    total: np.ndarray, env: np.ndarray, owner: np.ndarray, weights: np.ndarray | None = None
+) -> None:
+    """``total[env[i], owner[i]] += weights[i]`` (or 1) for all ``i``; ``total`` is ``[E, P]``."""
+    e_n, p_n = total.shape
+    flat = env.astype(np.int64) * p_n + owner
+    total += (
+        np.bincount(flat, weights=weights, minlength=e_n * p_n)
+        .reshape(e_n, p_n)
+        .astype(total.dtype, copy=False)
+    )
+
+
 def grow_patches(rng: np.random.Generator, cfg: ForageConfig) -> np.ndarray:
     """Fertile cells of one map: random-walk patches until ``patch_density`` is reached.
 
@@ -256,8 +269,8 @@ class ForageWorld(BatchedEnv):
         illegal = self.alive & ~legal
         a[~legal] = STAY
         if illegal.any():
-            np.add.at(
-                self.metrics["illegal_actions"], (np.nonzero(illegal)[0], self.owner[illegal]), 1
+            _add_per_player(
+                self.metrics["illegal_actions"], np.nonzero(illegal)[0], self.owner[illegal]
             )
         acted = self.alive.copy()  # agents whose transition this step describes
         reward = np.zeros((e_n, s_n), dtype=np.float32)
@@ -290,7 +303,7 @@ class ForageWorld(BatchedEnv):
             self.food[ei, tile] -= got
             self.energy[ei, si] += got
             reward[ei, si] += cfg.reward_food * got
-            np.add.at(self.metrics["food_eaten"], (ei, self.owner[ei, si]), got)
+            _add_per_player(self.metrics["food_eaten"], ei, self.owner[ei, si], got)
 
         # ---- 4. metabolism ----
         alive = self.alive
@@ -302,9 +315,9 @@ class ForageWorld(BatchedEnv):
         if dead.any():  # their slots stay theirs until the next step (no reuse within a step)
             ei, si = np.nonzero(dead)
             owner = self.owner[ei, si]
-            np.add.at(self.metrics["deaths"], (ei, owner), 1)
+            _add_per_player(self.metrics["deaths"], ei, owner)
             old_age = self.energy[ei, si] > 0
-            np.add.at(self.metrics["deaths_of_age"], (ei[old_age], owner[old_age]), 1)
+            _add_per_player(self.metrics["deaths_of_age"], ei[old_age], owner[old_age])
             self.agent_map[ei, self.cell[ei, si]] = -1
             self.alive[ei, si] = False
             reward[ei, si] += cfg.reward_death
@@ -412,8 +425,8 @@ class ForageWorld(BatchedEnv):
         self.energy[pe, child] = share
         self.age[pe, child] = 0
         self.agent_map[pe, cell] = child
-        np.add.at(self.next_serial, (pe, owner), 1)
-        np.add.at(self.metrics["births"], (pe, owner), 1)
+        _add_per_player(self.next_serial, pe, owner)
+        _add_per_player(self.metrics["births"], pe, owner)
         reward[pe, ps] += cfg.reward_birth
         spawned[pe, child] = True
 
