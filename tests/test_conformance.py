@@ -174,7 +174,7 @@ def test_batched_worlds_end_every_max_cycles_steps(env_id, settings):
         ends = t % max_cycles == 0
         assert batch.done.tolist() == [ends] * core.num_envs, t
         if ends:
-            # idle factories do not die this early: the whole episode is truncated
+            # idle entities (factories, foragers) do not die this early: all are truncated
             np.testing.assert_array_equal(batch.truncated, alive_before)
             np.testing.assert_array_equal(batch.final.alive, alive_before)
             assert [m["episode_length"] for m in batch.final.metrics] == [max_cycles] * 3

@@ -195,3 +195,19 @@ def test_the_dict_api_plays_exactly_the_batched_core():
         np.testing.assert_array_equal(env.world.energy, core.energy)
     assert steps == 90 or batch.done[0]
     assert births > 0
+
+
+def test_the_heuristic_feeds_a_larger_colony_than_random_play():
+    results = {}
+    for name in ("heuristic", "random"):
+        core = make_batched("forage-v0", num_envs=4, preset="small", max_cycles=150)
+        batch = core.reset(seed=0)
+        policy = make_policy("forage-v0", name, core, seed=0)
+        for _ in range(150):
+            batch = core.step(policy.act(batch))
+        metrics = [m["per_player"][0] for m in batch.final.metrics]
+        results[name] = {k: np.mean([m[k] for m in metrics]) for k in metrics[0]}
+    heuristic, random = results["heuristic"], results["random"]
+    assert heuristic["population_mean"] > 2 * random["population_mean"]
+    assert heuristic["births"] > 2 * random["births"]
+    assert heuristic["food_eaten"] > 2 * random["food_eaten"]

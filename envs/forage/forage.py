@@ -80,9 +80,9 @@ in the step an agent dies.
 **Episode end.** The episode terminates when no forager of any player is alive. At
 ``max_cycles`` every live agent is truncated. When the episode ends, each agent's
 ``infos[agent]["episode"]`` holds its player's metrics: ``episode_length``, ``food_eaten``,
-``births``, ``deaths``, ``deaths_of_age``, ``population_mean`` (live agents averaged over the
-steps played), ``population_peak`` (most alive at once, the start included),
-``population_final`` and ``illegal_actions``.
+``births``, ``deaths``, ``deaths_of_age`` (the deaths at ``max_age`` with energy left),
+``population_mean`` (live agents averaged over the steps played), ``population_peak`` (most
+alive at once, the start included), ``population_final`` and ``illegal_actions``.
 
 **Arguments.** ``forage_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 6 agents, up to 32 alive;

@@ -464,7 +464,8 @@ class ForageWorld(BatchedEnv):
 
         Returns:
             ``{"episode_length": steps, "per_player": [{...}, ...]}`` where each player's dict
-            has ``food_eaten``, ``births``, ``deaths``, ``deaths_of_age``, ``population_mean``
+            has ``food_eaten``, ``births``, ``deaths``, ``deaths_of_age`` (those of ``deaths`` that
+            reached ``max_age`` with energy left), ``population_mean``
             (live agents averaged over the steps played), ``population_peak`` (most alive at
             once, the start included), ``population_final`` and ``illegal_actions``.
         """
