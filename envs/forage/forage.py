@@ -77,21 +77,22 @@ read -1 where there is no agent. ``enemy`` is all zeros with one player. ``infos
 eater; ``reward_birth = 1`` to the parent in the step it splits; ``reward_death`` (0 by default)
 in the step an agent dies.
 
-**Episode end.** The episode terminates when no forager of any player is alive. At
-``max_cycles`` every live agent is truncated. When the episode ends, each agent's
-``infos[agent]["episode"]`` holds its player's metrics: ``episode_length``, ``food_eaten``,
-``births``, ``deaths``, ``deaths_of_age`` (the deaths at ``max_age`` with energy left),
-``population_mean`` (live agents averaged over the steps played), ``population_peak`` (most
-alive at once, the start included), ``population_final`` and ``illegal_actions``.
+**Episode end.** The episode terminates when no forager of any player is alive (with two
+players, a colony that dies out leaves the other playing on). At ``max_cycles`` every live
+agent is truncated. When the episode ends, each agent's ``infos[agent]["episode"]`` holds its
+player's metrics: ``episode_length``, ``food_eaten``, ``births``, ``deaths``,
+``deaths_of_age`` (the deaths at ``max_age`` with energy left), ``population_mean`` (live
+agents averaged over the steps played), ``population_peak`` (most alive at once, the start
+included), ``population_final`` and ``illegal_actions``.
 
 **Arguments.** ``forage_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 6 agents, up to 32 alive;
-``max_cycles=128``, evaluate at 256), ``"small"`` (32 x 32, 16 agents, up to 256 alive; 256 /
-512) or ``"large"`` (128 x 128, ``food_regrow=0.5``, starting with 1024 agents, up to 4096
-alive, 16384 names; 512 / 1000: the throughput setting, above 1000 live agents from the first
-step); ``settings`` are any
+``max_cycles=128``, evaluated at 256), ``"small"`` (32 x 32, 16 agents, up to 256 alive;
+``max_cycles=256``, evaluated at 512) or ``"large"`` (128 x 128, ``food_regrow=0.5``, 1024
+agents at the start, up to 4096 alive, 16384 names; ``max_cycles=512``, evaluated at 1000: the
+throughput setting, above 1000 live agents from the first step); ``settings`` are any
 ``ForageConfig`` field, e.g. ``players=2``, ``map_size=64``, ``food_regrow=0.5``,
-``max_cycles=1000``.
+``initial_agents=3000``, ``max_cycles=1000``.
 
 **Version history.** v0: first release.
 """

@@ -8,7 +8,7 @@ deaths and food eaten so far.
 
 Overlays (``envs.core.rendering``): ``ids`` labels every agent with its number (``12`` is
 ``player_p_forager_12``); ``actions`` shows what each agent did in the last step: a white arrow
-from the cell a mover came from, the attempted move in red when it was masked, a yellow ring
+from the cell a mover came from, the attempted move in red when it was masked, a pink ring
 around every newborn and a red cross where an agent died; ``mask`` tints the cells the selected
 agent's moves target, green when legal and red when not, and lists its legal actions in an extra
 HUD line.
@@ -44,7 +44,8 @@ READY: Color = (255, 214, 64)
 TEXT: Color = (235, 235, 235)
 TRAIL: Color = (250, 250, 250)
 ILLEGAL: Color = (255, 40, 40)
-BIRTH: Color = (255, 230, 0)
+BIRTH: Color = (255, 140, 225)
+"""Ring around a newborn (the selected agent has a yellow one)."""
 SELECTED: Color = (255, 230, 0)
 HEAT_NONE: Color = (230, 40, 40)
 HEAT_ALL: Color = (40, 210, 70)
