@@ -98,3 +98,28 @@ def test_spawnzoo_render_writes_a_forage_gif_and_replay(tmp_path, capsys):
     assert "population_mean" in out and "births" in out
     assert imageio.imread(gif, index=None).shape[0] == 7
     assert Replay.load(saved).env_id == "forage-v0"
+
+
+def test_the_viewer_shows_forage_replays_and_selects_agents_by_click():
+    pygame = pytest.importorskip("pygame")
+    from spawnzoo.envs.core.viewer import Viewer
+
+    replay = run_episode("forage-v0", "heuristic", seed=0, preset="tiny", max_steps=20).replay
+    viewer = Viewer(replay, window_size=240, overlays="actions", fps=0, snapshot_every=4)
+    viewer.open()
+    try:
+        frames = list(replay_frames(replay, window_size=240, overlays="actions"))
+        viewer.seek(12)
+        shown = viewer.frame()
+        height, width = frames[12].shape[:2]
+        np.testing.assert_array_equal(shown[:height, :width], frames[12])
+        world, canvas = viewer.cursor.world, viewer.renderer.canvas
+        slot = int(np.flatnonzero(world.alive[0])[0])
+        y, x = divmod(int(world.cell[0, slot]), world.map_shape[1])
+        pygame.event.post(
+            pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=canvas.cell_center(y, x), button=1)
+        )
+        viewer.run(max_ticks=1)
+        assert viewer.selected == f"player_0_forager_{int(world.serial[0, slot])}"
+    finally:
+        viewer.close()
