@@ -62,7 +62,7 @@ def test_presets_scale_from_tiny_to_thousands_and_carry_an_evaluation_length():
         assert preset.eval_max_cycles > core.max_cycles
         sizes[name] = (core.map_shape, core.num_slots, int(core.reset(seed=0).alive.sum()))
         assert core.cfg.obs_radius >= 1
-    assert sizes["tiny"] == ((16, 16), 32, 6)
+    assert sizes["tiny"] == ((16, 16), 32, 8)
     assert sizes["small"][0] == (32, 32)
     assert sizes["large"][0] == (128, 128) and sizes["large"][2] >= 1000
 
@@ -73,7 +73,7 @@ def test_spaces_and_names_have_the_documented_shapes():
     assert env.possible_agents[0] == "player_0_forager_0"
     assert env.possible_agents[-1] == f"player_1_forager_{env.config.agent_id_pool - 1}"
     env.reset(seed=0)
-    assert env.agents == [f"player_{p}_forager_{i}" for p in (0, 1) for i in range(6)]
+    assert env.agents == [f"player_{p}_forager_{i}" for p in (0, 1) for i in range(8)]
     agent = env.possible_agents[-1]
     k = 2 * env.config.obs_radius + 1
     assert env.action_space(agent) == spaces.Discrete(5)
@@ -171,10 +171,10 @@ def test_batched_core_rejects_bad_action_arrays():
 def test_pettingzoo_max_cycles_with_a_pool_of_agents_alive_from_the_start():
     # PettingZoo's max_cycles_test needs most possible agents alive from the first step to the
     # last: a pool of exactly the initial agents (no births possible) does that
-    settings = dict(preset="tiny", players=2, agent_slots_per_player=6, agent_ids_per_player=6)
+    settings = dict(preset="tiny", players=2, agent_slots_per_player=8, agent_ids_per_player=8)
     env = forage_v0.parallel_env(**settings)
     env.reset(seed=0)
-    assert len(env.agents) == len(env.possible_agents) == 12
+    assert len(env.agents) == len(env.possible_agents) == 16
     module = types.SimpleNamespace(
         parallel_env=partial(forage_v0.parallel_env, **settings),
         env=partial(forage_v0.env, **settings),

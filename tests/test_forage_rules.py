@@ -20,6 +20,7 @@ from spawnzoo.envs.forage.world import (
     NUM_ACTIONS,
     STAY,
     ForageWorld,
+    grow_patches,
 )
 
 N = 8  # map side of the scenario worlds
@@ -57,6 +58,32 @@ def step(world: ForageWorld, moves: dict[int, int] | None = None):
 
 def yx_of(world: ForageWorld, slot: int) -> tuple[int, int]:
     return divmod(int(world.cell[0, slot]), N)
+
+
+# ----------------------------------------------------------------------------- map
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 0.9, 1.0])
+def test_patches_cover_exactly_the_fertile_share_of_the_map_in_clusters(density):
+    cfg = make_config(map_size=32, patch_density=density)
+    fertile = grow_patches(np.random.default_rng(1), cfg)
+    assert fertile.shape == (32, 32) and fertile.sum() == round(density * 32 * 32)
+    np.testing.assert_array_equal(fertile, grow_patches(np.random.default_rng(1), cfg))
+    if 0 < density < 0.5:
+        # clustered: most fertile cells have a fertile neighbour (uniform cells would not)
+        padded = np.pad(fertile, 1)
+        neighbours = padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+        assert (neighbours & fertile).sum() > 0.8 * fertile.sum()
+
+
+def test_a_reset_world_starts_with_full_patches_and_its_agents_on_distinct_cells():
+    world = ForageWorld(make_config(map_size=N, initial_agents=5, players=2), num_envs=3)
+    batch = world.reset(seed=3)
+    assert batch.alive.sum(1).tolist() == [10, 10, 10]
+    np.testing.assert_array_equal(world.food, np.where(world.fertile, 10.0, 0.0))
+    for e in range(3):
+        cells = world.cell[e, world.alive[e]]
+        assert len(set(cells.tolist())) == 10
+    assert (world.energy[world.alive] == 30.0).all() and (world.age == 0).all()
+    assert not np.array_equal(world.fertile[0], world.fertile[1])  # one stream per world
 
 
 # ---------------------------------------------------------------------------- eating

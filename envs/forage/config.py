@@ -36,7 +36,7 @@ class ForageConfig:
     # --- agents ---
     initial_agents: int = 8
     """Agents each player starts with, on distinct random cells."""
-    initial_energy: float = 20.0
+    initial_energy: float = 30.0
     """Energy of every agent at reset."""
     max_energy: float = 60.0
     """Energy cap (an agent that cannot split stops gaining beyond it)."""
@@ -153,9 +153,9 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
-        {"map_size": 16, "max_cycles": 128, "initial_agents": 6, "agent_slots_per_player": 32},
+        {"map_size": 16, "max_cycles": 128, "initial_agents": 8, "agent_slots_per_player": 32},
         eval_max_cycles=256,
-        description="16x16, 6 agents, up to 32 alive: tests and smoke runs",
+        description="16x16, 8 agents, up to 32 alive: tests and smoke runs",
     ),
     "small": Preset(
         {"map_size": 32, "max_cycles": 256, "initial_agents": 16},

@@ -26,7 +26,7 @@ cooperative team: the task is to keep many foragers fed for as long as possible.
 **Map.** Fertile cells (30% of the map) are grown as random-walk patches of 4 to 12 cells and
 start full (``food_capacity = 10``); each regains ``food_regrow = 0.25`` per step up to the
 capacity. Other cells never hold food. The initial agents (``initial_agents`` per player) stand
-on distinct cells drawn uniformly, each with ``initial_energy = 20``.
+on distinct cells drawn uniformly, each with ``initial_energy = 30``.
 
 **Spawning and death.** A forager whose energy reaches ``split_threshold = 40`` at the end of a
 step splits: its child appears on a free neighbouring cell (N, E, S or W; the order starts at a
@@ -86,7 +86,7 @@ agents averaged over the steps played), ``population_peak`` (most alive at once,
 included), ``population_final`` and ``illegal_actions``.
 
 **Arguments.** ``forage_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
-config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 6 agents, up to 32 alive;
+config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 8 agents, up to 32 alive;
 ``max_cycles=128``, evaluated at 256), ``"small"`` (32 x 32, 16 agents, up to 256 alive;
 ``max_cycles=256``, evaluated at 512) or ``"large"`` (128 x 128, ``food_regrow=0.5``, 1024
 agents at the start, up to 4096 alive, 16384 names; ``max_cycles=512``, evaluated at 1000: the

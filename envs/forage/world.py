@@ -108,7 +108,10 @@ def grow_patches(rng: np.random.Generator, cfg: ForageConfig) -> np.ndarray:
     while fertile.sum() < want:
         missing = want - int(fertile.sum())
         count = max(1, -(-2 * missing // (lo + hi)))  # patches of average size cover it
-        start = rng.integers(0, n, size=(count, 2))
+        # walks start on barren cells, so every round makes progress
+        barren = np.flatnonzero(~fertile)
+        start = np.stack(np.divmod(rng.choice(barren, min(count, barren.size), False), n), -1)
+        count = start.shape[0]
         steps = DIRS[1:][rng.integers(0, 4, size=(count, hi - 1))]
         walk = np.concatenate([start[:, None], steps], axis=1).cumsum(axis=1)
         walk = walk.clip(0, n - 1)  # [count, hi, 2]
