@@ -29,7 +29,7 @@ class HeuristicPolicy:
         r = world.cfg.obs_radius
         dy, dx = (v.ravel() for v in np.mgrid[-r : r + 1, -r : r + 1])
         keep = (dy != 0) | (dx != 0)
-        #: ``[V]`` offsets of the view, nearest first
+        #: ``[V]`` offsets of the view (without the agent's own cell) and their distances
         self._dy, self._dx = dy[keep], dx[keep]
         self._dist = np.abs(self._dy) + np.abs(self._dx)
 
@@ -49,8 +49,8 @@ class HeuristicPolicy:
         good = inside & (w.food.reshape(-1)[flat] >= bite) & (w.agent_map.reshape(-1)[flat] < 0)
         score = np.where(good, self._dist[None] + self.rng.random(good.shape), np.inf)
         best = score.argmin(1)
-        seen = np.isfinite(score[np.arange(ei.size), best])
         rows = np.arange(ei.size)
+        seen = np.isfinite(score[rows, best])
         gy, gx = ty[rows, best], tx[rows, best]
         # the legal move that most shortens the way (random tie-break), else a random legal move
         ny, nx = y[:, None] + DIRS[None, 1:, 0], x[:, None] + DIRS[None, 1:, 1]
