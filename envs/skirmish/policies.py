@@ -1,13 +1,13 @@
 """A scripted skirmish policy, and matches between two policies (one per team).
 
 ``HeuristicPolicy`` is the scripted opponent learners are evaluated against. Bases build a melee
-unit whenever they can, and a ranged one when the team has at least twice as many melee units as
-ranged ones. A unit with an enemy in reach attacks the weakest one (fewest hit points); a unit
-that alone holds a capture zone stays there; otherwise it walks towards the nearest enemy within
-3 cells, else the nearest capture point its team does not hold, else the nearest enemy base.
-Moves are greedy on Manhattan distance among the legal moves (random tie-breaks, a random legal
-move when none gets closer), so the policy never submits a masked action. Everything is
-vectorised over worlds and units.
+unit whenever they can, and a ranged one (saving up for it) when the team has at least twice as
+many melee units as ranged ones. A unit with an enemy in reach attacks the weakest one (fewest
+hit points); a unit that alone holds a capture zone stays there; otherwise it walks towards the
+nearest enemy within 3 cells, else the nearest capture point its team does not hold, else the
+nearest enemy base. Moves are greedy on Manhattan distance among the legal moves (random
+tie-breaks, a random legal move when none gets closer), so the policy never submits a masked
+action. Everything is vectorised over worlds and units.
 """
 
 from __future__ import annotations
@@ -88,10 +88,9 @@ class HeuristicPolicy:
         be, bs = np.nonzero(batch.alive & (batch.kind == BASE))
         owner = batch.owner[be, bs].astype(np.int64)
         want_ranged = count[be, owner, MELEE] >= 2 * np.maximum(count[be, owner, RANGED], 1)
-        first = np.where(want_ranged, BUILD_RANGED, BUILD_MELEE)
-        second = BUILD_MELEE + BUILD_RANGED - first
-        can_first, can_second = mask[be, bs, first], mask[be, bs, second]
-        actions[be, bs] = np.where(can_first, first, np.where(can_second, second, IDLE))
+        choice = np.where(want_ranged, BUILD_RANGED, BUILD_MELEE)
+        # a team that wants a ranged unit saves up for it rather than building melee
+        actions[be, bs] = np.where(mask[be, bs, choice], choice, IDLE)
 
     def _zone_count(self, ue, us, zone, owner) -> np.ndarray:
         """``[m]``: own units in each unit's capture zone (0 outside zones)."""

@@ -170,6 +170,8 @@ class SkirmishWorld(BatchedEnv):
         self.cell = np.full((e, s), -1, dtype=np.int64)
         self.serial = np.full((e, s), -1, dtype=np.int64)
         self.hp = np.zeros((e, s), dtype=np.int64)
+        #: ``[E, S]`` bool: the slot's unit changed cell in the last step (for drawing)
+        self.moved = np.zeros((e, s), dtype=bool)
         self.resources = np.zeros((e, 2), dtype=np.int64)
         self.points = np.zeros((e, 2), dtype=np.int64)
         self.t = np.zeros(e, dtype=np.int64)
@@ -244,6 +246,7 @@ class SkirmishWorld(BatchedEnv):
             (self.cell, -1),
             (self.serial, -1),
             (self.hp, 0),
+            (self.moved, False),
         ):
             arr[i] = value
         self.resources[i] = cfg.start_resources
@@ -307,6 +310,7 @@ class SkirmishWorld(BatchedEnv):
             built = self._build(be, bslot, a[be, bslot] - BUILD_MELEE + MELEE)
 
         # ---- 4. moves ----
+        self.moved[:] = False
         me, mslot = np.nonzero((a >= MOVE_N) & (a <= MOVE_W) & self.alive)
         if me.size:
             self._move(me, mslot, a[me, mslot])
@@ -471,6 +475,7 @@ class SkirmishWorld(BatchedEnv):
         occ[(me * n_cells + src)[ok]] = -1
         occ[key[ok]] = mslot[ok]
         self.cell[me[ok], mslot[ok]] = dst[ok]
+        self.moved[me[ok], mslot[ok]] = True
 
     def _score(self, reward: np.ndarray, gained: np.ndarray) -> None:
         """Capture zones, points, income and the per-step capture rewards."""
