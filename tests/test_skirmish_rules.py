@@ -384,3 +384,13 @@ def test_idle_bases_never_die_and_nothing_changes_but_the_clock_and_income():
         step(world, {})
     assert world.alive[0].sum() == 2 and world.resources[0].tolist() == [30, 30]
     assert world.t[0] == 10 and world.points[0].tolist() == [0, 0]
+
+
+def test_a_slot_freed_by_a_death_is_not_refilled_in_the_same_step():
+    world = blank_world(unit_slots_per_player=2)
+    victim = world.place_unit(0, 0, MELEE, (5, 5), hp=1)
+    killer = world.place_unit(0, 1, MELEE, (5, 6))
+    world.refresh()
+    batch = step(world, {killer: ATTACK_W, BASE0: BUILD_MELEE})
+    (new,) = np.flatnonzero(batch.spawned[0])
+    assert new != victim and batch.terminated[0, victim] and not world.alive[0, victim]

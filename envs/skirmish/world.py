@@ -307,7 +307,7 @@ class SkirmishWorld(BatchedEnv):
         built = np.zeros(0, dtype=np.int64)
         be, bslot = np.nonzero((a >= BUILD_MELEE) & self.alive)
         if be.size:
-            built = self._build(be, bslot, a[be, bslot] - BUILD_MELEE + MELEE)
+            built = self._build(be, bslot, a[be, bslot] - BUILD_MELEE + MELEE, acted)
 
         # ---- 4. moves ----
         self.moved[:] = False
@@ -396,9 +396,16 @@ class SkirmishWorld(BatchedEnv):
         self.alive[killed] = False
         self.occupant[ke, self.cell[ke, ks]] = -1
 
-    def _build(self, be: np.ndarray, bslot: np.ndarray, unit_kind: np.ndarray) -> np.ndarray:
+    def _build(
+        self, be: np.ndarray, bslot: np.ndarray, unit_kind: np.ndarray, taken: np.ndarray
+    ) -> np.ndarray:
         """Build units for bases ``(be, bslot)`` (``[b]``, in slot order within each world);
-        return the flat slots (``e * S + s``) of the new units."""
+        return the flat slots (``e * S + s``) of the new units.
+
+        ``taken`` (``[E, S]`` bool) are the slots occupied at the start of the step: a slot freed
+        by a death in this step still carries that entity's last transition, so it is not reused
+        before the next step.
+        """
         u, s_n, n_cells = self.unit_slots, self.num_slots, self.n_cells
         owner = self.owner[be, bslot].astype(np.int64)
         cost = self.cost[unit_kind]
@@ -416,7 +423,7 @@ class SkirmishWorld(BatchedEnv):
         rank_kind = _rank(team * 3 + unit_kind, bslot, ok)
         serial = self.next_serial[be, owner, unit_kind] + rank_kind
         base = self.base_slots + owner * u
-        blocks = self.alive[be[:, None], base[:, None] + np.arange(u)[None, :]]  # [b, U]
+        blocks = taken[be[:, None], base[:, None] + np.arange(u)[None, :]]  # [b, U]
         free_order = np.argsort(blocks, axis=1, kind="stable")  # free slots first, in order
         ok &= (rank_team < u - blocks.sum(axis=1)) & (serial < self.cfg.unit_id_pool)
         be, bslot, owner, unit_kind, serial = (
