@@ -7,7 +7,7 @@ Parallel API           yes (AEC through ``skirmish_v0.env()``)
 Manual control         no
 Agents                 ``player_{p}_base_{i}``, ``player_{p}_{melee,ranged}_{j}``
 Agents alive           2-6 bases at reset, then up to ``unit_slots`` units per team
-``possible_agents``    2 x (bases + 2 x unit ID pool), e.g. 2 + 48 on ``tiny``
+``possible_agents``    2 x (bases + 2 x unit ID pool): 98 on tiny, 196 small, 518 large
 Observation shape      ``observation`` (12 x K x K + 10,) float32, ``action_mask`` (11,) int8
 Observation values     [-1, 1]
 State shape            (16, map_size, map_size) float32
@@ -30,7 +30,8 @@ in mirrored pairs towards the middle, each with a rock-free zone of Chebyshev ra
 
 **Spawning and death.** Every base and unit is an agent. A base builds a unit when its team can
 pay for it (melee 10, ranged 15 resources), a neighbouring cell is free, the team has a free
-unit slot and the class's pool of names is not used up. The unit appears on the first free of
+unit slot (``unit_slots_per_player``, by default ``map_size`` units alive at once) and the
+class's pool of names (twice the slots) is not used up. The unit appears on the first free of
 the base's four neighbours, in the order N, E, S, W for player 0 and its mirror image for player
 1, with a fresh name (``player_1_ranged_7`` is player 1's 8th ranged unit this episode); names
 are never reused within an episode. Units and bases die when their hit points reach 0 and leave
@@ -81,9 +82,10 @@ own_resources, enemy_resources, own_points, enemy_points`` (one value over the m
 capture_zone, capture_own, capture_enemy, own_base, enemy_base, own_melee, own_ranged,
 enemy_melee, enemy_ranged, hp``. Planes are in map coordinates for both players (not mirrored);
 ``own`` and ``enemy`` swap between them. Flags are 0/1; quantities are min-max scaled to [-1, 1]
-(hit points by the entity's maximum, resources by 200, points by 200, the step by
-``max_cycles``) and read -1 where there is no entity. ``infos[agent]`` holds ``cell`` (x, y),
-``kind``, ``owner`` and ``illegal_action``.
+(hit points by the entity's maximum, resources by 200, points by ``points_scale``: 200 on
+``tiny``, 500 on ``small``, 2000 on ``large``; the step by ``max_cycles``) and read -1 where
+there is no entity. ``infos[agent]`` holds ``cell`` (x, y), ``kind``, ``owner`` and
+``illegal_action``.
 
 **Rewards** (weights in ``SkirmishConfig``): 0.02 per hit point of damage dealt, to the attacker;
 0.2 for a unit and 1 for a base to every attacker that hit it in the step it died; 0.01 per step
@@ -98,10 +100,15 @@ holds its team's metrics: ``episode_length``, ``win`` (1, 0 or 0.5), ``points``,
 end), ``capture_steps`` (points held, summed over steps), ``kills``, ``damage_dealt``,
 ``illegal_actions``.
 
-**Scripted policies.** ``heuristic``: bases build a melee unit whenever they can (a ranged one
-when the team has at least twice as many melee), units attack the weakest enemy in reach, else
-walk towards the nearest enemy within 3 cells, else the nearest capture point their team does
-not hold, else the nearest enemy base. WIN_RATE_LINE
+**Scripted policies.** ``heuristic``: bases build a melee unit whenever they can (and save up
+for a ranged one when the team has at least twice as many melee), units attack the weakest enemy
+in reach, else stay in a capture zone they hold alone, else walk towards the nearest enemy
+within 3 cells, else the nearest capture point their team does not hold, else the nearest enemy
+base. It is the scripted opponent learners are evaluated against. Against ``random``
+(``spawnzoo.envs.skirmish.policies.play_match``, 10 worlds, reset seed 3) it won 50 of 50
+episodes as player 0 and 50 of 50 as player 1 on ``tiny`` (destroying the enemy base in about
+40 steps) and on ``small`` (about 100 steps), and 20 of 20 from either side on ``large``.
+Against itself it is even: 25 / 20 wins and 5 draws over 50 ``tiny`` episodes.
 
 **Arguments.** ``skirmish_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"tiny"`` (12 x 12, one base, two capture points,
