@@ -142,3 +142,26 @@ def test_units_moving_south_draw_trails():
     without = r.draw(world, 0).present("rgb_array")
     assert not np.array_equal(with_trail, without)
     r.close()
+
+
+def test_the_viewer_selects_skirmish_agents_by_click():
+    pygame = pytest.importorskip("pygame")
+    from spawnzoo.envs.core.viewer import Viewer
+
+    replay = run_episode("skirmish-v0", "heuristic", seed=1, preset="tiny", max_steps=12).replay
+    viewer = Viewer(replay, window_size=240, overlays="ids,actions", fps=0, snapshot_every=4)
+    viewer.open()
+    try:
+        viewer.seek(10)
+        world = viewer.cursor.world
+        unit = int(np.flatnonzero(world.alive[0] & (world.kind[0] == MELEE))[0])
+        y, x = divmod(int(world.cell[0, unit]), world.map_shape[1])
+        pos = viewer.renderer.canvas.cell_center(y, x)
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1))
+        viewer.run(max_ticks=1)
+        assert viewer.selected == world.pool.name_of(
+            int(world.owner[0, unit]), MELEE, int(world.serial[0, unit])
+        )
+        assert viewer.frame().any()
+    finally:
+        viewer.close()

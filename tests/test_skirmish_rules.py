@@ -394,3 +394,24 @@ def test_a_slot_freed_by_a_death_is_not_refilled_in_the_same_step():
     batch = step(world, {killer: ATTACK_W, BASE0: BUILD_MELEE})
     (new,) = np.flatnonzero(batch.spawned[0])
     assert new != victim and batch.terminated[0, victim] and not world.alive[0, victim]
+
+
+def test_pickling_keeps_the_settings_and_the_same_seed_gives_the_same_episode():
+    import pickle
+
+    env = make("skirmish-v0", preset="tiny", max_cycles=33, strict=True, rock_density=0.0)
+    assert env._ezpickle_kwargs == {
+        "preset": "tiny",
+        "render_mode": None,
+        "strict": True,
+        "config": None,
+        "max_cycles": 33,
+        "rock_density": 0.0,
+    }
+    env.reset(seed=5)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.config == env.config and clone.strict and clone.max_cycles == 33
+    obs, _ = env.reset(seed=6)
+    clone_obs, _ = clone.reset(seed=6)
+    assert list(obs) == list(clone_obs)
+    np.testing.assert_array_equal(env.state(), clone.state())
