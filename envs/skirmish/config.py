@@ -64,7 +64,9 @@ class SkirmishConfig:
     base_hp: int = 60
     """Hit points of a base."""
     melee: UnitClass = MELEE
+    """Melee units: cost 10, 12 hit points, 3 damage, reach 1."""
     ranged: UnitClass = RANGED
+    """Ranged units: cost 15, 7 hit points, 2 damage, reach 3."""
     unit_slots_per_player: int | None = None
     """Units one team can have alive at once; ``None``: ``map_size`` (at least 8)."""
     unit_ids_per_kind: int | None = None

@@ -49,8 +49,10 @@ ACTION_NAMES = (
 )
 #: (dy, dx) of centre, N, E, S, W
 DIRS = np.array([(0, 0), (-1, 0), (0, 1), (1, 0), (0, -1)], dtype=np.int64)
-#: the direction opposite each of N, E, S, W (indices 1-4 into ``DIRS``)
-_OPPOSITE = np.array([0, 3, 4, 1, 2])
+#: the order in which a base tries its neighbours when building (indices into ``DIRS``): row 0
+#: is player 0's (N E S W); row ``1 + symmetry`` is its image under each map symmetry of
+#: ``mapgen.SYMMETRIES`` (half-turn, left-right mirror, top-bottom mirror): player 1's
+_SPAWN_ORDER = np.array([[1, 2, 3, 4], [3, 4, 1, 2], [1, 4, 3, 2], [3, 2, 1, 4]])
 
 GLOBAL_PLANES = ("step", "own_resources", "enemy_resources", "own_points", "enemy_points")
 PLANE_NAMES = GLOBAL_PLANES + (
@@ -227,10 +229,7 @@ class SkirmishWorld(BatchedEnv):
         m = generate_map(self._rngs[i], cfg)
         self.rock[i] = m.rock.ravel()
         self.symmetry[i] = m.symmetry
-        order = np.arange(1, 5)
-        mirrored = {0: _OPPOSITE[order], 1: np.array([1, 4, 3, 2]), 2: np.array([3, 2, 1, 4])}
-        self.spawn_order[i, 0] = order
-        self.spawn_order[i, 1] = mirrored[m.symmetry]
+        self.spawn_order[i] = _SPAWN_ORDER[[0, 1 + m.symmetry]]
         self.capture_cell[i] = m.capture
         self.zone[i] = -1
         r = cfg.capture_radius
