@@ -360,6 +360,9 @@ def test_bad_settings_and_actions_give_clear_errors():
         make_config(players=2)
     with pytest.raises(ValueError, match="do not fit"):
         make_config(map_size=8, bases_per_player=4, capture_points=6)
+    crowded = SkirmishWorld(make_config(map_size=8, bases_per_player=2, capture_points=2))
+    with pytest.raises(RuntimeError, match="could not place 2 bases and 2 capture points"):
+        crowded.reset(seed=0)
     world = blank_world()
     before = world.cell.copy()
     with pytest.raises(ValueError, match="out of range"):

@@ -143,7 +143,7 @@ class SkirmishConfig:
         half = self.map_size * self.map_size // 2
         zone = (2 * self.capture_radius + 1) ** 2
         need = self.bases_per_player * 9 + self.capture_points // 2 * zone
-        if need > half // 2:
+        if need > half:
             bad(
                 f"{self.bases_per_player} bases and {self.capture_points} capture points do not "
                 f"fit on a {self.map_size}x{self.map_size} map; use fewer or a larger map"
