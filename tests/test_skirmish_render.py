@@ -120,6 +120,14 @@ def test_spawnzoo_render_writes_a_skirmish_gif(tmp_path, capsys):
     assert "skirmish-v0 preset=tiny policy=heuristic seed=1: 6 steps" in out
     assert "capture_points_held" in out and "win" in out
     assert imageio.imread(gif, index=None).shape[0] == 7
+    args[args.index("heuristic")] = "spawnzoo.envs.skirmish.policies:HeuristicVsRandom"
+    args[args.index("6")] = "200"
+    assert cli.main(args) == 0
+    out, _ = capsys.readouterr()
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
+    header = next(line.split() for line in out.splitlines() if "win" in line.split())
+    win = header.index("win")
+    assert [float(r[win]) for r in rows] == [1.0, 0.0]  # the heuristic (player 0) beats random
 
 
 def test_render_before_reset_raises_a_clear_error():

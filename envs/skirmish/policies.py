@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.batched import BatchStep
-from ..core.policies import Policy
+from ..core.policies import Policy, RandomPolicy
 from .world import (
     ATTACK_N,
     ATTACK_W,
@@ -164,6 +164,18 @@ class Versus:
     def act(self, batch: BatchStep) -> np.ndarray:
         """``[E, S]`` actions: ``first``'s where ``batch.owner == 0``, else ``second``'s."""
         return np.where(batch.owner == 0, self.first.act(batch), self.second.act(batch))
+
+
+class HeuristicVsRandom(Versus):
+    """``heuristic`` for player 0 against ``random`` for player 1, as one policy: what
+    ``spawnzoo render --policy spawnzoo.envs.skirmish.policies:HeuristicVsRandom`` plays.
+
+    Args:
+        world: the skirmish world. seed: seeds both policies.
+    """
+
+    def __init__(self, world: SkirmishWorld, seed: int | None = None):
+        super().__init__(HeuristicPolicy(world, seed=seed), RandomPolicy(world, seed=seed))
 
 
 @dataclass

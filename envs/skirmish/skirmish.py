@@ -108,7 +108,9 @@ base. It is the scripted opponent learners are evaluated against. Against ``rand
 (``spawnzoo.envs.skirmish.policies.play_match``, 10 worlds, reset seed 3) it won 50 of 50
 episodes as player 0 and 50 of 50 as player 1 on ``tiny`` (destroying the enemy base in about
 40 steps) and on ``small`` (about 100 steps), and 20 of 20 from either side on ``large``.
-Against itself it is even: 25 / 20 wins and 5 draws over 50 ``tiny`` episodes.
+Against itself it is even: 25 / 20 wins and 5 draws over 50 ``tiny`` episodes. To watch it
+beat ``random``: ``spawnzoo render --env skirmish-v0 --preset small --policy
+spawnzoo.envs.skirmish.policies:HeuristicVsRandom --out runs/s.gif``.
 
 **Arguments.** ``skirmish_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"tiny"`` (12 x 12, one base, two capture points,
