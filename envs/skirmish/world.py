@@ -646,34 +646,44 @@ class SkirmishWorld(BatchedEnv):
         mask[:] = False
         mask[:, :, IDLE] = True
         target[:] = -1
-        occ_f, rock_f = self.occupant.reshape(-1), self.rock.reshape(-1)
+        e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
+        # what stands on each cell, in one int8 map: 0 empty, 1 rock, 2 + p a base of player p,
+        # 4 + p a unit of player p (so ``code & 1`` is the owner of an entity)
+        code = self.rock.astype(np.int8)
+        ae, aslot = np.nonzero(self.alive)
+        code[ae, self.cell[ae, aslot]] = (
+            2 + self.owner[ae, aslot] + 2 * (self.kind[ae, aslot] != BASE)
+        )
+        code_f = code.reshape(-1)
         # ---- units ----
         units = self.alive.copy()
         units[:, : self.base_slots] = False
         ue, us = np.nonzero(units)
         if ue.size:
-            y, x = np.divmod(self.cell[ue, us], n)
-            owner = self.owner[ue, us]
-            reach = self.attack_range[self.kind[ue, us]]
-            found = np.full((ue.size, 4), -1, dtype=np.int64)
+            cell = self.cell[ue, us]
+            y, x = np.divmod(cell, n)
+            owner = self.owner[ue, us][:, None]
+            reach = self.attack_range[self.kind[ue, us]][:, None]
+            start = (ue * n_cells + cell)[:, None]
+            found = np.full((ue.size, 4), -1, dtype=np.int64)  # flat cell of the target
             stopped = np.zeros((ue.size, 4), dtype=bool)
             for r in range(1, int(self.attack_range.max()) + 1):
                 ty = y[:, None] + r * DIRS[None, 1:, 0]
                 tx = x[:, None] + r * DIRS[None, 1:, 1]
                 inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
-                flat = ue[:, None] * self.n_cells + np.where(inside, ty * n + tx, 0)
-                occ = np.where(inside, occ_f[flat], -1)
+                flat = np.where(inside, start + r * self._dir_flat[None, 1:], 0)
+                c = np.where(inside, code_f[flat], 1)  # off the map reads as rock
                 if r == 1:
-                    occ_kind = self.kind[ue[:, None], occ.clip(0)]
-                    mask[ue, us, MOVE_N : MOVE_W + 1] = (
-                        inside & ~rock_f[flat] & ((occ < 0) | (occ_kind != BASE))
-                    )
-                hit = ~stopped & (occ >= 0) & (r <= reach[:, None])
-                enemy = hit & (self.owner[ue[:, None], occ.clip(0)] != owner[:, None])
-                found[enemy] = occ[enemy]
-                stopped |= ~inside | rock_f[flat] | (occ >= 0)
-            target[ue, us] = found
-            mask[ue, us, ATTACK_N : ATTACK_W + 1] = found >= 0
+                    moves = (c == 0) | (c >= 4)  # empty or a unit (which may move away)
+                enemy = ~stopped & (c >= 2) & (r <= reach) & ((c & 1) != owner)
+                found[enemy] = flat[enemy]
+                stopped |= c != 0
+            es = ue * s_n + us
+            mask_f = mask.reshape(e_n * s_n, NUM_ACTIONS)
+            mask_f[es, MOVE_N : MOVE_W + 1] = moves
+            mask_f[es, ATTACK_N : ATTACK_W + 1] = found >= 0
+            occ_f = self.occupant.reshape(-1)
+            target.reshape(e_n * s_n, 4)[es] = np.where(found >= 0, occ_f[found.clip(0)], -1)
         # ---- bases ----
         bases = self.alive[:, : self.base_slots]
         if bases.any():
