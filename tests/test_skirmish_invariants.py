@@ -141,6 +141,28 @@ def _image(cells: np.ndarray, n: int, sym: int) -> np.ndarray:
     return np.stack(mirror(*np.divmod(cells, n), n, sym))
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), preset=st.sampled_from(["tiny", "small"]))
+def test_dict_api_agents_are_unique_names_from_the_pool_and_observations_fit(seed, preset):
+    env = make("skirmish-v0", preset=preset, max_cycles=40)
+    rng = np.random.default_rng(seed)
+    obs, infos = env.reset(seed=seed)
+    seen: set[str] = set(env.agents)
+    pool = set(env.possible_agents)
+    while env.agents:
+        assert len(set(env.agents)) == len(env.agents) and set(env.agents) <= pool
+        for agent in env.agents:
+            assert env.observation_space(agent).contains(obs[agent]), agent
+        actions = {a: int(np.argmax(rng.random(11) * obs[a]["action_mask"])) for a in env.agents}
+        before = set(env.agents)
+        obs, rewards, terminations, truncations, infos = env.step(actions)
+        born = set(obs) - before
+        assert not born & seen, "a name came back within the episode"
+        seen |= born
+        gone = {a for a in obs if terminations[a] or truncations[a]}
+        assert set(env.agents) == set(obs) - gone
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), preset=st.sampled_from(["tiny", "small", "large"]))
 def test_maps_are_mirror_images_between_the_teams(seed, preset):
