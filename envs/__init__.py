@@ -49,6 +49,17 @@ register(
     )
 )
 
+register(
+    EnvSpec(
+        id="skirmish-v0",
+        parallel_entry_point="spawnzoo.envs.skirmish.skirmish:parallel_env",
+        batched_entry_point="spawnzoo.envs.skirmish:batched_env",
+        presets="spawnzoo.envs.skirmish.config:PRESETS",
+        policies={"heuristic": "spawnzoo.envs.skirmish.policies:HeuristicPolicy"},
+        conformance=({"preset": "tiny"}, {"preset": "small"}),
+    )
+)
+
 __all__ = [
     "REGISTRY",
     "EnvSpec",

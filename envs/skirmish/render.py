@@ -1,0 +1,515 @@
+"""Drawing skirmish: the only module of the env that touches pygame (through ``Canvas``).
+
+One picture feeds both render modes, the recorders, replays and the viewer. Open ground is pale
+green, rock dark grey. Capture zones are tinted gold while nobody holds them and in the holder's
+colour once held, with a flag on the centre cell. Bases are rounded squares in a deeper shade of
+their team's colour (player_0 blue, player_1 red); melee units are circles and ranged units
+diamonds in the team colour. Every base and unit has a hit-point bar (green, yellow below half,
+red below a quarter). The HUD says the step and, per team, resources, points, bases, units and
+capture points held.
+
+Overlays (``envs.core.rendering``): ``ids`` labels every agent (``B0``, ``M3``, ``R12``: kind
+initial and serial); ``actions`` shows what each agent did in the last step: a white arrow from
+where a unit came from, a short grey arrow where its move bounced, an orange arrow in the
+direction of an attack, ``+M`` / ``+R`` over a base that built, the attempted action in red when
+it was masked, and a red cross where an agent died; ``mask`` tints the cells the selected
+agent's actions target (a unit's four neighbours: move or attack that way; a base's own cell:
+build): red where none is legal, green where some are (the greener, the larger the legal share),
+and lists its legal actions in an extra HUD line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..core.batched import BatchStep
+from ..core.canvas import Canvas, Color
+from ..core.rendering import OVERLAYS, parse_overlays
+from .world import (
+    ACTION_NAMES,
+    ATTACK_N,
+    ATTACK_W,
+    BASE,
+    BUILD_MELEE,
+    BUILD_RANGED,
+    DIRS,
+    IDLE,
+    MELEE,
+    MOVE_N,
+    MOVE_W,
+    NUM_ACTIONS,
+    RANGED,
+    SkirmishWorld,
+)
+
+#: unit colour of each team (player_0 blue, player_1 red)
+TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
+#: base colour of each team: a deeper shade of the team colour
+BASE_COLORS: tuple[Color, ...] = ((30, 68, 160), (150, 34, 34))
+#: HUD text of each team: a lighter tint that reads well on the dark strip
+HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
+
+GROUND: Color = (196, 214, 170)
+ROCK: Color = (92, 94, 100)
+GRID_LINE: Color = (176, 194, 152)
+ZONE: Color = (240, 200, 70)
+"""Tint of a capture zone nobody holds (and of its flag)."""
+OUTLINE: Color = (20, 22, 28)
+HP_HIGH: Color = (90, 220, 90)
+HP_MID: Color = (240, 210, 60)
+HP_LOW: Color = (240, 70, 50)
+TEXT: Color = (235, 235, 235)
+TRAIL: Color = (250, 250, 250)
+"""Arrow of a move, from the cell the unit came from."""
+BOUNCE: Color = (160, 160, 160)
+"""Short arrow of a move that bounced (the unit stayed)."""
+ATTACK: Color = (255, 150, 30)
+ILLEGAL: Color = (255, 40, 40)
+"""An attempted action that was masked, and the cross where an agent died."""
+SELECTED: Color = (255, 230, 0)
+HEAT_NONE: Color = (230, 40, 40)
+HEAT_ALL: Color = (40, 210, 70)
+
+KIND_INITIAL = {BASE: "B", MELEE: "M", RANGED: "R"}
+#: target of each action as an index into ``DIRS`` (0 = the agent's own cell, 1-4 = N E S W)
+ACTION_TARGET = np.zeros(NUM_ACTIONS, dtype=np.int64)
+ACTION_TARGET[MOVE_N : MOVE_W + 1] = np.arange(1, 5)
+ACTION_TARGET[ATTACK_N : ATTACK_W + 1] = np.arange(1, 5)
+#: actions each kind can ever take (the mask heat is the legal share of these), ``[3, A]`` bool
+KIND_ACTIONS = np.zeros((3, NUM_ACTIONS), dtype=bool)
+KIND_ACTIONS[BASE, [IDLE, BUILD_MELEE, BUILD_RANGED]] = True
+KIND_ACTIONS[MELEE, : ATTACK_W + 1] = True
+KIND_ACTIONS[RANGED, : ATTACK_W + 1] = True
+
+_DIR_LETTERS = "CNESW"
+
+
+def tile_colors(world: SkirmishWorld, index: int = 0) -> np.ndarray:
+    """The ground colour of every cell of world ``index``.
+
+    Returns:
+        ``[H, W, 3]`` uint8: ground, rock, and capture zones blended 35% towards gold (nobody
+        holds them) or the holder's team colour.
+    """
+    h, w = world.map_shape
+    out = np.empty((h * w, 3), dtype=np.float64)
+    out[:] = GROUND
+    out[world.rock[index]] = ROCK
+    zone = world.zone[index]
+    inz = zone >= 0
+    if inz.any():
+        holder = world.holder[index, zone[inz]]
+        tint = np.array([ZONE, *TEAM_COLORS], dtype=np.float64)[holder + 1]
+        out[inz] = 0.65 * out[inz] + 0.35 * tint
+    return np.round(out).astype(np.uint8).reshape(h, w, 3)
+
+
+def mask_heat(world: SkirmishWorld, index: int, slot: int, mask: np.ndarray) -> np.ndarray:
+    """Share of legal actions on each cell an agent's actions target.
+
+    Args:
+        world: the skirmish world. index: which world. slot: the agent's slot (alive).
+        mask: ``[A]`` bool, its action mask.
+
+    Returns:
+        ``[H, W]`` float64: on each targeted cell the legal share (in ``[0, 1]``) of the actions
+        aimed at it; ``nan`` elsewhere. A unit's moves and attacks aim at its four neighbours
+        (idle at its own cell); a base's actions all aim at its own cell.
+    """
+    h, w = world.map_shape
+    kind = int(world.kind[index, slot])
+    y, x = divmod(int(world.cell[index, slot]), w)
+    can = KIND_ACTIONS[kind]
+    target = ACTION_TARGET[can]
+    share = np.bincount(target, weights=mask[can], minlength=5) / np.maximum(
+        np.bincount(target, minlength=5), 1
+    )
+    heat = np.full((h, w), np.nan)
+    ty, tx = y + DIRS[:, 0], x + DIRS[:, 1]
+    aimed = np.bincount(target, minlength=5) > 0
+    on_map = aimed & (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    heat[ty[on_map], tx[on_map]] = share[on_map]
+    return heat
+
+
+def legal_summary(mask: np.ndarray) -> str:
+    """A short text of an ``[A]`` bool action mask, e.g. ``idle, move N/E, attack S``."""
+    parts = ["idle"] if mask[IDLE] else []
+    for first, word in ((MOVE_N, "move"), (ATTACK_N, "attack")):
+        dirs = [_DIR_LETTERS[d] for d in range(1, 5) if mask[first + d - 1]]
+        if dirs:
+            parts.append(f"{word} {'/'.join(dirs)}")
+    parts += [ACTION_NAMES[a].replace("_", " ") for a in (BUILD_MELEE, BUILD_RANGED) if mask[a]]
+    return ", ".join(parts)
+
+
+def _hp_color(frac: float) -> Color:
+    return HP_HIGH if frac > 0.5 else HP_MID if frac > 0.25 else HP_LOW
+
+
+class SkirmishRenderer:
+    """Draws world 0 of a ``SkirmishEnv`` (or any world of a ``SkirmishWorld``) with a ``Canvas``.
+
+    The canvas is built on the first draw, when the map size is known (and rebuilt when the map,
+    ``window_size`` or the HUD lines change); until then nothing of pygame is imported. It
+    implements ``envs.core.rendering.Renderer``.
+
+    Args:
+        fps: frames per second in ``"human"`` mode.
+        window_size: pixels of the map area: ``int`` (square) or ``(width, height)``.
+        overlays: names from ``overlay_names`` (or ``"ids,actions"``); see the module docstring.
+        selected: name of the agent to highlight (and whose action mask ``mask`` shows).
+
+    Attributes:
+        canvas: the ``Canvas`` (``None`` before the first render).
+        overlay_names: the overlays this renderer offers (all of ``OVERLAYS``).
+
+    Raises:
+        ValueError: an unknown overlay.
+    """
+
+    overlay_names: tuple[str, ...] = OVERLAYS
+
+    def __init__(
+        self,
+        fps: int = 8,
+        window_size: int | tuple[int, int] = 720,
+        *,
+        overlays: str | Iterable[str] | None = None,
+        selected: str | None = None,
+    ):
+        self.fps = fps
+        self.window_size = window_size
+        self.selected = selected
+        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
+        self.canvas: Canvas | None = None
+        self._canvas_key: tuple | None = None
+
+    @property
+    def overlays(self) -> tuple[str, ...]:
+        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
+        return self._overlays
+
+    @overlays.setter
+    def overlays(self, value: str | Iterable[str] | None) -> None:
+        self._overlays = parse_overlays(value, self.overlay_names)
+
+    def render(self, env: Any, mode: str) -> np.ndarray | None:
+        """Draw ``env.world`` (world 0) after its last step and present it.
+
+        Args:
+            env: a reset ``SkirmishEnv``. mode: ``"rgb_array"`` or ``"human"``.
+
+        Returns:
+            ``"rgb_array"``: ``[height, width, 3]`` uint8 frame; ``"human"``: ``None``.
+
+        Raises:
+            RuntimeError: the env was not reset yet (there is no map to draw).
+        """
+        if not env.world.is_reset:
+            raise RuntimeError("call reset() before render(): the skirmish map is generated there")
+        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
+        return canvas.present(mode, self.fps)
+
+    def draw(
+        self,
+        world: SkirmishWorld,
+        index: int = 0,
+        *,
+        batch: BatchStep | None = None,
+        actions: np.ndarray | None = None,
+    ) -> Canvas:
+        """Draw world ``index`` of ``world`` on the canvas (without presenting it).
+
+        Args:
+            world: the skirmish world (batched; any ``num_envs``).
+            index: which world to draw.
+            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays), for the
+                ``actions`` and ``mask`` overlays; without it ``mask`` uses the world's masks and
+                ``actions`` draws nothing.
+            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
+
+        Returns:
+            The canvas holding the frame.
+
+        Raises:
+            RuntimeError: ``world`` was not reset yet.
+        """
+        if not world.is_reset:
+            raise RuntimeError("call reset() before render(): the skirmish map is generated there")
+        canvas = self._canvas(world)
+        canvas.clear()
+        canvas.fill_grid(tile_colors(world, index))
+        canvas.grid_lines(GRID_LINE)
+        self._draw_flags(canvas, world, index)
+        selected = self.slot_of(world, index, self.selected) if self.selected else None
+        if "mask" in self._overlays and selected is not None:
+            heat = mask_heat(world, index, selected, self._mask(world, index, batch)[selected])
+            shown = ~np.isnan(heat)
+            share = np.where(shown, heat, 0.0)
+            color = np.where((share > 0)[..., None], HEAT_ALL, HEAT_NONE)
+            canvas.tint_grid(color, np.where(share > 0, 0.3 + 0.4 * share, 0.55) * shown)
+        acted = None
+        if "actions" in self._overlays and batch is not None and actions is not None:
+            acted = self._acted(world, index, batch, actions)
+            self._draw_moves(canvas, world, index, *acted)
+        for slot in np.flatnonzero(world.alive[index]).tolist():
+            self._draw_entity(canvas, world, index, slot)
+        if acted is not None:
+            self._draw_action_icons(canvas, world, index, *acted)
+            self._draw_deaths(canvas, world, index, batch)
+        if selected is not None:
+            y, x = divmod(int(world.cell[index, selected]), world.map_shape[1])
+            canvas.rect(y, x, None, inset=0.0, radius=0.3, outline=SELECTED, outline_width=0.08)
+        if "ids" in self._overlays:
+            self._draw_ids(canvas, world, index)
+        self._draw_hud(canvas, world, index)
+        if "mask" in self._overlays:
+            self._draw_mask_line(canvas, world, index, batch, selected)
+        return canvas
+
+    # ------------------------------------------------------------ inspection
+    def agent_at(self, world: SkirmishWorld, index: int, cell: tuple[int, int]) -> str | None:
+        """The agent on cell ``cell = (y, x)``, or ``None``."""
+        h, w = world.map_shape
+        y, x = cell
+        if not (0 <= y < h and 0 <= x < w):
+            return None
+        slot = int(world.occupant[index, y * w + x])
+        if slot < 0 or not world.alive[index, slot]:
+            return None
+        return self._name(world, index, slot)
+
+    def slot_of(self, world: SkirmishWorld, index: int, agent: str) -> int | None:
+        """The slot of live agent ``agent`` in world ``index``, or ``None``."""
+        pool = world.pool
+        if agent not in pool:
+            return None
+        alive = np.flatnonzero(world.alive[index])
+        flat = pool.flat_index(
+            world.owner[index, alive].astype(np.int64),
+            world.kind[index, alive].astype(np.int64),
+            world.serial[index, alive],
+        )
+        hit = alive[flat == pool.index(agent)]
+        return int(hit[0]) if hit.size else None
+
+    def describe(self, world: SkirmishWorld, index: int, agent: str) -> list[tuple[str, str]]:
+        """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
+        slot = self.slot_of(world, index, agent)
+        if slot is None:
+            return []
+        w = world.map_shape[1]
+        kind, owner = int(world.kind[index, slot]), int(world.owner[index, slot])
+        y, x = divmod(int(world.cell[index, slot]), w)
+        rows = [
+            ("agent", agent),
+            ("kind", world.kind_names[kind]),
+            ("owner", world.pool.owners[owner]),
+            ("cell (x, y)", f"({x}, {y})"),
+            ("hp", f"{int(world.hp[index, slot])} / {int(world.max_hp[kind])}"),
+        ]
+        if kind == BASE:
+            rows.append(("team resources", str(int(world.resources[index, owner]))))
+        else:
+            rows.append(("damage / range", f"{world.damage[kind]} / {world.attack_range[kind]}"))
+        return rows
+
+    def close(self) -> None:
+        """Close the canvas (and its window, if any). Safe to call many times."""
+        if self.canvas is not None:
+            self.canvas.close()
+
+    # ------------------------------------------------------------- helpers
+    def _canvas(self, world: SkirmishWorld) -> Canvas:
+        hud_lines = 3 + ("mask" in self._overlays)
+        key = (world.map_shape, self.window_size, hud_lines)
+        if self.canvas is None or self._canvas_key != key:
+            if self.canvas is not None:
+                self.canvas.close()
+            self.canvas = Canvas(
+                world.map_shape, self.window_size, hud_lines=hud_lines, title="spawnzoo skirmish-v0"
+            )
+            self._canvas_key = key
+        return self.canvas
+
+    @staticmethod
+    def _name(world: SkirmishWorld, index: int, slot: int) -> str:
+        return world.pool.name_of(
+            int(world.owner[index, slot]),
+            int(world.kind[index, slot]),
+            int(world.serial[index, slot]),
+        )
+
+    @staticmethod
+    def _mask(world: SkirmishWorld, index: int, batch: BatchStep | None) -> np.ndarray:
+        """``[S, A]`` bool masks now: from ``batch`` if given, else from the world."""
+        return batch.action_mask[index] if batch is not None else world.action_mask()[index]
+
+    @staticmethod
+    def _acted(
+        world: SkirmishWorld, index: int, batch: BatchStep, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Agents that acted in the last step and are still alive: ``(slots [m], actions [m],
+        illegal [m])``."""
+        act = np.asarray(actions).reshape(-1, world.num_slots)
+        act = act[index] if act.shape[0] > 1 else act[0]
+        slots = np.flatnonzero(world.alive[index] & ~batch.spawned[index])
+        illegal = batch.illegal[index, slots] if batch.illegal.size else np.zeros(slots.size, bool)
+        return slots, act[slots], illegal
+
+    def _draw_flags(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
+        """A pennant on each capture point's centre cell, in the holder's colour (gold: none)."""
+        n = world.map_shape[1]
+        for c, holder in zip(world.capture_cell[i].tolist(), world.holder[i].tolist()):
+            y, x = divmod(c, n)
+            color = ZONE if holder < 0 else TEAM_COLORS[holder]
+            canvas.segment((y + 0.15, x + 0.3), (y + 0.85, x + 0.3), OUTLINE, width=0.07)
+            canvas.polygon(
+                [(y + 0.15, x + 0.33), (y + 0.33, x + 0.8), (y + 0.5, x + 0.33)],
+                color,
+                outline=OUTLINE,
+            )
+
+    def _draw_entity(self, canvas: Canvas, world: SkirmishWorld, i: int, slot: int) -> None:
+        n = world.map_shape[1]
+        y, x = divmod(int(world.cell[i, slot]), n)
+        owner, kind = int(world.owner[i, slot]), int(world.kind[i, slot])
+        if kind == BASE:
+            canvas.rect(y, x, BASE_COLORS[owner], inset=0.06, radius=0.2, outline=OUTLINE)
+            canvas.rect(y, x, TEAM_COLORS[owner], inset=0.3, radius=0.1)
+        elif kind == MELEE:
+            canvas.circle(y, x, TEAM_COLORS[owner], radius=0.32, outline=OUTLINE)
+        else:
+            d = 0.36
+            pts = [(y + 0.5 - d, x + 0.5), (y + 0.5, x + 0.5 + d), (y + 0.5 + d, x + 0.5)]
+            canvas.polygon([*pts, (y + 0.5, x + 0.5 - d)], TEAM_COLORS[owner], outline=OUTLINE)
+        if canvas.cell_size >= 8:
+            frac = float(world.hp[i, slot] / world.max_hp[kind])
+            canvas.bar(y, x, frac, _hp_color(frac), top=0.02, height=0.12)
+
+    def _draw_moves(self, canvas, world: SkirmishWorld, i: int, slots, actions, illegal) -> None:
+        """White arrows from the cell each unit that moved came from (drawn under units), and a
+        short grey arrow towards the cell a bounced move aimed at."""
+        n = world.map_shape[1]
+        tried = (actions >= MOVE_N) & (actions <= MOVE_W) & ~illegal
+        moved = world.moved[i, slots]
+        y, x = np.divmod(world.cell[i, slots], n)
+        for yy, xx, a, ok in zip(
+            y[tried].tolist(), x[tried].tolist(), actions[tried].tolist(), moved[tried].tolist()
+        ):
+            dy, dx = DIRS[a]
+            cy, cx = yy + 0.5, xx + 0.5
+            if ok:
+                start, end, color = (
+                    (cy - dy * 0.9, cx - dx * 0.9),
+                    (cy - dy * 0.35, cx - dx * 0.35),
+                    TRAIL,
+                )
+            else:
+                start, end, color = (
+                    (cy + dy * 0.3, cx + dx * 0.3),
+                    (cy + dy * 0.7, cx + dx * 0.7),
+                    BOUNCE,
+                )
+            canvas.arrow(start, end, color, width=0.13, head=0.28, outline=OUTLINE)
+
+    def _draw_action_icons(
+        self, canvas, world: SkirmishWorld, i: int, slots, actions, illegal
+    ) -> None:
+        """Attack arrows, build labels, masked attempts in red."""
+        n = world.map_shape[1]
+        y, x = np.divmod(world.cell[i, slots], n)
+        for yy, xx, a, bad in zip(y.tolist(), x.tolist(), actions.tolist(), illegal.tolist()):
+            cy, cx = yy + 0.5, xx + 0.5
+            if (MOVE_N <= a <= MOVE_W and bad) or ATTACK_N <= a <= ATTACK_W:
+                dy, dx = DIRS[ACTION_TARGET[a]]
+                canvas.arrow(
+                    (cy + dy * 0.25, cx + dx * 0.25),
+                    (cy + dy * 0.95, cx + dx * 0.95),
+                    ILLEGAL if bad else ATTACK,
+                    width=0.14,
+                    head=0.32,
+                    outline=OUTLINE,
+                )
+            elif a in (BUILD_MELEE, BUILD_RANGED):
+                canvas.label(
+                    yy - 0.1,
+                    xx + 1.0,
+                    "+M" if a == BUILD_MELEE else "+R",
+                    size=0.45,
+                    color=ILLEGAL if bad else SELECTED,
+                    anchor="topright",
+                )
+
+    def _draw_deaths(self, canvas: Canvas, world: SkirmishWorld, i: int, batch: BatchStep):
+        """A red cross on the cell of every agent that died in the last step."""
+        n = world.map_shape[1]
+        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
+        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
+        for yy, xx in zip(y.tolist(), x.tolist()):
+            cy, cx = yy + 0.5, xx + 0.5
+            for s in (1, -1):
+                canvas.segment(
+                    (cy - 0.4, cx - s * 0.4),
+                    (cy + 0.4, cx + s * 0.4),
+                    ILLEGAL,
+                    width=0.13,
+                    outline=OUTLINE,
+                )
+
+    def _draw_ids(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
+        """Kind initial and serial of every live agent (team by colour)."""
+        if canvas.cell_size < 10:
+            return
+        n = world.map_shape[1]
+        slots = np.flatnonzero(world.alive[i])
+        y, x = np.divmod(world.cell[i, slots], n)
+        kind, serial = world.kind[i, slots].tolist(), world.serial[i, slots].tolist()
+        for yy, xx, k, s in zip(y.tolist(), x.tolist(), kind, serial):
+            canvas.label(
+                yy + 0.55, xx + 0.5, f"{KIND_INITIAL[k]}{s}", size=0.4, color=TEXT, background=None
+            )
+
+    def _draw_hud(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
+        canvas.hud_line(0, [(f"step {int(world.t[i])} / {world.max_cycles}", TEXT)])
+        alive, kind, owner = world.alive[i], world.kind[i], world.owner[i]
+        for p in range(2):
+            mine = alive & (owner == p)
+            melee, ranged = (
+                int((mine & (kind == MELEE)).sum()),
+                int((mine & (kind == RANGED)).sum()),
+            )
+            canvas.hud_line(
+                1 + p,
+                [
+                    (f"{world.pool.owners[p]}   ", HUD_TEAM_COLORS[p]),
+                    (
+                        f"points {int(world.points[i, p])}   "
+                        f"resources {int(world.resources[i, p])}   "
+                        f"bases {int((mine & (kind == BASE)).sum())}   "
+                        f"units {melee + ranged} ({melee} melee, {ranged} ranged)   "
+                        f"held {int((world.holder[i] == p).sum())}/{world.num_capture}",
+                        TEXT,
+                    ),
+                ],
+            )
+
+    def _draw_mask_line(self, canvas, world: SkirmishWorld, i: int, batch, slot) -> None:
+        if slot is None:
+            note = f"{self.selected} is not alive" if self.selected else "no agent selected"
+            canvas.hud_line(3, [("mask: ", SELECTED), (note, TEXT)])
+            return
+        mask = self._mask(world, i, batch)[slot]
+        owner = int(world.owner[i, slot])
+        canvas.hud_line(
+            3,
+            [
+                (f"{self.selected}  ", HUD_TEAM_COLORS[owner]),
+                ("legal: ", SELECTED),
+                (legal_summary(mask), TEXT),
+            ],
+        )
