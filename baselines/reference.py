@@ -12,10 +12,10 @@ milestones are 0 when it already reaches the threshold untrained (and ``None`` o
 
 from __future__ import annotations
 
-from spawnzoo.envs.core.registry import make_policy
+from spawnzoo.envs.core.registry import make_batched, make_policy
 
 from .common.config import PPOConfig
-from .common.evaluation import MilestoneTracker, check_policy_name, evaluate
+from .common.evaluation import MilestoneTracker, check_opponent, check_policy_name, evaluate
 from .common.metrics import EVAL_EPISODE_LENGTH, EVAL_FULL_LENGTH_FRACTION
 from .common.progress import TrainingProgress
 from .common.runs import RunDir, RunResult
@@ -35,10 +35,14 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
         The run directory and its summary (``parameter_count`` 0, ``env_steps`` 0).
 
     Raises:
-        ValueError: the env has no policy ``policy`` (the message lists its policies); raised
-            before a run directory is made.
+        ValueError: the env has no policy ``policy`` (the message lists its policies), or
+            ``eval_opponent`` cannot play (``check_opponent``); raised before a run directory
+            is made.
     """
     check_policy_name(config.env_id, policy)
+    check_opponent(
+        config.eval_opponent, config.env_id, make_batched(config.env_id, **config.env_kwargs)
+    )
     run = RunDir.for_config(config, method=policy)
     with run, TrainingProgress(0, enabled=config.progress) as progress:
         result = evaluate(

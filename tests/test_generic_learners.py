@@ -162,8 +162,18 @@ def test_an_opponent_plays_every_player_but_the_first():
     assert heuristic_vs_random.to_dict()["opponent"] == "random"
 
 
+@pytest.mark.parametrize("method", ["hybrid", "independent", "random"])
+def test_an_opponent_on_a_one_player_env_fails_before_training(method, tmp_path):
+    cfg = config(method, MITES, tmp_path, eval_opponent="random")
+    with pytest.raises(
+        ValueError, match=r"needs at least 2 players; this toy-mites-v0 world has 1"
+    ):
+        make_algorithm(method).train(cfg)
+    assert not any(tmp_path.iterdir())
+
+
 def test_opponent_errors():
-    with pytest.raises(ValueError, match=r"needs at least 2 players; toy-mites-v0"):
+    with pytest.raises(ValueError, match=r"needs at least 2 players; this toy-mites-v0"):
         evaluate(
             lambda world: make_policy(MITES, "random", world),
             MITES,

@@ -301,17 +301,11 @@ def evaluate(
     reserved = sorted({"num_envs", "auto_reset"} & set(settings))
     if reserved:
         raise ValueError(f"settings must not contain {reserved}: the evaluation sets them")
-    if opponent is not None:
-        check_policy_name(env_id, opponent)
     start = time.perf_counter()
     world = make_batched(
         env_id, num_envs=num_envs, auto_reset=False, **{**settings, "max_cycles": max_cycles}
     )
-    if opponent is not None and world.num_players < 2:
-        raise ValueError(
-            f"an evaluation opponent ({opponent!r}) needs at least 2 players; {env_id} with "
-            f"settings {dict(settings)} has {world.num_players}"
-        )
+    check_opponent(opponent, env_id, world)
     batch = world.reset(seed=seed)
     policy = make_policy(world)
     scripted = None if opponent is None else registry_policy(env_id, opponent, world, seed=seed)
@@ -366,6 +360,21 @@ def check_policy_name(env_id: str, name: str) -> None:
         raise ValueError(
             f"{env_id} has no policy {name!r}; its policies: {policy_names(env_id)} "
             "(or a 'module:attr' class)"
+        )
+
+
+def check_opponent(opponent: str | None, env_id: str, world: BatchedEnv) -> None:
+    """Raise ``ValueError`` unless ``opponent`` can play players ``1..P-1`` of ``world``: a
+    policy of ``env_id`` (see ``check_policy_name``) on a world of at least 2 players. ``None``
+    (self-play) always can. Learners call it before training, so a bad opponent fails at once.
+    """
+    if opponent is None:
+        return
+    check_policy_name(env_id, opponent)
+    if world.num_players < 2:
+        raise ValueError(
+            f"an evaluation opponent ({opponent!r}) needs at least 2 players; this {env_id} "
+            f"world has {world.num_players} (set players=2 if the env has that setting)"
         )
 
 

@@ -25,7 +25,7 @@ from . import grouping as grp
 from . import metrics as M
 from .buffer import Rollout
 from .distributions import MaskedCategorical
-from .evaluation import MilestoneTracker, evaluate
+from .evaluation import MilestoneTracker, check_opponent, evaluate
 from .gae import masked_gae
 from .init import seed_everything
 from .losses import masked_mean, normalize_advantages, policy_loss, value_loss
@@ -407,6 +407,7 @@ def train_grouped(
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     layout = grp.EntityLayout.of(env)
     grp.check_grouping(grp.GroupingSpec.parse(sep.grouping), layout, env.num_slots)
+    check_opponent(cfg.eval_opponent, cfg.env_id, env)
     policy = build_policy(cfg, env).to(cfg.device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)

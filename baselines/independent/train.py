@@ -25,7 +25,12 @@ import torch
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from spawnzoo.baselines.common import metrics as M
-from spawnzoo.baselines.common.evaluation import EvalResult, MilestoneTracker, evaluate
+from spawnzoo.baselines.common.evaluation import (
+    EvalResult,
+    MilestoneTracker,
+    check_opponent,
+    evaluate,
+)
 from spawnzoo.baselines.common.init import seed_everything
 from spawnzoo.baselines.common.progress import TrainingProgress, progress_bar
 from spawnzoo.baselines.common.runs import RunDir, RunResult, count_parameters
@@ -265,6 +270,7 @@ def train(config: IndependentConfig) -> RunResult:
     cfg = config
     seed_everything(cfg.seed)
     world = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
+    check_opponent(cfg.eval_opponent, cfg.env_id, world)
     env = SlotVecEnv(world, obs_radius=cfg.obs_radius)
     model = build_model(cfg, env)
     run = RunDir.for_config(cfg, method=METHOD)
