@@ -198,3 +198,33 @@ def test_training_is_self_play_and_evaluation_is_against_the_opponent(method, tm
     wins = final_eval["player_metrics"]["win"]
     assert len(wins) == 2 * QUICK["eval_envs"]  # both players are recorded
     assert summary["final_metrics"][M.EVAL_WIN] == pytest.approx(np.mean(wins[::2]))
+
+
+def test_eval_result_keeps_numbers_and_reports_player_0_against_an_opponent():
+    episodes = [
+        {
+            "episode_length": 8,
+            "per_player": [
+                {"win": 1.0, "alive": True, "team": "red"},
+                {"win": 0.0, "alive": False, "team": "blue"},
+            ],
+        },
+        {
+            "episode_length": 5,
+            "per_player": [
+                {"win": 0.5, "alive": True, "team": "red"},
+                {"win": 0.5, "alive": True, "team": "blue"},
+            ],
+        },
+    ]
+    result = EvalResult.from_episodes(episodes, [True, False], 8, opponent="heuristic")
+    assert sorted(result.player_metrics) == ["alive", "win"]  # text is left out
+    assert result.learner_values("win") == [1.0, 0.5]
+    metrics = result.to_metrics()
+    assert metrics["eval/win"] == 0.75 and metrics["eval/win_std"] == 0.25
+    assert metrics["eval/alive"] == 1.0
+    assert metrics[M.EVAL_FULL_LENGTH_FRACTION] == 0.5
+    self_play = EvalResult.from_episodes(episodes, [True, False], 8)
+    assert self_play.to_metrics()["eval/win"] == 0.5 and self_play.learner_players == (0, 1)
+    with pytest.raises(KeyError, match=r"no per-player metric 'ice'.*\['alive', 'win'\]"):
+        result.player_mean("ice")

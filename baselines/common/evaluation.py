@@ -126,7 +126,8 @@ class EvalResult:
 
         Args:
             episodes: ``[N]`` dicts ``{"episode_length": int, "per_player": [{name: value}]}``
-                plus any other env-level numbers.
+                plus any other env-level numbers (values that are not numbers or booleans, e.g.
+                text, are left out).
             time_limit: ``[N]`` whether each episode ended by the time limit.
             max_cycles: the evaluation's time limit.
             wall_clock_s: seconds the evaluation took.
@@ -140,7 +141,8 @@ class EvalResult:
         for ep in episodes:
             for row in ep.get("per_player", ()):
                 for name, value in row.items():
-                    player.setdefault(name, []).append(float(value))
+                    if _is_number(value) or isinstance(value, (bool, np.bool_)):
+                        player.setdefault(name, []).append(float(value))
             for name, value in ep.items():
                 if name not in ("episode_length", "per_player") and _is_number(value):
                     env.setdefault(name, []).append(float(value))
