@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from learner_helpers import metric_rows
+from spawnzoo.baselines.cli import format_summary
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import PPOConfig
 from spawnzoo.baselines.common.evaluation import EvalResult, evaluate
@@ -198,6 +199,7 @@ def test_training_is_self_play_and_evaluation_is_against_the_opponent(method, tm
     wins = final_eval["player_metrics"]["win"]
     assert len(wins) == 2 * QUICK["eval_envs"]  # both players are recorded
     assert summary["final_metrics"][M.EVAL_WIN] == pytest.approx(np.mean(wins[::2]))
+    assert "eval/win" in format_summary(summary)  # what `spawnzoo train` prints
 
 
 def test_eval_result_keeps_numbers_and_reports_player_0_against_an_opponent():

@@ -96,6 +96,15 @@ EVAL_KEYS: tuple[str, ...] = (
     EVAL_AVG_FACTORIES_ALIVE,
     EVAL_FULL_LENGTH_FRACTION,
 )
+#: the keys a run's printed summary shows when present (``spawnzoo train``), in order
+REPORT_KEYS: tuple[str, ...] = (
+    EVAL_EPISODE_LENGTH,
+    EVAL_EPISODE_RETURN,
+    EVAL_WIN,
+    EVAL_ICE_TRANSFERRED,
+    EVAL_AVG_FACTORIES_ALIVE,
+    EVAL_FULL_LENGTH_FRACTION,
+)
 #: every key of this module
 ALL_KEYS: tuple[str, ...] = tuple(
     value
