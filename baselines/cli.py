@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common.metrics import EVAL_KEYS, std_key
+from .common.metrics import REPORT_KEYS, std_key
 from .registry import ALGORITHMS, make_algorithm
 
 
@@ -62,7 +62,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({summary['env_sps']:,.0f} env steps/s, {summary['agent_sps']:,.0f} agent steps/s), "
         f"{summary['parameter_count']:,} parameters"
     ]
-    for key in EVAL_KEYS:
+    for key in REPORT_KEYS:
         if final.get(key) is None:
             continue
         std = final.get(std_key(key))

@@ -2,7 +2,9 @@
 
 They do not learn. ``train`` evaluates the policy with the protocol every learner uses
 (``common.evaluation``) and writes the same run directory, so ``compare`` can put them in the
-same tables and plots. Since the policy never changes it is evaluated once; that result is
+same tables and plots. With ``eval_opponent`` set, the reference policy plays player 0 against
+that scripted opponent (``random`` vs ``heuristic``: the floor of a win-rate table). Since the
+policy never changes it is evaluated once; that result is
 logged at env step 0 and at every point where a learner with the same config would evaluate
 (``config.should_evaluate``), so its curve is a flat line over the same x range and its
 milestones are 0 when it already reaches the threshold untrained (and ``None`` otherwise).
@@ -10,10 +12,10 @@ milestones are 0 when it already reaches the threshold untrained (and ``None`` o
 
 from __future__ import annotations
 
-from spawnzoo.envs.core.registry import make_policy
+from spawnzoo.envs.core.registry import make_batched, make_policy
 
 from .common.config import PPOConfig
-from .common.evaluation import MilestoneTracker, evaluate
+from .common.evaluation import MilestoneTracker, check_opponent, check_policy_name, evaluate
 from .common.metrics import EVAL_EPISODE_LENGTH, EVAL_FULL_LENGTH_FRACTION
 from .common.progress import TrainingProgress
 from .common.runs import RunDir, RunResult
@@ -31,7 +33,16 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
 
     Returns:
         The run directory and its summary (``parameter_count`` 0, ``env_steps`` 0).
+
+    Raises:
+        ValueError: the env has no policy ``policy`` (the message lists its policies), or
+            ``eval_opponent`` cannot play (``check_opponent``); raised before a run directory
+            is made.
     """
+    check_policy_name(config.env_id, policy)
+    check_opponent(
+        config.eval_opponent, config.env_id, make_batched(config.env_id, **config.env_kwargs)
+    )
     run = RunDir.for_config(config, method=policy)
     with run, TrainingProgress(0, enabled=config.progress) as progress:
         result = evaluate(
@@ -41,6 +52,7 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
             num_envs=config.eval_envs,
             max_cycles=config.eval_horizon,
             seed=config.eval_seed,
+            opponent=config.eval_opponent,
         )
         metrics = result.to_metrics()
         progress.message(
@@ -65,7 +77,11 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
             final_metrics=metrics,
             milestones=tracker.milestones(),
             final_eval=result.to_dict(),
-            extra={"policy": policy, "eval_env_steps": sum(result.episode_lengths)},
+            extra={
+                "policy": policy,
+                "eval_env_steps": sum(result.episode_lengths),
+                "eval_opponent": config.eval_opponent,
+            },
         )
     return RunResult(run.path, summary)
 

@@ -31,11 +31,13 @@ class HybridConfig(PPOConfig):
     """The paper's extra scale of every weight after init."""
     grouping: str = "entity"
     """Trajectory separation: ``entity``, ``global``, ``factories=entity,robots=global`` (any
-    combination), ``random:N``, ``quadrant``, ``nearest_factory``, ``nearest_heavy``."""
+    combination), ``random:N``, ``quadrant``, ``nearest_factory``, ``nearest_heavy``. The names
+    are harvest's: on any env ``factories`` means structures and ``robots`` units."""
     own_reward_weight: float = 1.0
     """Group reward = w x own + (1 - w) x mean of the active groups' rewards."""
     top_n: int | None = None
-    """Keep only N robot examples per step (train-sample reduction); ``None`` keeps all."""
+    """Keep only N unit ("robot") examples per step (train-sample reduction); ``None`` keeps
+    all."""
     top_n_by: str = "advantage"
     """How the N are chosen: ``advantage``, ``abs_advantage``, ``return`` or ``random``."""
     globalise: tuple[str, ...] = field(default_factory=tuple)

@@ -9,8 +9,13 @@ Shapes (``B`` images = (world, player) pairs, ``C`` planes, ``H x W`` map, ``S``
 * actor: ``embed_actor(planes)`` ``[B, w, H, W]`` -> gathered at the cells ``[B, S, w]`` -> the
   head of each entity's kind -> logits ``[B, S, A]``;
 * critic: ``embed_critic(planes)`` ``[B, w, H, W]`` -> shared conv block ``[B, 8, H, W]`` -> four
-  ``[B, 1, H, W]`` maps: robot-local, factory-local, robot-global and factory-global. An entity's
-  value is its class's local map at its cell plus the spatial mean of its class's global map.
+  ``[B, 1, H, W]`` maps: unit-local, structure-local, unit-global and structure-global. An
+  entity's value is its class's local map at its cell plus the spatial mean of its class's
+  global map. The classes come from the env: *structures* are the kinds in
+  ``BatchedEnv.structure_kinds`` (harvest's factories, skirmish's bases), *units* every other
+  kind. The modules keep the paper's names (``factory_*`` maps serve structures, ``robot_*``
+  maps units), so harvest checkpoints and per-layer init seeds stay the same; on an env
+  without structures (forage) the structure maps are simply never read.
 
 There is no bottleneck: the embedding is ``H x W`` in, ``H x W`` out, so the same weights run on
 any map size and each entity's action depends on its receptive field plus the squeeze-excitation
@@ -35,8 +40,6 @@ from spawnzoo.baselines.common.layers import SE_REDUCTION, ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import count_parameters
 from torch import nn
 
-#: kind index of factories in harvest (``envs.harvest.world.FACTORY``); all other kinds are robots
-FACTORY_KIND = 0
 #: channels of the critic's shared conv block and of its heads' hidden 1x1 block (the paper's)
 CRITIC_SHARED, CRITIC_HIDDEN = 8, 4
 
@@ -101,8 +104,10 @@ class HybridPolicy(nn.Module):
     Args:
         in_channels: ``C``, input planes (harvest: 17; the paper: 18).
         num_actions: ``A``, size of the shared discrete action space.
-        num_kinds: ``K``, entity kinds; one actor head per kind. Kind ``FACTORY_KIND`` (0) is read
-            by the factory value maps, every other kind by the robot value maps.
+        num_kinds: ``K``, entity kinds; one actor head per kind.
+        structure_kinds: kinds read by the structure ("factory") value maps
+            (``BatchedEnv.structure_kinds``; harvest: ``(0,)``); every other kind is a unit and
+            reads the unit ("robot") maps. Empty: every kind is a unit.
         width: ``w``, channels of both embeddings (the paper: 32).
         depth: SE-residual blocks per embedding stage (the paper: 2).
         stages: embedding stages (the paper: 2).
@@ -114,7 +119,8 @@ class HybridPolicy(nn.Module):
             ``"default"`` (torch's own init, drawn from ``seed``).
 
     Raises:
-        ValueError: a non-positive size or an unknown ``critic`` / ``init``.
+        ValueError: a non-positive size, a structure kind outside ``[0, K)``, or an unknown
+            ``critic`` / ``init``.
     """
 
     def __init__(
@@ -123,6 +129,7 @@ class HybridPolicy(nn.Module):
         in_channels: int,
         num_actions: int,
         num_kinds: int = 3,
+        structure_kinds: tuple[int, ...] = (),
         width: int = 32,
         depth: int = 2,
         stages: int = 2,
@@ -145,9 +152,19 @@ class HybridPolicy(nn.Module):
             raise ValueError(f"critic must be 'local+global' or 'global', got {critic!r}")
         if init not in ("paper", "default"):
             raise ValueError(f"init must be 'paper' or 'default', got {init!r}")
+        structure_kinds = tuple(int(k) for k in structure_kinds)
+        if any(not 0 <= k < num_kinds for k in structure_kinds):
+            raise ValueError(
+                f"structure_kinds {structure_kinds} must be kind indices in [0, {num_kinds})"
+            )
         self.num_actions = num_actions
         self.num_kinds = num_kinds
+        self.structure_kinds = structure_kinds
         self.critic = critic
+        # kind -> reads the structure maps; not saved (checkpoints hold weights only)
+        is_structure = torch.zeros(num_kinds, dtype=torch.bool)
+        is_structure[list(structure_kinds)] = True
+        self.register_buffer("is_structure_kind", is_structure, persistent=False)
 
         # torch's default init and spectral norm's vectors draw from the global RNG: draw them
         # from `seed` without disturbing the caller's stream
@@ -229,16 +246,16 @@ class HybridPolicy(nn.Module):
         """
         present, cell, kind = self._slots(planes, cell, kind)
         x = self.critic_shared(self.embed_critic(planes))  # [B, 8, H, W]
-        is_factory = kind == FACTORY_KIND  # [B, S]
+        is_structure = self.is_structure_kind[kind]  # [B, S]
         scalars = torch.stack(
             [self.robot_global(x).mean(dim=(1, 2, 3)), self.factory_global(x).mean(dim=(1, 2, 3))],
             dim=1,
-        )  # [B, 2]: robot, factory
-        values = scalars.gather(1, is_factory.long())  # [B, S]
+        )  # [B, 2]: unit, structure
+        values = scalars.gather(1, is_structure.long())  # [B, S]
         if self.critic == "local+global":
             local = torch.cat([self.robot_local(x), self.factory_local(x)], dim=1)  # [B, 2, H, W]
             at_cell = _gather_cells(local, cell)  # [B, 2, S]
-            values = values + torch.where(is_factory, at_cell[:, 1], at_cell[:, 0])
+            values = values + torch.where(is_structure, at_cell[:, 1], at_cell[:, 0])
         return torch.where(present, values, torch.zeros_like(values))
 
     def describe(self) -> dict[str, int]:

@@ -20,11 +20,12 @@ HybridAgent = SlotPolicyAgent
 
 
 def build_policy(cfg: HybridConfig, world) -> HybridPolicy:
-    """The network for ``world``'s planes and action space."""
+    """The network for ``world``'s planes, kinds, structure kinds and action space."""
     return HybridPolicy(
         in_channels=len(world.plane_names),
         num_actions=world.num_actions,
         num_kinds=len(world.kind_names),
+        structure_kinds=tuple(world.structure_kinds),
         width=cfg.width,
         depth=cfg.depth,
         stages=cfg.stages,

@@ -17,8 +17,10 @@ torch = pytest.importorskip("torch")
 from spawnzoo.baselines.common import grouping  # noqa: E402
 from spawnzoo.baselines.common.gae import masked_gae  # noqa: E402
 from spawnzoo.baselines.common.grouping import (  # noqa: E402
+    EntityLayout,
     GroupingSpec,
     assign_groups,
+    check_grouping,
     globalise,
     globalise_flags,
     group_flags,
@@ -32,6 +34,12 @@ W = 12
 FS = 4  # factory slots: 2 players x 2 factories
 S = 14  # + 2 players x 5 robot slots
 _ = -1  # no group
+
+
+def harvest(structure_slots: int) -> EntityLayout:
+    """Harvest's kinds (factory = the structure kind), with ``structure_slots`` factory slots."""
+    return EntityLayout(("factory", "light", "heavy"), (FACTORY,), structure_slots)
+
 
 #: (slot, kind, serial, x, y) of the player's entities
 SCENE = [
@@ -61,7 +69,7 @@ def build_scene(entities=SCENE, others=OTHER) -> dict[str, torch.Tensor]:
 def groups_of(text: str, scene: dict[str, torch.Tensor] | None = None, **kw) -> list[int]:
     s = build_scene() if scene is None else scene
     spec = GroupingSpec.parse(text)
-    g = assign_groups(spec, s["active"], s["kind"], s["cell"], s["serial"], W, FS, **kw)
+    g = assign_groups(spec, s["active"], s["kind"], s["cell"], s["serial"], W, harvest(FS), **kw)
     assert g.dtype == torch.long and g.shape == (1, 1, S)
     return g[0, 0].tolist()
 
@@ -247,7 +255,7 @@ def test_assign_groups_matches_reference_over_steps_and_envs(text, seed, monkeyp
     monkeypatch.setattr(grouping, "_DISTANCE_BLOCK", 50)
     r = random_rollout(seed)
     spec = GroupingSpec.parse(text)
-    args = (r["active"], r["kind"], r["cell"], r["serial"], 8, 3)
+    args = (r["active"], r["kind"], r["cell"], r["serial"], 8, harvest(3))
     got = assign_groups(spec, *args)
     lists = [x.tolist() for x in args[:4]]
     assert got.tolist() == reference_groups(spec, *lists, 8, 3)
@@ -257,20 +265,97 @@ def test_assign_groups_errors():
     s = build_scene()
     args = (s["active"], s["kind"], s["cell"], s["serial"], W)
     entity = GroupingSpec()
-    with pytest.raises(ValueError, match="needs 11 group ids in the robot-slot range"):
-        assign_groups(GroupingSpec.parse("random:11"), *args, FS)
-    with pytest.raises(ValueError, match="factories must sit in slots"):
-        assign_groups(entity, *args, 1)  # factory 1 would sit in a robot slot
-    with pytest.raises(ValueError, match="factories must sit in slots"):
-        assign_groups(entity, *args, 6)  # robot 4 would sit in a factory slot
-    with pytest.raises(ValueError, match="factory_slots must be in"):
-        assign_groups(entity, *args, S + 1)
+    with pytest.raises(ValueError, match="needs 11 group ids in the unit-slot range"):
+        assign_groups(GroupingSpec.parse("random:11"), *args, harvest(FS))
+    with pytest.raises(ValueError, match="structures must sit in slots"):
+        assign_groups(entity, *args, harvest(1))  # factory 1 would sit in a robot slot
+    with pytest.raises(ValueError, match="structures must sit in slots"):
+        assign_groups(entity, *args, harvest(6))  # robot 4 would sit in a factory slot
+    with pytest.raises(ValueError, match="structure_slots must be in"):
+        assign_groups(entity, *args, harvest(S + 1))
     bad_kind = s["kind"].clone()
     bad_kind[0, 0, 4] = 7
-    with pytest.raises(ValueError, match="kind FACTORY, LIGHT or HEAVY"):
-        assign_groups(entity, s["active"], bad_kind, s["cell"], s["serial"], W, FS)
+    with pytest.raises(ValueError, match=r"a kind in \[0, 3\) \(\['factory', 'light', 'heavy'\]\)"):
+        assign_groups(entity, s["active"], bad_kind, s["cell"], s["serial"], W, harvest(FS))
     with pytest.raises(ValueError, match="shapes must match"):
-        assign_groups(entity, s["active"], s["kind"][..., :3], s["cell"], s["serial"], W, FS)
+        assign_groups(
+            entity, s["active"], s["kind"][..., :3], s["cell"], s["serial"], W, harvest(FS)
+        )
+
+
+# ------------------------------------------------------------- envs other than harvest
+
+#: an env without structures (forage-like): one kind, every slot a unit slot
+MITES = EntityLayout(("mite",), (), 0)
+
+
+def mites(cells: list[int], serials: list[int]) -> dict[str, torch.Tensor]:
+    """One step of one env: live mites in slots 0..n-1 of 6 at ``cells`` on a W-wide map."""
+    n = len(cells)
+    active = torch.zeros(1, 1, 6, dtype=torch.bool)
+    active[..., :n] = True
+    kind = torch.where(active, 0, -1)
+    cell = torch.full((1, 1, 6), -1)
+    cell[0, 0, :n] = torch.tensor(cells)
+    serial = torch.full((1, 1, 6), -1)
+    serial[0, 0, :n] = torch.tensor(serials)
+    return {"active": active, "kind": kind, "cell": cell, "serial": serial}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("entity", [0, 1, 2, 3, _, _]),
+        ("global", [0, 0, 0, 0, _, _]),
+        ("factories=global,robots=entity", [0, 1, 2, 3, _, _]),
+        ("factories=entity,robots=global", [0, 0, 0, 0, _, _]),
+        ("random:2", [1, 0, 1, 1, _, _]),  # serials 5, 2, 7, 9
+        ("quadrant", [0, 1, 2, 3, _, _]),  # one mite per quadrant
+    ],
+)
+def test_rules_on_an_env_without_structures_use_unit_ids_from_zero(text, expected):
+    s = mites([1 * W + 1, 1 * W + 9, 9 * W + 2, 10 * W + 10], [5, 2, 7, 9])
+    got = assign_groups(
+        GroupingSpec.parse(text), s["active"], s["kind"], s["cell"], s["serial"], W, MITES
+    )
+    assert got[0, 0].tolist() == expected
+
+
+def test_structure_rules_need_an_env_that_has_them():
+    s = mites([0, 5], [0, 1])
+    args = (s["active"], s["kind"], s["cell"], s["serial"], W, MITES)
+    with pytest.raises(ValueError, match=r"'nearest_factory'.*has none \(kinds \['mite'\]"):
+        assign_groups(GroupingSpec.parse("nearest_factory"), *args)
+    with pytest.raises(ValueError, match=r"'light' and 'heavy'; this env has kinds \['mite'\]"):
+        check_grouping(GroupingSpec.parse("nearest_heavy"), MITES, 6)
+    with pytest.raises(ValueError, match="needs 7 group ids in the unit-slot range"):
+        check_grouping(GroupingSpec.parse("random:7"), MITES, 6)
+
+
+def test_kinds_are_found_by_name_and_structure_kinds_by_index():
+    # bases are kind 2 here, lights 0, heavies 1: the rules follow the names and the layout
+    layout = EntityLayout(("light", "heavy", "base"), (2,), 1)
+    active = torch.tensor([True, True, True, True]).view(1, 1, 4)
+    kind = torch.tensor([2, 0, 1, 0]).view(1, 1, 4)
+    cell = torch.tensor([0, 1, 3, 4 * W]).view(1, 1, 4)  # light 1 next to base and heavy 2 at 2
+    group = {
+        text: assign_groups(GroupingSpec.parse(text), active, kind, cell, cell, W, layout)[
+            0, 0
+        ].tolist()
+        for text in ("nearest_heavy", "nearest_factory", "factories=global,robots=global")
+    }
+    assert group["nearest_heavy"] == [0, 2, 2, 2]  # lights 1 and 3 join heavy 2
+    assert group["nearest_factory"] == [0, 0, 0, 0]
+    assert group["factories=global,robots=global"] == [0, 1, 1, 1]
+    assert layout.is_structure(torch.tensor([-1, 0, 1, 2, 3])).tolist() == [
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
+    with pytest.raises(ValueError, match=r"structure_kinds \(3,\) must be kind indices"):
+        EntityLayout(("light", "heavy", "base"), (3,), 1)
 
 
 # -------------------------------------------------------------------------------- to_groups
@@ -318,7 +403,7 @@ def timeline_flags(text: str, timeline=TIMELINE) -> tuple[list[str], ...]:
     shape = timeline["active"].shape
     kind = torch.tensor([FACTORY, LIGHT, HEAVY]).expand(shape)
     zeros = torch.zeros(shape, dtype=torch.long)
-    group = assign_groups(spec, timeline["active"], kind, zeros, zeros, 12, 1)
+    group = assign_groups(spec, timeline["active"], kind, zeros, zeros, 12, harvest(1))
     flags = group_flags(group, *(timeline[k] for k in FLAG_NAMES))
     return tuple(cols(f, range(3)) for f in flags)
 
@@ -397,7 +482,7 @@ def test_a_group_that_its_only_robot_left_ends_and_the_next_one_starts():
     kind = torch.tensor([FACTORY, LIGHT, LIGHT, LIGHT, LIGHT]).expand(4, 1, 5)
     cell = torch.zeros(4, 1, 5, dtype=torch.long)
     cell[:, 0, 1] = torch.tensor([5, 5, 6, 6]) + 12 * 1  # x = 5, 5, 6, 6; y = 1
-    group = assign_groups(GroupingSpec.parse("quadrant"), active, kind, cell, cell, 12, 1)
+    group = assign_groups(GroupingSpec.parse("quadrant"), active, kind, cell, cell, 12, harvest(1))
     assert group[:, 0, 1].tolist() == [1, 1, 2, 2]
     no = torch.zeros(4, 1, 5, dtype=torch.bool)
     spawned = no.clone()
@@ -445,7 +530,7 @@ def reference_flags(group, active, spawned, terminated, truncated) -> list[list]
 def test_group_flags_match_reference(text, seed):
     r = random_rollout(seed)
     group = assign_groups(
-        GroupingSpec.parse(text), r["active"], r["kind"], r["cell"], r["serial"], 8, 3
+        GroupingSpec.parse(text), r["active"], r["kind"], r["cell"], r["serial"], 8, harvest(3)
     )
     flags = [r[k] for k in FLAG_NAMES]
     got = group_flags(group, *flags)
@@ -511,7 +596,9 @@ def test_flags_feed_gae_entity_separates_global_continues():
     zeros = torch.zeros(4, 1, 3, dtype=torch.long)
 
     def robot_advantage_at_0(text: str, reward_b: float) -> float:
-        group = assign_groups(GroupingSpec.parse(text), tl["active"], kind, zeros, zeros, 12, 1)
+        group = assign_groups(
+            GroupingSpec.parse(text), tl["active"], kind, zeros, zeros, 12, harvest(1)
+        )
         active_g, starts_g, dones_g, _ = group_flags(group, *tl.values())
         reward = torch.tensor([0.0, 1.0, reward_b]).expand(4, 1, 3) * tl["active"]
         adv, _ = masked_gae(

@@ -31,6 +31,7 @@ def make(**kw) -> HybridPolicy:
     """A harvest-sized policy (17 planes) unless told otherwise."""
     kw.setdefault("in_channels", 17)
     kw.setdefault("num_actions", A)
+    kw.setdefault("structure_kinds", (0,))  # harvest's factories
     return HybridPolicy(**kw)
 
 
@@ -280,3 +281,20 @@ def test_configurable_depth_and_stages():
     logits, values = small(planes, cell, kind)
     assert logits.shape == (3, 7, A) and values.shape == (3, 7)
     assert math.isfinite(values.sum().item())
+
+
+def test_structure_kinds_choose_the_value_maps():
+    planes, cell, kind = batch()
+    harvest = make(seed=4)
+    no_structures = make(seed=4, structure_kinds=())
+    no_structures.load_state_dict(harvest.state_dict())  # same weights, no buffer in the dict
+    for m in (harvest, no_structures):
+        m.eval()
+    with torch.no_grad():
+        v_harvest = harvest.value_only(planes, cell, kind)
+        v_units = no_structures.value_only(planes, cell, kind)
+    factory = (kind == 0) & (cell >= 0)
+    assert torch.equal(v_harvest[~factory], v_units[~factory])  # units read the same maps
+    assert not torch.isclose(v_harvest[factory], v_units[factory]).any()  # kind 0: other maps
+    with pytest.raises(ValueError, match=r"structure_kinds \(3,\) must be kind indices"):
+        make(structure_kinds=(3,))

@@ -12,8 +12,9 @@ Shapes (``B`` images = (world, player) pairs, ``C`` planes of which the first ``
 
 * actor input per entity: its ``[C', K, K]`` window of the owner's planes (the spatial planes
   padded with each plane's "nothing" value, plus ``off_map``), exactly
-  ``BatchedEnv.egocentric``, flattened, then own features: the ``C`` planes at its cell (power,
-  cargo, factory stores, step, day), its kind one-hot and its ``(x, y)`` scaled to ``[-1, 1]``
+  ``BatchedEnv.egocentric``, flattened, then own features: the ``C`` planes at its cell (harvest:
+  power, cargo, factory stores, step, day), its one-hot over the env's ``kind_names`` and its
+  ``(x, y)`` scaled to ``[-1, 1]``
   (the information of ``BatchedEnv.self_features``). The windows are cut inside the network
   from the stored global planes, so the rollout keeps one ``[C, H, W]`` image per (world,
   player) rather than one observation per entity, and the shared ``collect`` / ``update``
@@ -206,7 +207,11 @@ class MappoPolicy(nn.Module):
 
 
 def obs_radius(cfg: MappoConfig, world) -> int:
-    """``cfg.obs_radius``, else the env's own (``world.cfg.obs_radius``)."""
+    """``cfg.obs_radius``, else the env's own (``world.cfg.obs_radius``).
+
+    Raises:
+        ValueError: neither is set (the env has no ``cfg.obs_radius``).
+    """
     if cfg.obs_radius is not None:
         return cfg.obs_radius
     radius = getattr(getattr(world, "cfg", None), "obs_radius", None)

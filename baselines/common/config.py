@@ -32,6 +32,8 @@ from typing import Any, Literal, NoReturn, TypeVar, Union
 import torch
 from spawnzoo.envs.core.registry import REGISTRY, presets
 
+from .evaluation import check_policy_name
+
 C = TypeVar("C")
 
 
@@ -101,6 +103,11 @@ class PPOConfig:
     eval_seed: int = 420
     """Reset seed of the evaluation worlds (world ``i`` uses stream ``i``); the same maps at
     every evaluation of a run."""
+    eval_opponent: str | None = None
+    """``none``: self-play evaluation (the model plays every player, as in training). A policy
+    name of the env (``heuristic``, ``random``, ``module:attr``): the model plays player 0 and
+    that scripted policy every other player; ``eval/`` per-player means are then player 0's
+    (e.g. ``eval/win``, the win rate against it). Needs >= 2 players."""
 
     # --- run directory ---
     run_root: str = "runs"
@@ -160,6 +167,11 @@ class PPOConfig:
                 bad(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.target_kl is not None and not self.target_kl > 0:
             bad(f"target_kl must be > 0 or None, got {self.target_kl}")
+        if self.eval_opponent is not None:
+            try:
+                check_policy_name(self.env_id, self.eval_opponent)
+            except ValueError as err:
+                bad(f"eval_opponent: {err}")
         if self.eval_max_cycles is not None and self.eval_max_cycles < 1:
             bad(f"eval_max_cycles must be >= 1 or None, got {self.eval_max_cycles}")
         if self.run_name is not None and (

@@ -2,15 +2,26 @@
 
 After each training cycle a learner plays ``num_envs`` fresh worlds to the end of their episode
 (at most ``max_cycles`` steps, the preset's ``eval_max_cycles``; the paper uses 12 worlds and
-1000 steps) with its current policy and reports:
+1000 steps) with its current policy and reports, on any env:
 
 * **episode length** (env-level): steps until a world's episode ended;
-* the env's **per-player metrics** (harvest: ice transferred, average factories alive, ...),
-  one value per player and episode;
+* **episode return** (per player, ``episode_return``): the summed rewards of all the player's
+  entities over the episode, computed by the evaluation from the per-slot rewards;
+* whatever **per-player metrics** the env's ``FinalState.metrics`` report, under their own
+  names (harvest: ``ice_transferred``, ``avg_factories_alive``, ...; skirmish: ``win``, ...),
+  one value per player and episode, and its other numeric env-level metrics;
 * the **full-length fraction**: episodes that ran to ``max_cycles`` and ended by the time limit
   rather than a terminal state. In harvest a terminal state is "no player has a factory left"
   (1 player) or "at most one player has a factory left" (2 players), so a full-length episode is
   one where every player kept a factory to the end, as the paper requires.
+
+**Self-play or a scripted opponent.** By default (``opponent=None``) the evaluated policy plays
+every player, as in training. With ``opponent="heuristic"`` (any name of
+``make_policy(env_id, name, world)``: ``random``, the env's scripted policies, or
+``"module:attr"``) the policy plays player 0 only and the named scripted policy plays every
+other player; the per-player means then cover player 0 alone, so on skirmish ``eval/win`` is
+the learner's win rate against that opponent. The opponent's own numbers stay in
+``EvalResult.player_metrics`` (every player) and in ``to_dict()``.
 
 ``MilestoneTracker`` turns the full-length fractions of successive evaluations into the paper's
 milestones: the first evaluated env-step count at which >= 10% (>= 95%) of the evaluation
@@ -19,6 +30,11 @@ episodes were full length.
     result = evaluate(lambda world: make_policy("harvest-v0", "heuristic", world, seed=0),
                       "harvest-v0", {"preset": "tiny"}, max_cycles=128, seed=420)
     result.full_length_fraction, result.ice_transferred, result.to_metrics()
+
+    vs = evaluate(lambda world: make_policy("skirmish-v0", "random", world, seed=0),
+                  "skirmish-v0", {"preset": "tiny"}, max_cycles=128, seed=420,
+                  opponent="heuristic")
+    vs.player_mean("win")   # random's win rate against the heuristic
 """
 
 from __future__ import annotations
@@ -32,9 +48,11 @@ import numpy as np
 import torch
 from spawnzoo.envs.core.batched import BatchedEnv
 from spawnzoo.envs.core.policies import Policy
-from spawnzoo.envs.core.registry import make_batched
+from spawnzoo.envs.core.registry import make_batched, spec
+from spawnzoo.envs.core.registry import make_policy as registry_policy
 
 from .metrics import (
+    EPISODE_RETURN,
     EVAL_EPISODE_LENGTH,
     EVAL_EPISODES,
     EVAL_FULL_LENGTH_FRACTION,
@@ -61,8 +79,11 @@ class EvalResult:
         time_limit: ``[N]`` whether the episode ended by the time limit (some entity was
             ``truncated``), not by a terminal state.
         player_metrics: metric name -> ``[N * P]`` values, episode-major (episode 0's players
-            first), from the env's ``episode_metrics()["per_player"]``.
+            first), from the env's ``FinalState.metrics["per_player"]`` plus
+            ``episode_return``; every player, the opponent's included.
         env_metrics: other env-level numeric metrics, name -> ``[N]`` values.
+        opponent: the scripted policy that played players ``1..P-1`` (``None``: self-play,
+            the evaluated policy played every player).
         wall_clock_s: seconds the evaluation took (ignored by ``==``).
     """
 
@@ -72,6 +93,7 @@ class EvalResult:
     time_limit: list[bool]
     player_metrics: dict[str, list[float]] = field(default_factory=dict)
     env_metrics: dict[str, list[float]] = field(default_factory=dict)
+    opponent: str | None = None
     wall_clock_s: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +108,10 @@ class EvalResult:
                     f"player metric {name!r} has {len(values)} values, expected episodes x "
                     f"players = {n} x {self.num_players}"
                 )
+        if self.opponent is not None and self.num_players < 2:
+            raise ValueError(
+                f"opponent {self.opponent!r} needs at least 2 players, got {self.num_players}"
+            )
 
     @classmethod
     def from_episodes(
@@ -94,15 +120,18 @@ class EvalResult:
         time_limit: Sequence[bool],
         max_cycles: int,
         wall_clock_s: float = 0.0,
+        opponent: str | None = None,
     ) -> EvalResult:
         """Collect the env's episode metric dicts (``FinalState.metrics`` entries).
 
         Args:
             episodes: ``[N]`` dicts ``{"episode_length": int, "per_player": [{name: value}]}``
-                plus any other env-level numbers.
+                plus any other env-level numbers (values that are not numbers or booleans, e.g.
+                text, are left out).
             time_limit: ``[N]`` whether each episode ended by the time limit.
             max_cycles: the evaluation's time limit.
             wall_clock_s: seconds the evaluation took.
+            opponent: the scripted policy of players ``1..P-1``, if any.
         """
         if not episodes:
             raise ValueError("an evaluation needs at least one episode")
@@ -112,7 +141,8 @@ class EvalResult:
         for ep in episodes:
             for row in ep.get("per_player", ()):
                 for name, value in row.items():
-                    player.setdefault(name, []).append(float(value))
+                    if _is_number(value) or isinstance(value, (bool, np.bool_)):
+                        player.setdefault(name, []).append(float(value))
             for name, value in ep.items():
                 if name not in ("episode_length", "per_player") and _is_number(value):
                     env.setdefault(name, []).append(float(value))
@@ -123,6 +153,7 @@ class EvalResult:
             time_limit=[bool(t) for t in time_limit],
             player_metrics=player,
             env_metrics=env,
+            opponent=opponent,
             wall_clock_s=wall_clock_s,
         )
 
@@ -150,6 +181,16 @@ class EvalResult:
         return float(np.mean(self.episode_lengths))
 
     @property
+    def learner_players(self) -> tuple[int, ...]:
+        """Players the evaluated policy played: ``(0,)`` against an opponent, else all."""
+        return (0,) if self.opponent is not None else tuple(range(self.num_players))
+
+    @property
+    def episode_return(self) -> float:
+        """Mean return (summed entity rewards) per learner player-episode."""
+        return self.player_mean(EPISODE_RETURN)
+
+    @property
     def ice_transferred(self) -> float:
         """Mean ice transferred per player-episode."""
         return self.player_mean("ice_transferred")
@@ -160,20 +201,29 @@ class EvalResult:
         return self.player_mean("avg_factories_alive")
 
     def player_mean(self, name: str) -> float:
-        """Mean of per-player metric ``name`` over the ``N * P`` player-episodes."""
-        return float(np.mean(self._player(name)))
+        """Mean of per-player metric ``name`` over the learner's player-episodes (all ``N * P``
+        in self-play, the ``N`` of player 0 against an opponent)."""
+        return float(np.mean(self.learner_values(name)))
 
     def player_std(self, name: str) -> float:
-        """Population standard deviation of ``name`` over the player-episodes."""
-        return float(np.std(self._player(name)))
+        """Population standard deviation of ``name`` over the learner's player-episodes."""
+        return float(np.std(self.learner_values(name)))
 
-    def _player(self, name: str) -> list[float]:
+    def learner_values(self, name: str) -> list[float]:
+        """The values of per-player metric ``name`` of the learner's players, episode-major.
+
+        Raises:
+            KeyError: the env reports no such metric (the message lists those it reports).
+        """
         try:
-            return self.player_metrics[name]
+            values = self.player_metrics[name]
         except KeyError:
             raise KeyError(
                 f"no per-player metric {name!r}; this env reports {sorted(self.player_metrics)}"
             ) from None
+        if self.opponent is None:
+            return values
+        return values[:: self.num_players]
 
     def to_metrics(self) -> dict[str, float]:
         """Flat ``{key: value}`` for logging: means, ``_std`` companions and counts."""
@@ -183,10 +233,12 @@ class EvalResult:
             EVAL_FULL_LENGTH_FRACTION: self.full_length_fraction,
             EVAL_EPISODES: float(self.num_episodes),
         }
-        for table in (self.player_metrics, self.env_metrics):
-            for name, values in table.items():
-                out[eval_key(name)] = float(np.mean(values))
-                out[std_key(eval_key(name))] = float(np.std(values))
+        for name in self.player_metrics:
+            out[eval_key(name)] = self.player_mean(name)
+            out[std_key(eval_key(name))] = self.player_std(name)
+        for name, values in self.env_metrics.items():
+            out[eval_key(name)] = float(np.mean(values))
+            out[std_key(eval_key(name))] = float(np.std(values))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,6 +251,8 @@ class EvalResult:
             "full_length": self.full_length,
             "player_metrics": {k: list(v) for k, v in self.player_metrics.items()},
             "env_metrics": {k: list(v) for k, v in self.env_metrics.items()},
+            "opponent": self.opponent,
+            "learner_players": list(self.learner_players),
             "wall_clock_s": self.wall_clock_s,
         }
 
@@ -211,6 +265,7 @@ def evaluate(
     num_envs: int = 12,
     max_cycles: int,
     seed: int,
+    opponent: str | None = None,
 ) -> EvalResult:
     """Play ``num_envs`` worlds to the end of one episode each and collect their metrics.
 
@@ -228,14 +283,17 @@ def evaluate(
             ``max_cycles`` entry (the training limit) is replaced by ``max_cycles``.
         num_envs: ``E``, worlds (= episodes) to play; the paper uses 12.
         max_cycles: the evaluation time limit (the preset's ``eval_max_cycles``).
-        seed: reset seed of the evaluation worlds.
+        seed: reset seed of the evaluation worlds (and of the opponent's generator).
+        opponent: ``None`` (self-play: the policy plays every player) or a policy name of
+            ``make_policy(env_id, name, world)`` that plays every player but player 0.
 
     Returns:
         The ``EvalResult`` of the ``E`` episodes, in world order.
 
     Raises:
-        ValueError: ``num_envs`` or ``max_cycles`` below 1, or ``settings`` naming
-            ``num_envs`` / ``auto_reset`` (the evaluation sets those).
+        ValueError: ``num_envs`` or ``max_cycles`` below 1, ``settings`` naming
+            ``num_envs`` / ``auto_reset`` (the evaluation sets those), an unknown
+            ``opponent`` (listing the env's policies), or an opponent on a one-player env.
         RuntimeError: some world did not end within ``max_cycles`` steps (a broken env).
     """
     if num_envs < 1:
@@ -249,20 +307,31 @@ def evaluate(
     world = make_batched(
         env_id, num_envs=num_envs, auto_reset=False, **{**settings, "max_cycles": max_cycles}
     )
+    check_opponent(opponent, env_id, world)
     batch = world.reset(seed=seed)
     policy = make_policy(world)
+    scripted = None if opponent is None else registry_policy(env_id, opponent, world, seed=seed)
+    players = np.arange(world.num_players)
+    returns = np.zeros((num_envs, world.num_players))  # [E, P]
     episodes: list[Mapping[str, Any] | None] = [None] * num_envs
     time_limit = [False] * num_envs
     finished = np.zeros(num_envs, dtype=bool)
     with torch.no_grad():
         for _ in range(max_cycles):
             actions = _as_numpy(policy.act(batch))
+            if scripted is not None:
+                theirs = _as_numpy(scripted.act(batch))
+                actions = np.where(batch.owner == 0, actions, theirs)
+            acted_owner = batch.owner  # [E, S]: the owner of the entity acting in each slot
             batch = world.step(np.where(finished[:, None], 0, actions))
+            mine = acted_owner[:, None, :] == players[None, :, None]  # [E, P, S]
+            step_return = (mine * batch.reward[:, None, :]).sum(-1)  # [E, P]
+            returns += np.where(finished[:, None], 0.0, step_return)
             if batch.final is not None:
                 for i, metrics in zip(batch.final.env_index.tolist(), batch.final.metrics):
                     if not finished[i]:  # a finished world reports again each step: skip
                         finished[i] = True
-                        episodes[i] = metrics
+                        episodes[i] = _with_returns(metrics, returns[i], env_id)
                         time_limit[i] = bool(batch.truncated[i].any())
             if finished.all():
                 break
@@ -276,7 +345,54 @@ def evaluate(
         time_limit,
         max_cycles,
         wall_clock_s=time.perf_counter() - start,
+        opponent=opponent,
     )
+
+
+def policy_names(env_id: str) -> list[str]:
+    """The policy names ``make_policy`` knows for ``env_id``: ``random`` and the env's own."""
+    return sorted({"random", *spec(env_id).policies})
+
+
+def check_policy_name(env_id: str, name: str) -> None:
+    """Raise ``ValueError`` unless ``make_policy(env_id, name, world)`` can build ``name``
+    (one of ``policy_names(env_id)``, or any ``"module:attr"``); the message lists the env's
+    policies."""
+    if ":" not in name and name not in policy_names(env_id):
+        raise ValueError(
+            f"{env_id} has no policy {name!r}; its policies: {policy_names(env_id)} "
+            "(or a 'module:attr' class)"
+        )
+
+
+def check_opponent(opponent: str | None, env_id: str, world: BatchedEnv) -> None:
+    """Raise ``ValueError`` unless ``opponent`` can play players ``1..P-1`` of ``world``: a
+    policy of ``env_id`` (see ``check_policy_name``) on a world of at least 2 players. ``None``
+    (self-play) always can. Learners call it before training, so a bad opponent fails at once.
+    """
+    if opponent is None:
+        return
+    check_policy_name(env_id, opponent)
+    if world.num_players < 2:
+        raise ValueError(
+            f"an evaluation opponent ({opponent!r}) needs at least 2 players; this {env_id} "
+            f"world has {world.num_players} (set players=2 if the env has that setting)"
+        )
+
+
+def _with_returns(metrics: Mapping[str, Any], returns: np.ndarray, env_id: str) -> dict:
+    """The episode's metric dict with ``episode_return`` added to each player's row.
+
+    Args:
+        metrics: one ``FinalState.metrics`` entry. returns: ``[P]`` the players' returns.
+    """
+    rows = metrics.get("per_player") or [{} for _ in returns]
+    if len(rows) != len(returns):
+        raise ValueError(
+            f"{env_id} reported per_player metrics for {len(rows)} players, expected {len(returns)}"
+        )
+    per_player = [{**row, EPISODE_RETURN: float(r)} for row, r in zip(rows, returns)]
+    return {**metrics, "per_player": per_player}
 
 
 class MilestoneTracker:

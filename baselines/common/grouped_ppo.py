@@ -25,7 +25,7 @@ from . import grouping as grp
 from . import metrics as M
 from .buffer import Rollout
 from .distributions import MaskedCategorical
-from .evaluation import MilestoneTracker, evaluate
+from .evaluation import MilestoneTracker, check_opponent, evaluate
 from .gae import masked_gae
 from .init import seed_everything
 from .losses import masked_mean, normalize_advantages, policy_loss, value_loss
@@ -41,7 +41,7 @@ class Separation:
         grouping: a ``grouping.GroupingSpec`` string (``entity``, ``global``, ``random:N``...).
         own_reward_weight: group reward = w x own + (1 - w) x mean of the active groups.
         globalise: components made global while the rest stays separated.
-        top_n: keep only N robot examples per step (``None``: all).
+        top_n: keep only N unit ("robot") examples per step (``None``: all).
         top_n_by: ``advantage``, ``abs_advantage``, ``return`` or ``random``.
     """
 
@@ -182,7 +182,7 @@ def player_targets(
     last: dict,
     p: int,
     width: int,
-    factory_slots: int,
+    layout: grp.EntityLayout,
     generator: torch.Generator,
 ) -> PlayerTargets:
     """Group assignment, group rewards/values/flags, GAE and the ablations for player ``p``.
@@ -190,11 +190,13 @@ def player_targets(
     Args:
         last_values: ``[E, S]`` slot values of the observation after the rollout.
         last: the slot tensors of that observation (``[E, S]`` each).
+        width: the map width ``W``.
+        layout: the env's kinds, structure kinds and structure slots.
     """
     spec = grp.GroupingSpec.parse(sep.grouping)
     glob = set(sep.globalise)
     mine = ro.active & (ro.owner == p)
-    group = grp.assign_groups(spec, mine, ro.kind, ro.cell, ro.serial, width, factory_slots)
+    group = grp.assign_groups(spec, mine, ro.kind, ro.cell, ro.serial, width, layout)
     active_g, starts_g, dones_g, trunc_g = grp.group_flags(
         group, mine, ro.spawned, ro.terminated, ro.truncated
     )
@@ -214,7 +216,7 @@ def player_targets(
         last["cell"].unsqueeze(0),
         last["serial"].unsqueeze(0),
         width,
-        factory_slots,
+        layout,
     )
     last_value_g = grp.to_groups(last_values.unsqueeze(0), last_group)
     for name in ("reward", "critic", "logprob"):
@@ -234,10 +236,10 @@ def player_targets(
         adv = grp.globalise("advantage", adv, active_g)
     train_active = active_g
     if sep.top_n is not None:
-        robot_groups = grp.to_groups(((ro.kind > 0) & mine).float(), group) > 0
+        unit_groups = grp.to_groups((~layout.is_structure(ro.kind) & mine).float(), group) > 0
         score = {"advantage": adv, "abs_advantage": adv, "return": ret}.get(sep.top_n_by)
         train_active = grp.top_n_mask(
-            active_g, robot_groups, score, sep.top_n, sep.top_n_by, generator=generator
+            active_g, unit_groups, score, sep.top_n, sep.top_n_by, generator=generator
         )
     return PlayerTargets(group, train_active, logp_g, value_g, adv, ret)
 
@@ -403,6 +405,9 @@ def train_grouped(
     cfg, sep = config, separation
     seed_everything(cfg.seed)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
+    layout = grp.EntityLayout.of(env)
+    grp.check_grouping(grp.GroupingSpec.parse(sep.grouping), layout, env.num_slots)
+    check_opponent(cfg.eval_opponent, cfg.env_id, env)
     policy = build_policy(cfg, env).to(cfg.device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -442,9 +447,7 @@ def train_grouped(
             env_steps += cfg.num_steps * cfg.num_envs
             agent_steps += int(stats["alive"])
             targets = [
-                player_targets(
-                    cfg, sep, ro, last_values, last, p, width, env.factory_slots, generator
-                )
+                player_targets(cfg, sep, ro, last_values, last, p, width, layout, generator)
                 for p in range(env.num_players)
             ]
             t0 = time.perf_counter()
@@ -477,6 +480,7 @@ def train_grouped(
                     num_envs=cfg.eval_envs,
                     max_cycles=cfg.eval_horizon,
                     seed=cfg.eval_seed,
+                    opponent=cfg.eval_opponent,
                 )
                 milestones.update(env_steps, result.full_length_fraction)
                 final_metrics, final_eval = result.to_metrics(), result.to_dict()
@@ -505,6 +509,7 @@ def train_grouped(
         extra={
             "grouping": sep.grouping,
             "globalise": list(sep.globalise),
+            "eval_opponent": cfg.eval_opponent,
             "network": policy.describe() if hasattr(policy, "describe") else {"total": params},
         },
     )

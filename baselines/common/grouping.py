@@ -6,38 +6,45 @@ entropy are the sums of its members' per-slot quantities, and GAE runs element-w
 player (``[T, B, S]``: steps, envs, slots) into ``[T, B, G]`` group tensors with ``G = S``, and
 implements the paper's options on them.
 
-Grouping rules (``GroupingSpec.parse``; §3.4):
+Grouping rules (``GroupingSpec.parse``; §3.4). The names are the paper's, from harvest; on any
+env a *factory* means a **structure** (a kind in ``BatchedEnv.structure_kinds``: harvest's
+factories, skirmish's bases) and a *robot* a **unit** (every other kind):
 
 ===================================  =========================================================
 spec string                          groups
 ===================================  =========================================================
-``entity`` (default)                 every factory and robot its own group (the paper's best)
+``entity`` (default)                 every structure and unit its own group (the paper's best)
 ``global``                           one group for everything of the player
-``factories=X,robots=Y``             ``X``, ``Y`` in {``entity``, ``global``}: per-kind
-                                     separate or one group per kind (4 combinations)
-``random:N``                         robots by ``serial mod N`` (N >= 1); factories separate
-``quadrant``                         robots by map quadrant (west half ``x < W / 2``, north
-                                     half ``y < H / 2``); factories separate
-``nearest_factory``                  robots join their nearest own factory's group (Manhattan
-                                     distance to the factory centre, ties to the lower slot);
-                                     factories their own groups; no factory: own group
-``nearest_heavy``                    lights join their nearest own heavy's group (ties to the
-                                     lower slot); heavies, factories and lights without any
-                                     heavy: own groups
+``factories=X,robots=Y``             ``X``, ``Y`` in {``entity``, ``global``}: per-class
+                                     separate or one group per class (4 combinations)
+``random:N``                         units by ``serial mod N`` (N >= 1); structures separate
+``quadrant``                         units by map quadrant (west half ``x < W / 2``, north
+                                     half ``y < H / 2``); structures separate
+``nearest_factory``                  units join their nearest own structure's group
+                                     (Manhattan distance to the structure's cell, ties to the
+                                     lower slot); structures their own groups; no structure
+                                     at that step: own group. Needs an env with structures
+``nearest_heavy``                    units of kind ``light`` join their nearest own ``heavy``'s
+                                     group (ties to the lower slot); everything else, and
+                                     lights without any heavy: own groups. Needs kinds named
+                                     ``light`` and ``heavy``
 ===================================  =========================================================
 
+What a rule needs to know about the env's entities (its kind names, structure kinds and
+structure slots) is an ``EntityLayout``, read from the env with ``EntityLayout.of(world)``;
+``check_grouping`` says up front whether a rule makes sense on an env.
+
 Group ids (``assign_groups``) live in ``[0, S)`` and never collide between rules: a slot's own
-group is its slot index; all-factories-in-one-group is id 0 (a factory slot); robot buckets
-(``global`` robots, ``random:N``, ``quadrant``) take ids ``factory_slots + bucket``, i.e. the
-robot-slot range; ``global`` puts everything in id 0. Kinds follow harvest's
-(``FACTORY = 0``, ``LIGHT = 1``, ``HEAVY = 2``); ``serial`` is the per-(owner, kind) agent
+group is its slot index; all-structures-in-one-group is id 0 (a structure slot); unit buckets
+(``global`` robots, ``random:N``, ``quadrant``) take ids ``structure_slots + bucket``, i.e. the
+unit-slot range; ``global`` puts everything in id 0. ``serial`` is the per-(owner, kind) agent
 serial (so light 3 and heavy 3 share a ``random:N`` bucket).
 
 Flags (``group_flags``; §3.3): a group is active at ``t`` if any member acted. It is done at ``t``
 if no member *carries on in it*: a member carries on when it did not terminate or truncate at
 ``t`` and is, at ``t + 1``, the same entity (not ``spawned``) in the same group. So a multi-member
 group is done only when its last continuing member ends (the paper's AND over member flags), and
-a group that a moving robot left (``nearest_*`` rules) ends too. It starts at ``t`` when active
+a group that a moving unit left (``nearest_*`` rules) ends too. It starts at ``t`` when active
 and nothing carried on into it from ``t - 1``. A done group is ``truncated`` when at least one of
 its members was truncated (and not terminated) at ``t``: its final value (the sum over the
 members alive in the final state) must be bootstrapped.
@@ -45,22 +52,21 @@ members alive in the final state) must be bootstrapped.
 Ablations (§3.5-3.6): ``mix_rewards`` (own-reward weight ``w``), ``globalise`` (reward, critic,
 advantage, log-prob, entropy replaced on every active group by the player's total over active
 groups), ``globalise_flags`` (dones, see its docstring) and ``top_n_mask`` (train-sample
-reduction of robot groups).
+reduction of unit groups).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from spawnzoo.envs.harvest.world import FACTORY, HEAVY, LIGHT
 
 FactoryRule = Literal["entity", "global"]
 RobotRule = Literal["entity", "global", "random", "quadrant", "nearest_factory", "nearest_heavy"]
 _FACTORY_RULES = ("entity", "global")
 _ROBOT_RULES = ("entity", "global", "random", "quadrant", "nearest_factory", "nearest_heavy")
-#: robot rules that keep factories separate and have a one-word spec string
+#: unit rules that keep structures separate and have a one-word spec string
 _NAMED_ROBOT_RULES = ("quadrant", "nearest_factory", "nearest_heavy")
 
 #: the spec strings ``GroupingSpec.parse`` accepts (shown in its errors)
@@ -75,7 +81,7 @@ GROUPING_OPTIONS = (
 )
 #: components ``globalise`` replaces by the player's total ("dones" is ``globalise_flags``)
 GLOBAL_COMPONENTS = ("reward", "critic", "advantage", "logprob", "entropy")
-#: how ``top_n_mask`` ranks robot groups
+#: how ``top_n_mask`` ranks unit groups
 TOP_N_METRICS = ("advantage", "abs_advantage", "return", "random")
 #: bound on ``chunk x sources x targets`` elements of one distance block in ``nearest_*`` rules
 _DISTANCE_BLOCK = 1 << 22
@@ -83,17 +89,19 @@ _DISTANCE_BLOCK = 1 << 22
 
 @dataclass(frozen=True)
 class GroupingSpec:
-    """How one player's factories and robots are grouped into trajectories.
+    """How one player's structures ("factories") and units ("robots") are grouped into
+    trajectories (the paper's names; see the module docstring).
 
     Build it with ``GroupingSpec.parse(text)``; ``str(spec)`` gives the canonical string back.
 
     Attributes:
-        factories: ``"entity"`` (each factory its own group) or ``"global"`` (one group for all
-            factories).
-        robots: ``"entity"``, ``"global"`` (one group for all robots), ``"random"`` (``serial mod
-            buckets``), ``"quadrant"``, ``"nearest_factory"`` or ``"nearest_heavy"``.
-        buckets: ``N`` of ``random:N``; 0 for the other robot rules.
-        shared: factories and robots share one group (the ``global`` spec; needs both rules
+        factories: the structures' rule: ``"entity"`` (each its own group) or ``"global"`` (one
+            group for all of them).
+        robots: the units' rule: ``"entity"``, ``"global"`` (one group for all units),
+            ``"random"`` (``serial mod buckets``), ``"quadrant"``, ``"nearest_factory"`` or
+            ``"nearest_heavy"``.
+        buckets: ``N`` of ``random:N``; 0 for the other unit rules.
+        shared: structures and units share one group (the ``global`` spec; needs both rules
             ``"global"``).
     """
 
@@ -175,9 +183,95 @@ class GroupingSpec:
 
     @property
     def robot_buckets(self) -> int:
-        """Group ids the rule needs in the robot-slot range (0 when robots keep slot ids)."""
+        """Group ids the rule needs in the unit-slot range (0 when units keep slot ids)."""
         return {"global": 0 if self.shared else 1, "random": self.buckets, "quadrant": 4}.get(
             self.robots, 0
+        )
+
+
+@dataclass(frozen=True)
+class EntityLayout:
+    """What the grouping rules need to know about an env's entities (``BatchedEnv`` fields).
+
+    Attributes:
+        kind_names: name of each kind index (``BatchedEnv.kind_names``).
+        structure_kinds: kinds that are structures (``BatchedEnv.structure_kinds``); every
+            other kind is a unit.
+        structure_slots: slots ``[0, structure_slots)`` hold structures, the rest units
+            (``BatchedEnv.structure_slots``).
+
+    Raises:
+        ValueError: a structure kind outside ``[0, K)``, or a negative ``structure_slots``.
+    """
+
+    kind_names: tuple[str, ...]
+    structure_kinds: tuple[int, ...] = ()
+    structure_slots: int = 0
+
+    def __post_init__(self) -> None:
+        k = len(self.kind_names)
+        if not k:
+            raise ValueError("kind_names must name at least one kind")
+        if any(not 0 <= i < k for i in self.structure_kinds):
+            raise ValueError(
+                f"structure_kinds {self.structure_kinds} must be kind indices in [0, {k})"
+            )
+        if self.structure_slots < 0:
+            raise ValueError(f"structure_slots must be >= 0, got {self.structure_slots}")
+
+    @classmethod
+    def of(cls, world: Any) -> EntityLayout:
+        """The layout of a ``BatchedEnv`` (its ``kind_names``, ``structure_kinds``,
+        ``structure_slots``)."""
+        return cls(
+            tuple(world.kind_names),
+            tuple(int(k) for k in world.structure_kinds),
+            int(world.structure_slots),
+        )
+
+    def kind(self, name: str) -> int | None:
+        """Index of the kind called ``name``; ``None`` when the env has none."""
+        return self.kind_names.index(name) if name in self.kind_names else None
+
+    def is_structure(self, kind: torch.Tensor) -> torch.Tensor:
+        """``[...]`` bool: the kinds (``[...]`` long, any value) are structure kinds."""
+        table = torch.zeros(len(self.kind_names), dtype=torch.bool, device=kind.device)
+        table[list(self.structure_kinds)] = True
+        inside = (kind >= 0) & (kind < len(self.kind_names))
+        return inside & table[kind.clamp(0, len(self.kind_names) - 1)]
+
+
+def check_grouping(spec: GroupingSpec, layout: EntityLayout, num_slots: int) -> None:
+    """Raise if grouping rule ``spec`` cannot run on an env with this layout.
+
+    Args:
+        spec: the rule. layout: the env's entities. num_slots: ``S``.
+
+    Raises:
+        ValueError: ``nearest_factory`` on an env without structures, ``nearest_heavy`` on an
+            env without kinds named ``light`` and ``heavy``, structure slots outside ``[0, S]``,
+            or a rule that needs more unit buckets than there are unit slots; the message
+            names the env's kinds.
+    """
+    kinds = f"kinds {list(layout.kind_names)}, structure kinds {list(layout.structure_kinds)}"
+    if not 0 <= layout.structure_slots <= num_slots:
+        raise ValueError(
+            f"structure_slots must be in [0, S={num_slots}], got {layout.structure_slots}"
+        )
+    if spec.robots == "nearest_factory" and not layout.structure_kinds:
+        raise ValueError(
+            f"grouping 'nearest_factory' joins units to their nearest structure, but this env "
+            f"has none ({kinds})"
+        )
+    if spec.robots == "nearest_heavy" and None in (layout.kind("light"), layout.kind("heavy")):
+        raise ValueError(
+            f"grouping 'nearest_heavy' needs kinds named 'light' and 'heavy'; this env has {kinds}"
+        )
+    unit_ids = num_slots - layout.structure_slots
+    if 0 < unit_ids < spec.robot_buckets:
+        raise ValueError(
+            f"grouping {str(spec)!r} needs {spec.robot_buckets} group ids in the unit-slot range, "
+            f"but there are only {unit_ids} unit slots"
         )
 
 
@@ -188,7 +282,7 @@ def assign_groups(
     cell: torch.Tensor,
     serial: torch.Tensor,
     map_width: int,
-    factory_slots: int,
+    layout: EntityLayout,
     *,
     map_height: int | None = None,
 ) -> torch.Tensor:
@@ -197,67 +291,66 @@ def assign_groups(
     Args:
         spec: the grouping rule.
         active: ``[T, B, S]`` bool, the slot's entity belongs to this player and acted at ``t``.
-        kind: ``[T, B, S]`` int, ``FACTORY``/``LIGHT``/``HEAVY`` (anything where inactive).
-        cell: ``[T, B, S]`` int, flat cell ``y * map_width + x`` (a factory's is its centre).
+        kind: ``[T, B, S]`` int, kind index into ``layout.kind_names`` (anything where
+            inactive).
+        cell: ``[T, B, S]`` int, flat cell ``y * map_width + x`` (a structure's is its anchor
+            cell, harvest: the factory centre).
         serial: ``[T, B, S]`` int, the agent serial per (owner, kind).
         map_width: ``W``.
-        factory_slots: slots ``[0, factory_slots)`` hold factories, the rest robots.
+        layout: the env's kinds and structure slots (``EntityLayout.of(world)``).
         map_height: ``H`` for ``quadrant``; defaults to ``map_width`` (square maps).
 
     Returns:
         ``[T, B, S]`` long group ids in ``[0, S)``, -1 where inactive.
 
     Raises:
-        ValueError: shapes differ, a kind sits outside its slot range, or the rule needs more
-            robot buckets than there are robot slots.
+        ValueError: shapes differ, an active kind is not one of the layout's, a structure or
+            unit sits outside its slot range, or ``check_grouping`` fails.
     """
     _check_shapes(active=active, kind=kind, cell=cell, serial=serial)
     num_slots = active.shape[-1]
-    if not 0 <= factory_slots <= num_slots:
-        raise ValueError(f"factory_slots must be in [0, S={num_slots}], got {factory_slots}")
-    robot_ids = num_slots - factory_slots
-    if 0 < robot_ids < spec.robot_buckets:
-        raise ValueError(
-            f"grouping {str(spec)!r} needs {spec.robot_buckets} group ids in the robot-slot range, "
-            f"but there are only {robot_ids} robot slots"
-        )
+    check_grouping(spec, layout, num_slots)
+    fs = layout.structure_slots
     active = active.bool()
     kind, cell = kind.long(), cell.long()
     slot = torch.arange(num_slots, device=active.device).expand_as(active)
-    is_factory = active & (kind == FACTORY)
-    is_robot = active & ((kind == LIGHT) | (kind == HEAVY))
-    if (active & ~is_factory & ~is_robot).any():
-        raise ValueError("active slots must have kind FACTORY, LIGHT or HEAVY")
-    if (is_factory & (slot >= factory_slots)).any() or (is_robot & (slot < factory_slots)).any():
+    if (active & ((kind < 0) | (kind >= len(layout.kind_names)))).any():
         raise ValueError(
-            f"factories must sit in slots [0, {factory_slots}) and robots in [{factory_slots}, "
-            f"{num_slots}); check factory_slots"
+            f"active slots must have a kind in [0, {len(layout.kind_names)}) "
+            f"({list(layout.kind_names)})"
+        )
+    is_structure = active & layout.is_structure(kind)
+    is_unit = active & ~is_structure
+    if (is_structure & (slot >= fs)).any() or (is_unit & (slot < fs)).any():
+        raise ValueError(
+            f"structures must sit in slots [0, {fs}) and units in [{fs}, {num_slots}); "
+            f"check structure_slots and structure_kinds"
         )
 
-    factory_group = slot if spec.factories == "entity" else torch.zeros_like(slot)
-    base = 0 if spec.shared else factory_slots
+    structure_group = slot if spec.factories == "entity" else torch.zeros_like(slot)
+    base = 0 if spec.shared else fs
     if spec.robots == "entity":
-        robot_group = slot
+        unit_group = slot
     elif spec.robots == "global":
-        robot_group = torch.full_like(slot, base)
+        unit_group = torch.full_like(slot, base)
     elif spec.robots == "random":
-        robot_group = base + torch.remainder(serial.long(), spec.buckets)
+        unit_group = base + torch.remainder(serial.long(), spec.buckets)
     elif spec.robots == "quadrant":
         height = map_width if map_height is None else map_height
         y, x = torch.div(cell, map_width, rounding_mode="floor"), torch.remainder(cell, map_width)
         quadrant = (2 * x >= map_width).long() + 2 * (2 * y >= height).long()
-        robot_group = base + quadrant
+        unit_group = base + quadrant
     elif spec.robots == "nearest_factory":
-        robot_group = _join_nearest(slot, cell, map_width, movers=is_robot, targets=is_factory)
+        unit_group = _join_nearest(slot, cell, map_width, movers=is_unit, targets=is_structure)
     else:  # nearest_heavy: lights join; heavies keep their own slots
-        robot_group = _join_nearest(
+        unit_group = _join_nearest(
             slot,
             cell,
             map_width,
-            movers=is_robot & (kind == LIGHT),
-            targets=is_robot & (kind == HEAVY),
+            movers=is_unit & (kind == layout.kind("light")),
+            targets=is_unit & (kind == layout.kind("heavy")),
         )
-    group = torch.where(is_factory, factory_group, robot_group)
+    group = torch.where(is_structure, structure_group, unit_group)
     return torch.where(active, group, torch.full_like(group, -1))
 
 
@@ -492,16 +585,16 @@ def top_n_mask(
     how: str,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Train-sample reduction: keep at most ``n`` active robot groups per env step (§3.4).
+    """Train-sample reduction: keep at most ``n`` active unit groups per env step (§3.4).
 
-    Robot groups are ranked per ``(t, b)`` by ``score`` (``"advantage"``, ``"return"``), by
+    Unit ("robot") groups are ranked per ``(t, b)`` by ``score`` (``"advantage"``, ``"return"``), by
     ``|score|`` (``"abs_advantage"``) or at random (``"random"``: a uniform subset); ties go to the
-    lower group id. Factory (non-robot) groups are untouched. Use it with robot groups that hold
-    only robots (the ``entity`` rule: robot group ids are ``>= factory_slots``).
+    lower group id. Structure groups are untouched. Use it with unit groups that hold only units
+    (the ``entity`` rule: unit group ids are ``>= structure_slots``).
 
     Args:
         active_g: ``[T, B, G]`` bool.
-        robot_group_mask: bool broadcastable to ``[T, B, G]`` (e.g. ``[G]``), robot groups.
+        robot_group_mask: bool broadcastable to ``[T, B, G]`` (e.g. ``[G]``), unit groups.
         score: ``[T, B, G]`` float advantages or returns; unused (may be ``None``) for random.
         n: examples kept per env step, ``>= 1``.
         how: one of ``TOP_N_METRICS``.

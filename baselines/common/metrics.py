@@ -10,15 +10,24 @@ Keys are ``"<section>/<name>"`` (TensorBoard groups charts by the part before th
 * ``losses/``: PPO's optimisation statistics, averaged over the minibatches of one iteration.
 * ``agents/``: how many entities and groups were alive / active in the rollout.
 
-An env's per-player episode metric ``name`` (e.g. harvest's ``ice_dug``) is logged as
-``eval_key(name)``; the constants below name the ones the paper reports.
+An env's per-player episode metric ``name`` (e.g. harvest's ``ice_dug``, skirmish's ``win``)
+is logged as ``eval_key(name)``, whatever the env; the constants below name the generic ones
+(``GENERIC_EVAL_KEYS``, written on every env) and the harvest ones the paper reports.
 """
 
 from __future__ import annotations
 
 # --- evaluation (paper section 7) ---
+EPISODE_RETURN = "episode_return"
+"""The per-player metric the evaluation adds on every env (``eval_key`` gives its key)."""
 EVAL_EPISODE_LENGTH = "eval/episode_length"
-"""Env-level: steps until the episode ended (a player lost its last factory, or the limit)."""
+"""Env-level: steps until the episode ended (a terminal state, e.g. harvest's "a player lost
+its last factory", or the limit)."""
+EVAL_EPISODE_RETURN = "eval/episode_return"
+"""Per player-episode: the summed rewards of all the player's entities (every env)."""
+EVAL_WIN = "eval/win"
+"""Per player-episode on competitive envs that report ``win`` (skirmish): 1 win, 0.5 draw, 0
+loss; evaluated against a scripted opponent (``eval_opponent``), the learner's win rate."""
 EVAL_ICE_TRANSFERRED = "eval/ice_transferred"
 """Per player-episode: ice delivered into the player's factories."""
 EVAL_ICE_DUG = "eval/ice_dug"
@@ -72,9 +81,26 @@ AGENTS_SPAWNED = "agents/spawned"
 AGENTS_ILLEGAL_FRACTION = "agents/illegal_fraction"
 """Fraction of live entity-steps whose submitted action was masked (ran as the no-op)."""
 
-#: the keys ``EvalResult.to_metrics`` always writes for harvest, in report order
+#: the keys ``EvalResult.to_metrics`` writes on every env, in report order
+GENERIC_EVAL_KEYS: tuple[str, ...] = (
+    EVAL_EPISODE_LENGTH,
+    EVAL_EPISODE_RETURN,
+    EVAL_FULL_LENGTH_FRACTION,
+)
+#: the keys ``EvalResult.to_metrics`` always writes for harvest, in report order (the generic
+#: ones plus the paper's harvest metrics); other envs add their own per-player names
 EVAL_KEYS: tuple[str, ...] = (
     EVAL_EPISODE_LENGTH,
+    EVAL_EPISODE_RETURN,
+    EVAL_ICE_TRANSFERRED,
+    EVAL_AVG_FACTORIES_ALIVE,
+    EVAL_FULL_LENGTH_FRACTION,
+)
+#: the keys a run's printed summary shows when present (``spawnzoo train``), in order
+REPORT_KEYS: tuple[str, ...] = (
+    EVAL_EPISODE_LENGTH,
+    EVAL_EPISODE_RETURN,
+    EVAL_WIN,
     EVAL_ICE_TRANSFERRED,
     EVAL_AVG_FACTORIES_ALIVE,
     EVAL_FULL_LENGTH_FRACTION,

@@ -1,11 +1,13 @@
 """Train ``independent``: sb3-contrib's MaskablePPO with one policy shared by every entity.
 
-Every factory and robot is its own learner on its own egocentric observation and its own
-reward (independent PPO), and all of them share one set of weights (parameter sharing); the kind
-one-hot in the own features (``is_factory``, ``is_light``, ``is_heavy``) lets the shared policy
-act differently per kind. SB3 drives the loop; spawnzoo provides the data path
-(``wrappers.SlotVecEnv``: one SB3 sub-env per entity slot), the evaluation, the metric names and
-the run directory that every method shares.
+Every entity (harvest: every factory and robot) is its own learner on its own egocentric
+observation and its own reward (independent PPO), and all of them share one set of weights
+(parameter sharing); the env's own features (``feature_names``; harvest: the kind one-hot
+``is_factory``, ``is_light``, ``is_heavy``) let the shared policy act differently per kind.
+Nothing here is env-specific: the slot VecEnv reads the batched contract only, with the
+window radius of ``obs_radius`` or the env's ``cfg.obs_radius``. SB3 drives the loop;
+spawnzoo provides the data path (``wrappers.SlotVecEnv``: one SB3 sub-env per entity slot),
+the evaluation, the metric names and the run directory that every method shares.
 
 Reads top to bottom: seed -> envs -> model -> run directory (resume) -> ``model.learn`` with a
 callback that, after every rollout-and-update cycle, evaluates, logs and checkpoints.
@@ -23,7 +25,12 @@ import torch
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from spawnzoo.baselines.common import metrics as M
-from spawnzoo.baselines.common.evaluation import EvalResult, MilestoneTracker, evaluate
+from spawnzoo.baselines.common.evaluation import (
+    EvalResult,
+    MilestoneTracker,
+    check_opponent,
+    evaluate,
+)
 from spawnzoo.baselines.common.init import seed_everything
 from spawnzoo.baselines.common.progress import TrainingProgress, progress_bar
 from spawnzoo.baselines.common.runs import RunDir, RunResult, count_parameters
@@ -148,6 +155,7 @@ def evaluate_model(cfg: IndependentConfig, model: MaskablePPO) -> EvalResult:
         num_envs=cfg.eval_envs,
         max_cycles=cfg.eval_horizon,
         seed=cfg.eval_seed,
+        opponent=cfg.eval_opponent,
     )
 
 
@@ -262,6 +270,7 @@ def train(config: IndependentConfig) -> RunResult:
     cfg = config
     seed_everything(cfg.seed)
     world = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
+    check_opponent(cfg.eval_opponent, cfg.env_id, world)
     env = SlotVecEnv(world, obs_radius=cfg.obs_radius)
     model = build_model(cfg, env)
     run = RunDir.for_config(cfg, method=METHOD)
@@ -293,5 +302,9 @@ def train(config: IndependentConfig) -> RunResult:
         final_metrics=callback.final_metrics,
         milestones=milestones.milestones(),
         final_eval=callback.final_eval,
-        extra={"sb3_sub_envs": env.num_envs, "obs_dim": env.obs_dim},
+        extra={
+            "sb3_sub_envs": env.num_envs,
+            "obs_dim": env.obs_dim,
+            "eval_opponent": cfg.eval_opponent,
+        },
     )
