@@ -270,14 +270,16 @@ class SlotParallelEnv(ParallelEnv):
         if not names:
             return {}
         world = self.world
-        env0 = np.zeros(slots.size, dtype=np.int64)
-        windows = world.egocentric(env0, slots, self.obs_radius)
-        feats = world.self_features(env0, slots)
-        obs = np.concatenate([windows.reshape(slots.size, -1), feats], axis=1)
+        n, k = slots.size, 2 * self.obs_radius + 1
+        env0 = np.zeros(n, dtype=np.int64)
+        # one [n, D] block: windows cut straight into their rows, own features after them
+        obs = np.empty((n, self._obs_dim), np.float32)
+        n_win = len(world.window_plane_names) * k * k
+        windows = obs[:, :n_win].reshape(n, -1, k, k)
+        world.egocentric(env0, slots, self.obs_radius, out=windows)
+        obs[:, n_win:] = world.self_features(env0, slots)
         masks = batch.action_mask[0, slots].astype(np.int8)
-        return {
-            name: {"observation": obs[i], "action_mask": masks[i]} for i, name in enumerate(names)
-        }
+        return {name: {"observation": o, "action_mask": m} for name, o, m in zip(names, obs, masks)}
 
     def _infos(self, slots: np.ndarray, names: list[str], batch: BatchStep) -> dict:
         world = self.world

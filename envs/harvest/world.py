@@ -171,6 +171,18 @@ class HarvestWorld(BatchedEnv):
         self._dir_flat = DIRS[:, 0] * n + DIRS[:, 1]
         fy, fx = np.mgrid[-1:2, -1:2]
         self._footprint = (fy * n + fx).ravel()
+        # per cell (and a last row for cell -1, an empty slot): the cell in each of the 5
+        # directions (the cell itself off the map) and whether that direction is on the map
+        ty, tx = np.divmod(np.arange(n * n), n)
+        ty, tx = ty[:, None] + DIRS[:, 0], tx[:, None] + DIRS[:, 1]
+        inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
+        self._nbr_inside = np.concatenate([inside, np.zeros((1, 5), bool)])
+        self._nbr_cell = np.concatenate(
+            [np.where(inside, ty * n + tx, np.arange(n * n)[:, None]), np.zeros((1, 5), np.int64)]
+        )
+        # per robot slot (dense, [P R]): its owner's range of factory slots and of robot slots
+        rob_owner = np.arange(p * r) // r
+        self._own_fac_lo, self._own_rob_lo = rob_owner * f, p * f + rob_owner * r
         # ---- state ----
         self.ice = np.zeros((e, n * n), dtype=bool)
         self.ore = np.zeros((e, n * n), dtype=bool)
@@ -716,67 +728,63 @@ class HarvestWorld(BatchedEnv):
 
     # ------------------------------------------------------------------ masks
     def _compute_masks(self) -> None:
-        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``."""
-        cfg, k, n = self.cfg, self._k, self.cfg.map_size
-        e_n, n_cells = self.num_envs, self.n_cells
+        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
+
+        Dense over slots (empty slots are computed too and masked out at the end): with one
+        world, a handful of whole-array operations beat gathering the live slots first.
+        """
+        cfg, k = self.cfg, self._k
+        e_n, s_n, n_cells, fs, r = (
+            self.num_envs,
+            self.num_slots,
+            self.n_cells,
+            self.factory_slots,
+            self.robot_slots,
+        )
         mask = self._mask
         mask[:] = False
         mask[:, :, IDLE] = True
-        fs = self.factory_slots
-        # ---- robots ----
+        # ---- robots: [E, R'] over the P R robot slots, [E, R', 5] over the 5 directions ----
         rob = self.alive[:, fs:]
-        if rob.any():
-            ei, ri = np.nonzero(rob)
-            sl = ri + fs
-            cell = self.cell[ei, sl]
-            kind = self.kind[ei, sl]
-            owner = self.owner[ei, sl]
-            power = self.power[ei, sl]
-            y, x = np.divmod(cell, n)
-            ty = y[:, None] + DIRS[None, :, 0]  # [m, 5]
-            tx = x[:, None] + DIRS[None, :, 1]
-            inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
-            tcell = np.where(inside, ty * n + tx, cell[:, None])
-            tile = ei[:, None] * n_cells + tcell
-            # owner of the slot on each tile; slot -1 reads the sentinel column (owner -1)
-            owner_ext = np.concatenate([self.owner, np.full((e_n, 1), -1, np.int8)], axis=1)
-            owner_ext = owner_ext.reshape(-1)
-            row = (ei * (self.num_slots + 1) + self.num_slots)[:, None]  # the sentinel of world ei
-            fslot = self.factory_map.reshape(-1)[tile]
-            fowner = owner_ext[row - self.num_slots + np.where(fslot >= 0, fslot, self.num_slots)]
-            own_fac = inside & (fowner == owner[:, None])
-            enemy_fac = inside & (fowner >= 0) & (fowner != owner[:, None])
-            rslot = self.robot_map.reshape(-1)[tile]
-            rowner = owner_ext[row - self.num_slots + np.where(rslot >= 0, rslot, self.num_slots)]
-            own_rob = inside & (rowner == owner[:, None])
-            own_rob[:, 0] = False
-            rub = self.rubble.reshape(-1)[tile[:, 1:]]
-            cost = np.floor(
-                k["move_cost"][kind][:, None] + k["rubble_movement_cost"][kind][:, None] * rub
-            )
-            m = mask[ei, sl]
-            m[:, MOVE_N : MOVE_W + 1] = inside[:, 1:] & ~enemy_fac[:, 1:] & (power[:, None] >= cost)
-            here = tile[:, 0]
-            diggable = (
-                (self.rubble.reshape(-1)[here] > 0)
-                | self.ice.reshape(-1)[here]
-                | self.ore.reshape(-1)[here]
-            )
-            m[:, DIG] = diggable & (fslot[:, 0] < 0) & (power >= k["dig_cost"][kind])
-            carrying = (self.cargo_ice[ei, sl] + self.cargo_ore[ei, sl]) > 0
-            m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & (own_fac | own_rob)
-            fpower = self.power[ei, fslot[:, 0].clip(0)]
-            m[:, PICKUP] = own_fac[:, 0] & (power < k["battery_capacity"][kind]) & (fpower > 0)
-            mask[ei, sl] = m
+        cell, kind, power = self.cell[:, fs:], self.kind[:, fs:], self.power[:, fs:]
+        inside = self._nbr_inside[cell]
+        tile = self._nbr_cell[cell] + (np.arange(e_n) * n_cells)[:, None, None]
+        fslot = self.factory_map.reshape(-1)[tile]
+        own_fac = inside & (fslot >= self._own_fac_lo[:, None])
+        own_fac &= fslot < (self._own_fac_lo + self.max_factories)[:, None]
+        enemy_fac = inside & (fslot >= 0) & ~own_fac
+        rslot = self.robot_map.reshape(-1)[tile]
+        own_rob = inside & (rslot >= self._own_rob_lo[:, None])
+        own_rob &= rslot < (self._own_rob_lo + r)[:, None]
+        own_rob[..., 0] = False
+        rub = self.rubble.reshape(-1)[tile[..., 1:]]
+        cost = np.floor(
+            k["move_cost"][kind][..., None] + k["rubble_movement_cost"][kind][..., None] * rub
+        )
+        m = mask[:, fs:]
+        m[..., MOVE_N : MOVE_W + 1] = (
+            inside[..., 1:] & ~enemy_fac[..., 1:] & (power[..., None] >= cost) & rob[..., None]
+        )
+        here = tile[..., 0]
+        diggable = (
+            (self.rubble.reshape(-1)[here] > 0)
+            | self.ice.reshape(-1)[here]
+            | self.ore.reshape(-1)[here]
+        )
+        m[..., DIG] = diggable & (fslot[..., 0] < 0) & (power >= k["dig_cost"][kind]) & rob
+        carrying = rob & ((self.cargo_ice[:, fs:] + self.cargo_ore[:, fs:]) > 0)
+        m[..., TRANSFER_C : TRANSFER_W + 1] = carrying[..., None] & (own_fac | own_rob)
+        fpower = self.power.reshape(-1)[(np.arange(e_n) * s_n)[:, None] + fslot[..., 0]]
+        m[..., PICKUP] = (
+            own_fac[..., 0] & (power < k["battery_capacity"][kind]) & (fpower > 0) & rob
+        )
         # ---- factories ----
         fal = self.alive[:, :fs]
         if fal.any():
             ei, si = np.nonzero(fal)
             owner = self.owner[ei, si].astype(np.int64)
             centre_free = self.robot_map[ei, self.cell[ei, si]] < 0
-            free_slots = self.robot_slots - self.alive[:, fs:].reshape(
-                e_n, self.num_players, -1
-            ).sum(-1)
+            free_slots = r - rob.reshape(e_n, self.num_players, -1).sum(-1)
             room = centre_free & (free_slots[ei, owner] > 0)
             for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
                 mask[ei, si, action] = (
