@@ -96,11 +96,17 @@ FEATURE_NAMES = (
 #: factory cargo and power are scaled by the heavy robot's capacities (as in the paper)
 FACTORY_SCALE = 1000.0
 FACTORY_POWER_SCALE = 3000.0
-
-
-def _scale(x: np.ndarray, top: float | np.ndarray) -> np.ndarray:
-    """Min-max scale ``[0, top]`` to ``[-1, 1]`` (clipped)."""
-    return np.clip(x / top, 0.0, 1.0) * 2.0 - 1.0
+#: planes written entity by entity (everything after the map layers), and the two runs of
+#: consecutive per-class value planes with the scales of the factory ones
+_ENTITY_PLANES = slice(_P["own_robot"], len(PLANE_NAMES))
+_ROBOT_PLANES = slice(_P["robot_heavy"], _P["robot_ore"] + 1)
+_FACTORY_PLANES = slice(_P["factory_power"], _P["factory_metal"] + 1)
+_KINDS = np.arange(len(KIND_NAMES))
+_FACTORY_PLANE_SCALE = np.array([FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 4)
+assert PLANE_NAMES[_ROBOT_PLANES] == ("robot_heavy", "robot_power", "robot_ice", "robot_ore")
+assert PLANE_NAMES[_FACTORY_PLANES] == tuple(
+    f"factory_{q}" for q in ("power", "ice", "water", "ore", "metal")
+)
 
 
 class HarvestWorld(BatchedEnv):
@@ -167,6 +173,26 @@ class HarvestWorld(BatchedEnv):
         }
         self._k["battery_capacity"][FACTORY] = 1  # avoids 0-division in features
         self._k["cargo_space"][FACTORY] = 1
+        # [kind, 8]: what power, ice, ore, water, metal, x, y and step are divided by in the
+        # own features (factory amounts by the heavy robot's capacities, as in the paper)
+        k_, side = self._k, float(n - 1)
+        self._feature_scale = np.array(
+            [
+                [FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 4 + [side, side, cfg.step_scale],
+                *(
+                    [k_["battery_capacity"][c]]
+                    + [k_["cargo_space"][c]] * 2
+                    + [FACTORY_SCALE] * 2
+                    + [side, side, cfg.step_scale]
+                    for c in (LIGHT, HEAVY)
+                ),
+            ],
+            dtype=np.float64,
+        )
+        # [kind, 3]: what robot power, ice and ore are divided by in the planes
+        self._robot_scale = np.stack(
+            [self._k["battery_capacity"], self._k["cargo_space"], self._k["cargo_space"]], axis=1
+        )
         # flat offsets of the 5 directions and of a 3x3 footprint
         self._dir_flat = DIRS[:, 0] * n + DIRS[:, 1]
         fy, fx = np.mgrid[-1:2, -1:2]
@@ -810,7 +836,9 @@ class HarvestWorld(BatchedEnv):
         sel = slice(None) if envs is None else np.asarray(envs)
         t, alive = self.t[sel], self.alive[sel]
         e_n, n = alive.shape[0], cfg.map_size
-        out[:] = _FILL_VECTOR[None, None, :, None, None]
+        # every plane but the map layers and the clock starts as "nothing"
+        out[:, :, _P["own_factory"]] = _FILL_VECTOR[_P["own_factory"]]
+        out[:, :, _ENTITY_PLANES] = _FILL_VECTOR[_ENTITY_PLANES, None, None]
         step = np.minimum(t / cfg.step_scale, 1.0) * 2.0 - 1.0
         out[:, :, _P["step"]] = step[:, None, None, None]
         out[:, :, _P["day"]] = ((t % cfg.cycle_length) < cfg.day_length)[:, None, None, None]
@@ -823,31 +851,35 @@ class HarvestWorld(BatchedEnv):
         self._write_entities(out, ei, gi, si)
 
     def _write_entities(self, out: np.ndarray, ei: np.ndarray, gi: np.ndarray, si: np.ndarray):
-        """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``)."""
-        k, n, p_n = self._k, self.cfg.map_size, self.num_players
+        """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``).
+
+        The per-entity planes of robots (``robot_heavy`` .. ``robot_ore``) and of factories
+        (``factory_power`` .. ``factory_metal``) are consecutive, so each class is one scatter
+        of ``[m, 4]`` or ``[m, 5]`` values.
+        """
+        n, p_n = self.cfg.map_size, self.num_players
         cell, kind, owner = self.cell[gi, si], self.kind[gi, si], self.owner[gi, si]
         rob = kind > FACTORY
         re, rg, rk, rs, ro = ei[rob], gi[rob], kind[rob], si[rob], owner[rob]
         ry, rx = np.divmod(cell[rob], n)
-        battery, cargo = k["battery_capacity"][rk], k["cargo_space"][rk]
-        out[re, :, _P["robot_heavy"], ry, rx] = (rk == HEAVY)[:, None]
-        for name, value in (
-            ("robot_power", self.power[rg, rs] / battery),
-            ("robot_ice", self.cargo_ice[rg, rs] / cargo),
-            ("robot_ore", self.cargo_ore[rg, rs] / cargo),
-        ):
-            out[re, :, _P[name], ry, rx] = (np.minimum(value, 1.0) * 2.0 - 1.0)[:, None]
+        value = np.empty((re.size, 4))
+        value[:, 0] = rk == HEAVY
+        value[:, 1] = self.power[rg, rs]
+        value[:, 2] = self.cargo_ice[rg, rs]
+        value[:, 3] = self.cargo_ore[rg, rs]
+        value[:, 1:] = np.minimum(value[:, 1:] / self._robot_scale[rk], 1.0) * 2.0 - 1.0
+        out[re, :, _ROBOT_PLANES, ry, rx] = value[:, None, :]
         out[re, ro, _P["own_robot"], ry, rx] = 1.0
-        fe, fg, fs, fo = ei[~rob], gi[~rob], si[~rob], owner[~rob]
-        fy, fx = np.divmod(cell[~rob], n)
-        for name, arr, top in (
-            ("factory_power", self.power, FACTORY_POWER_SCALE),
-            ("factory_ice", self.cargo_ice, FACTORY_SCALE),
-            ("factory_water", self.water, FACTORY_SCALE),
-            ("factory_ore", self.cargo_ore, FACTORY_SCALE),
-            ("factory_metal", self.metal, FACTORY_SCALE),
+        fac = ~rob
+        fe, fg, fs, fo = ei[fac], gi[fac], si[fac], owner[fac]
+        fy, fx = np.divmod(cell[fac], n)
+        value = np.empty((fe.size, 5))
+        for col, arr in enumerate(
+            (self.power, self.cargo_ice, self.water, self.cargo_ore, self.metal)
         ):
-            out[fe, :, _P[name], fy, fx] = (np.minimum(arr[fg, fs] / top, 1.0) * 2.0 - 1.0)[:, None]
+            value[:, col] = arr[fg, fs]
+        value = np.minimum(value / _FACTORY_PLANE_SCALE, 1.0) * 2.0 - 1.0
+        out[fe, :, _FACTORY_PLANES, fy, fx] = value[:, None, :]
         ty = fy[:, None] + _FOOTPRINT_DY[None, :]
         tx = fx[:, None] + _FOOTPRINT_DX[None, :]
         out[fe[:, None], fo[:, None], _P["own_factory"], ty, tx] = 1.0
@@ -857,27 +889,23 @@ class HarvestWorld(BatchedEnv):
 
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
-        cfg, k = self.cfg, self._k
+        cfg = self.cfg
         ei, si = np.asarray(env_index), np.asarray(slot)
         kind = self.kind[ei, si].astype(np.int64)
-        fac = kind == FACTORY
         out = np.empty((ei.size, len(FEATURE_NAMES)), dtype=np.float32)
-        out[:, 0] = fac
-        out[:, 1] = kind == LIGHT
-        out[:, 2] = kind == HEAVY
-        out[:, 3] = _scale(
-            self.power[ei, si], np.where(fac, FACTORY_POWER_SCALE, k["battery_capacity"][kind])
-        )
-        cargo = np.where(fac, FACTORY_SCALE, k["cargo_space"][kind])
-        out[:, 4] = _scale(self.cargo_ice[ei, si], cargo)
-        out[:, 5] = _scale(self.cargo_ore[ei, si], cargo)
-        out[:, 6] = np.where(fac, _scale(self.water[ei, si], FACTORY_SCALE), -1.0)
-        out[:, 7] = np.where(fac, _scale(self.metal[ei, si], FACTORY_SCALE), -1.0)
-        y, x = np.divmod(self.cell[ei, si], cfg.map_size)
-        out[:, 8] = _scale(x, cfg.map_size - 1)
-        out[:, 9] = _scale(y, cfg.map_size - 1)
-        out[:, 10] = _scale(self.t[ei], cfg.step_scale)
-        out[:, 11] = (self.t[ei] % cfg.cycle_length) < cfg.day_length
+        out[:, :3] = kind[:, None] == _KINDS  # is_factory, is_light, is_heavy
+        # power, ice, ore, water, metal, x, y, step: scaled by the kind's row of _feature_scale
+        raw = np.empty((ei.size, 8))
+        for col, arr in enumerate((self.power, self.cargo_ice, self.cargo_ore, self.water)):
+            raw[:, col] = arr[ei, si]
+        raw[:, 4] = self.metal[ei, si]
+        raw[:, 6], raw[:, 5] = np.divmod(self.cell[ei, si], cfg.map_size)
+        t = self.t[ei]
+        raw[:, 7] = t
+        scaled = np.clip(raw / self._feature_scale[kind], 0.0, 1.0) * 2.0 - 1.0
+        scaled[kind != FACTORY, 3:5] = -1.0  # robots hold no water or metal
+        out[:, 3:11] = scaled
+        out[:, 11] = (t % cfg.cycle_length) < cfg.day_length
         return out
 
     def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
