@@ -50,6 +50,9 @@ ACTION_NAMES = (
     "build_light",
     "build_heavy",
 )
+#: which actions are moves and which are transfers (lookup tables over action ids)
+_IS_MOVE = np.isin(np.arange(NUM_ACTIONS), (MOVE_N, MOVE_E, MOVE_S, MOVE_W))
+_IS_TRANSFER = (np.arange(NUM_ACTIONS) >= TRANSFER_C) & (np.arange(NUM_ACTIONS) <= TRANSFER_W)
 #: (dy, dx) of centre, N, E, S, W
 DIRS = np.array([(0, 0), (-1, 0), (0, 1), (1, 0), (0, -1)], dtype=np.int64)
 
@@ -242,6 +245,7 @@ class HarvestWorld(BatchedEnv):
         }
         self._mask = np.zeros((e, s, NUM_ACTIONS), dtype=bool)
         self._tile_mark = np.zeros(e * n * n, dtype=bool)  # scratch for collision detection
+        self._flat_slots = np.arange(e * s)
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
 
@@ -343,7 +347,8 @@ class HarvestWorld(BatchedEnv):
         self.serial[empty] = -1
         cfg, k = self.cfg, self._k
         e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
-        legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
+        legal = self._mask.reshape(-1, NUM_ACTIONS)[self._flat_slots, a.reshape(-1)]
+        legal = legal.reshape(e_n, s_n)
         illegal = self.alive & ~legal
         a[~legal] = IDLE
         if illegal.any():
@@ -371,7 +376,7 @@ class HarvestWorld(BatchedEnv):
         boost_f = np.repeat(boost, s_n)
 
         # move costs use the rubble before this step's digs (Lux validates first)
-        mv = np.flatnonzero((af >= MOVE_N) & (af <= MOVE_W))
+        mv = _IS_MOVE[af].nonzero()[0]
         mv_target = cell_f[mv] + self._dir_flat[af[mv]]
         mk = kind_f[mv]
         mv_cost = np.floor(
@@ -380,7 +385,7 @@ class HarvestWorld(BatchedEnv):
         ).astype(np.int64)
 
         # ---- 2. dig ----
-        dg = np.flatnonzero(af == DIG)
+        dg = (af == DIG).nonzero()[0]
         if dg.size:
             dk = kind_f[dg]
             tile = dg // s_n * n_cells + cell_f[dg]
@@ -400,7 +405,7 @@ class HarvestWorld(BatchedEnv):
 
         # ---- 3. build ----
         built = np.zeros(0, dtype=np.int64)
-        bd = np.flatnonzero(af >= BUILD_LIGHT)
+        bd = (af >= BUILD_LIGHT).nonzero()[0]
         if bd.size:
             built = self._build(bd, af[bd] - BUILD_LIGHT + LIGHT)
 
@@ -411,12 +416,12 @@ class HarvestWorld(BatchedEnv):
             died = self._move(mv, mv_target, built)
 
         # ---- 5. transfer (Lux: senders emptied first, targets looked up after moving) ----
-        tr = np.flatnonzero((af >= TRANSFER_C) & (af <= TRANSFER_W))
+        tr = _IS_TRANSFER[af].nonzero()[0]
         if tr.size:
             self._transfer(tr, af[tr] - TRANSFER_C, reward_f, boost_f)
 
         # ---- 6. pickup power from the own factory underneath ----
-        pk = np.flatnonzero(af == PICKUP)
+        pk = (af == PICKUP).nonzero()[0]
         if pk.size:
             self._pickup(pk)
 
@@ -438,19 +443,15 @@ class HarvestWorld(BatchedEnv):
         # ---- 8. power ----
         day = (self.t % cfg.cycle_length) < cfg.day_length
         rob = self.alive[:, fs:]
-        rkind = self.kind[:, fs:].clip(0)
+        rkind = np.maximum(self.kind[:, fs:], 0)
         charged = self.power[:, fs:] + k["charge"][rkind] * (rob & day[:, None])
         self.power[:, fs:] = np.minimum(charged, k["battery_capacity"][rkind])
         self.power[:, :fs] += cfg.factory_charge * self.alive[:, :fs]
 
         # ---- 9. clock, episode end ----
         self.t += 1
-        fac_alive = np.zeros((e_n, self.num_players), dtype=np.int64)
-        np.add.at(
-            fac_alive,
-            (np.nonzero(self.alive[:, :fs])[0], self.owner[:, :fs][self.alive[:, :fs]]),
-            1,
-        )
+        # [E, P] live factories (player p owns factory slots [p F, (p + 1) F))
+        fac_alive = self.alive[:, :fs].reshape(e_n, self.num_players, -1).sum(axis=2)
         self.metrics["factory_alive_steps"] += fac_alive
         if self.num_players == 1:
             env_term = fac_alive[:, 0] == 0
@@ -489,33 +490,20 @@ class HarvestWorld(BatchedEnv):
         k, s_n, r = self._k, self.num_slots, self.robot_slots
         env = bd // s_n
         owner = self.owner.reshape(-1)[bd].astype(np.int64)
-        # rank of each build among builds of the same (env, owner) and of the same class
-        grp = (env * self.num_players + owner) * 3 + robot_kind
-        order = np.lexsort((bd, grp))
-        ranked = np.empty_like(order)
-        g_sorted = grp[order]
-        start = _group_starts(g_sorted)
-        counts = np.diff(start, append=g_sorted.size)
-        ranked[order] = np.arange(g_sorted.size) - np.repeat(start, counts)
-        serial = self.next_serial[env, owner, robot_kind] + ranked
+        # rank of each build among builds of the same (env, owner) and of the same class (``bd``
+        # is ascending, so equal keys stay in slot order)
+        pgrp = env * self.num_players + owner
+        serial = self.next_serial[env, owner, robot_kind] + _rank_in_group(pgrp * 3 + robot_kind)
         ok = serial < self.cfg.robot_id_pool
         # the k-th build of a player in a world takes the k-th free robot slot of that player
-        pgrp = env * self.num_players + owner
-        porder = np.lexsort((bd, pgrp))
-        prank = np.empty_like(porder)
-        p_sorted = pgrp[porder]
-        pstart = _group_starts(p_sorted)
-        prank[porder] = np.arange(p_sorted.size) - np.repeat(
-            pstart, np.diff(pstart, append=p_sorted.size)
-        )
+        prank = _rank_in_group(pgrp)
         base = self.factory_slots + owner * r
-        blocks = self.alive[env[:, None], base[:, None] + np.arange(r)[None, :]]  # [b, R]
-        free_order = np.argsort(blocks, axis=1, kind="stable")  # free slots first, in order
-        n_free = r - blocks.sum(axis=1)
-        ok &= prank < n_free
+        free = ~self.alive[env[:, None], base[:, None] + np.arange(r)]  # [b, R]
+        free_upto = np.cumsum(free, axis=1)  # free slots in the block up to each one
+        ok &= prank < free_upto[:, -1]
         # a build whose pool or slots ran out this very step does nothing (masks prevent most)
         bd, env, owner, robot_kind, serial = bd[ok], env[ok], owner[ok], robot_kind[ok], serial[ok]
-        slot = base[ok] + free_order[ok, prank[ok]]
+        slot = base[ok] + np.argmax(free_upto[ok] > prank[ok, None], axis=1)
         flat = env * s_n + slot
         np.maximum.at(self.next_serial, (env, owner, robot_kind), serial + 1)
         self.metal.reshape(-1)[bd] -= k["metal_cost"][robot_kind]
@@ -635,16 +623,11 @@ class HarvestWorld(BatchedEnv):
         env = pk // s_n
         fflat = env * s_n + self.factory_map.reshape(-1)[env * n_cells + self.cell.reshape(-1)[pk]]
         want = self._k["battery_capacity"][self.kind.reshape(-1)[pk]] - power_f[pk]
-        order = np.lexsort((pk, fflat))
+        order = np.argsort(fflat, kind="stable")  # ``pk`` is ascending: slot order per factory
         f_sorted, w_sorted = fflat[order], want[order]
-        cum = np.cumsum(w_sorted)
-        start = _group_starts(f_sorted)
-        before = (
-            cum
-            - w_sorted
-            - np.repeat(cum[start] - w_sorted[start], np.diff(start, append=f_sorted.size))
-        )
-        got = np.clip(power_f[f_sorted] - before, 0, w_sorted)
+        wanted_before = np.cumsum(w_sorted) - w_sorted
+        before = wanted_before - wanted_before[_run_heads(f_sorted)]  # by earlier robots there
+        got = np.minimum(np.maximum(power_f[f_sorted] - before, 0), w_sorted)
         power_f[pk[order]] += got
         np.add.at(power_f, f_sorted, -got)
 
@@ -934,9 +917,23 @@ class HarvestWorld(BatchedEnv):
         )
 
 
-def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Indices ``[g]`` where a new run of equal keys begins in ``sorted_keys`` ``[m]`` (m > 0)."""
-    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+def _run_heads(sorted_keys: np.ndarray) -> np.ndarray:
+    """``[m]`` index of the first element of each element's run of equal keys (``m > 0``).
+
+    ``arange(m) - heads`` is each element's rank within its run.
+    """
+    new = np.empty(sorted_keys.size, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    return np.maximum.accumulate(np.where(new, np.arange(sorted_keys.size), 0))
+
+
+def _rank_in_group(keys: np.ndarray) -> np.ndarray:
+    """``[m]`` rank of each element among the earlier elements with the same key."""
+    order = np.argsort(keys, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(keys.size) - _run_heads(keys[order])
+    return rank
 
 
 def resolve_collisions(
@@ -964,42 +961,38 @@ def resolve_collisions(
         ``(dead [m] bool, survivor [m] bool, loss [m] int)``.
     """
     m = tile.size
-    _, g = np.unique(tile, return_inverse=True)
-    n_g = g.max() + 1 if m else 0
-    heavy_in = np.bincount(g, weights=heavy & moved, minlength=n_g)
-    heavy_still = np.bincount(g, weights=heavy & ~moved, minlength=n_g)
-    light_in = np.bincount(g, weights=~heavy & moved, minlength=n_g)
-    # which class competes on power in each group, and whether power decides at all
-    heavy_fight = heavy_in > 1
-    light_fight = (heavy_in == 0) & (heavy_still != 1) & (light_in > 1)
-    fight = heavy_fight | light_fight
-    competitor = np.where(heavy_fight[g], heavy, ~heavy) & fight[g]
-    # sort by (group, competitor first, power desc)
-    order = np.lexsort((-power, ~competitor, g))
-    gs = g[order]
-    first = np.concatenate(([True], gs[1:] != gs[:-1]))
-    top = order[first]  # strongest competitor of each group
-    second_pos = np.flatnonzero(first) + 1
     survivor = np.zeros(m, dtype=bool)
     loss = np.zeros(m, dtype=np.int64)
-    # fights: top vs runner-up
+    if m == 0:
+        return ~survivor, survivor, loss
+    # g: [m] group (tile) index; counts: [groups, 4] robots per class, the class of a robot
+    # being 0 heavy mover, 1 stationary heavy, 2 light mover, 3 stationary light
+    by_tile = np.argsort(tile, kind="stable")
+    heads = _run_heads(tile[by_tile])
+    g = np.empty(m, dtype=np.int64)
+    g[by_tile] = np.cumsum(heads == np.arange(m)) - 1
+    cls = 2 * ~heavy + ~moved
+    n_g = int(g.max()) + 1
+    counts = np.bincount(g * 4 + cls, minlength=4 * n_g).reshape(n_g, 4)
+    heavy_in, heavy_still, light_in = counts[:, 0], counts[:, 1], counts[:, 2]
+    # which class competes on power in each group, and whether power decides at all
+    heavy_fight = heavy_in > 1
+    fight = heavy_fight | ((heavy_in == 0) & (heavy_still != 1) & (light_in > 1))
+    competitor = (heavy == heavy_fight[g]) & fight[g]
+    # sort by (group, competitor first, power desc); the first two of a fight group fight
+    order = np.lexsort((-power, ~competitor, g))
+    first = np.flatnonzero(heads == np.arange(m))  # the runs of g in order are the same
     fg = np.flatnonzero(fight)
     if fg.size:
-        t, r = top[fg], order[second_pos[fg]]
+        t, r = order[first[fg]], order[first[fg] + 1]
         win = power[t] != power[r]
         survivor[t[win]] = True
         loss[t[win]] = np.ceil(power[r[win]] * power_loss_factor).astype(np.int64)
     # no fight: the lone heavy mover, else the lone stationary heavy, else the lone light mover
-    calm = ~fight
     lone = np.where(
         heavy_in == 1,
         0,
         np.where(heavy_still == 1, 1, np.where((heavy_in == 0) & (light_in == 1), 2, -1)),
     )
-    pick = np.select(
-        [lone[g] == 0, lone[g] == 1, lone[g] == 2],
-        [heavy & moved, heavy & ~moved, ~heavy & moved],
-        default=False,
-    )
-    survivor |= pick & calm[g]
+    survivor |= (cls == lone[g]) & ~fight[g]
     return ~survivor, survivor, loss
