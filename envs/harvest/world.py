@@ -176,7 +176,7 @@ class HarvestWorld(BatchedEnv):
         }
         self._k["battery_capacity"][FACTORY] = 1  # avoids 0-division in features
         self._k["cargo_space"][FACTORY] = 1
-        # [kind, 8]: what power, ice, ore, water, metal, x, y and step are divided by in the
+        # [8, kind]: what power, ice, ore, water, metal, x, y and step are divided by in the
         # own features (factory amounts by the heavy robot's capacities, as in the paper)
         k_, side = self._k, float(n - 1)
         self._feature_scale = np.array(
@@ -191,7 +191,7 @@ class HarvestWorld(BatchedEnv):
                 ),
             ],
             dtype=np.float64,
-        )
+        ).T.copy()
         # [kind, 3]: what robot power, ice and ore are divided by in the planes
         self._robot_scale = np.stack(
             [self._k["battery_capacity"], self._k["cargo_space"], self._k["cargo_space"]], axis=1
@@ -874,22 +874,29 @@ class HarvestWorld(BatchedEnv):
         """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
         cfg = self.cfg
         ei, si = np.asarray(env_index), np.asarray(slot)
-        kind = self.kind[ei, si].astype(np.int64)
-        out = np.empty((ei.size, len(FEATURE_NAMES)), dtype=np.float32)
-        out[:, :3] = kind[:, None] == _KINDS  # is_factory, is_light, is_heavy
-        # power, ice, ore, water, metal, x, y, step: scaled by the kind's row of _feature_scale
-        raw = np.empty((ei.size, 8))
-        for col, arr in enumerate((self.power, self.cargo_ice, self.cargo_ore, self.water)):
-            raw[:, col] = arr[ei, si]
-        raw[:, 4] = self.metal[ei, si]
-        raw[:, 6], raw[:, 5] = np.divmod(self.cell[ei, si], cfg.map_size)
+        flat = ei * self.num_slots + si
+        kind = self.kind.reshape(-1).take(flat).astype(np.int64)
         t = self.t[ei]
-        raw[:, 7] = t
-        scaled = np.clip(raw / self._feature_scale[kind], 0.0, 1.0) * 2.0 - 1.0
-        scaled[kind != FACTORY, 3:5] = -1.0  # robots hold no water or metal
-        out[:, 3:11] = scaled
-        out[:, 11] = (t % cfg.cycle_length) < cfg.day_length
-        return out
+        # built feature by feature ([F, n]), transposed once at the end
+        feat = np.empty((len(FEATURE_NAMES), ei.size))
+        np.equal(_KINDS[:, None], kind, out=feat[:3])  # is_factory, is_light, is_heavy
+        # power, ice, ore, water, metal, x, y, step: divided by their scale for the entity's
+        # kind (a column of _feature_scale), clipped to [0, 1], mapped to [-1, 1]
+        raw = feat[3:11]
+        for row, arr in enumerate(
+            (self.power, self.cargo_ice, self.cargo_ore, self.water, self.metal)
+        ):
+            raw[row] = arr.reshape(-1).take(flat)
+        raw[6], raw[5] = np.divmod(self.cell.reshape(-1).take(flat), cfg.map_size)
+        raw[7] = t
+        raw /= self._feature_scale.take(kind, axis=1)
+        np.maximum(raw, 0.0, out=raw)
+        np.minimum(raw, 1.0, out=raw)
+        raw *= 2.0
+        raw -= 1.0
+        raw[3:5, kind != FACTORY] = -1.0  # robots hold no water or metal
+        feat[11] = (t % cfg.cycle_length) < cfg.day_length
+        return np.ascontiguousarray(feat.T, dtype=np.float32)
 
     def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         return self.cell[env_index, slot]
