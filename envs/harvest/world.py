@@ -209,9 +209,13 @@ class HarvestWorld(BatchedEnv):
         self._nbr_cell = np.concatenate(
             [np.where(inside, ty * n + tx, np.arange(n * n)[:, None]), np.zeros((1, 5), np.int64)]
         )
-        # per robot slot (dense, [P R]): its owner's range of factory slots and of robot slots
-        rob_owner = np.arange(p * r) // r
-        self._own_fac_lo, self._own_rob_lo = rob_owner * f, p * f + rob_owner * r
+        # owner of each slot (slots are assigned by owner; see the class docstring), with a
+        # last entry -1 that slot -1 (no entity) reads
+        self._slot_owner = np.concatenate(
+            [np.arange(p).repeat(f), np.arange(p).repeat(r), [-1]]
+        ).astype(np.int8)
+        self._rob_owner = self._slot_owner[p * f : -1, None]  # [P R, 1]
+        self._fac_owner = self._slot_owner[: p * f]  # [P F]
         # ---- state ----
         self.ice = np.zeros((e, n * n), dtype=bool)
         self.ore = np.zeros((e, n * n), dtype=bool)
@@ -551,7 +555,10 @@ class HarvestWorld(BatchedEnv):
         on = mark[key]
         mark[key[clash]] = False
         hit = on & (standing >= 0)
-        stationary = np.unique(key[hit] // n_cells * s_n + standing[hit])
+        # the stationary robots hit, each once, in slot order
+        stationary = np.zeros(self.num_envs * s_n, dtype=bool)
+        stationary[key[hit] // n_cells * s_n + standing[hit]] = True
+        stationary = stationary.nonzero()[0]
         robots = np.concatenate([arrivals[on], stationary])
         moved = np.concatenate([np.flatnonzero(on) < mv.size, np.zeros(stationary.size, bool)])
         dead, survivors, loss = resolve_collisions(
@@ -759,12 +766,10 @@ class HarvestWorld(BatchedEnv):
         inside = self._nbr_inside[cell]
         tile = self._nbr_cell[cell] + (np.arange(e_n) * n_cells)[:, None, None]
         fslot = self.factory_map.reshape(-1)[tile]
-        own_fac = inside & (fslot >= self._own_fac_lo[:, None])
-        own_fac &= fslot < (self._own_fac_lo + self.max_factories)[:, None]
-        enemy_fac = inside & (fslot >= 0) & ~own_fac
-        rslot = self.robot_map.reshape(-1)[tile]
-        own_rob = inside & (rslot >= self._own_rob_lo[:, None])
-        own_rob &= rslot < (self._own_rob_lo + r)[:, None]
+        fowner = self._slot_owner[fslot]
+        own_fac = inside & (fowner == self._rob_owner)
+        enemy_fac = inside & (fowner >= 0) & ~own_fac
+        own_rob = inside & (self._slot_owner[self.robot_map.reshape(-1)[tile]] == self._rob_owner)
         own_rob[..., 0] = False
         rub = self.rubble.reshape(-1)[tile[..., 1:]]
         cost = np.floor(
@@ -787,21 +792,20 @@ class HarvestWorld(BatchedEnv):
         m[..., PICKUP] = (
             own_fac[..., 0] & (power < k["battery_capacity"][kind]) & (fpower > 0) & rob
         )
-        # ---- factories ----
+        # ---- factories: [E, P F] ----
         fal = self.alive[:, :fs]
-        if fal.any():
-            ei, si = np.nonzero(fal)
-            owner = self.owner[ei, si].astype(np.int64)
-            centre_free = self.robot_map[ei, self.cell[ei, si]] < 0
-            free_slots = r - rob.reshape(e_n, self.num_players, -1).sum(-1)
-            room = centre_free & (free_slots[ei, owner] > 0)
-            for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
-                mask[ei, si, action] = (
-                    room
-                    & (self.metal[ei, si] >= k["metal_cost"][rk])
-                    & (self.power[ei, si] >= k["power_cost"][rk])
-                    & (self.next_serial[ei, owner, rk] < cfg.robot_id_pool)
-                )
+        centre = (np.arange(e_n) * n_cells)[:, None] + self.cell[:, :fs]
+        free_slots = r - rob.reshape(e_n, self.num_players, -1).sum(-1)  # [E, P]
+        room = fal & (self.robot_map.reshape(-1)[centre] < 0)
+        room &= free_slots[:, self._fac_owner] > 0
+        metal, fpower = self.metal[:, :fs], self.power[:, :fs]
+        for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
+            mask[:, :fs, action] = (
+                room
+                & (metal >= k["metal_cost"][rk])
+                & (fpower >= k["power_cost"][rk])
+                & (self.next_serial[:, self._fac_owner, rk] < cfg.robot_id_pool)
+            )
 
     def action_mask(self) -> np.ndarray:
         """``[E, S, A]`` bool legal actions now (a copy)."""
