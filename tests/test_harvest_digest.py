@@ -156,3 +156,27 @@ if __name__ == "__main__":
         for players in (1, 2):
             print("batched", players, batched_digest(24, 4, 300, seed=3, players=players))
             print("pettingzoo", players, pettingzoo_digest(24, 400, seed=5, players=players))
+
+
+def test_adapter_notices_an_edited_agents_list() -> None:
+    """The adapter remembers its agents' slots between steps; a reordered ``agents`` list
+    (edited in place) must still map every agent to its own slot."""
+    twins = [envs.make("harvest-v0", map_size=24, **SETTINGS) for _ in range(2)]
+    outs = [env.reset(seed=1)[0] for env in twins]
+    rng = np.random.default_rng(1)
+    for t in range(40):
+        agents = list(twins[0].agents)
+        masks = np.stack([outs[0][a]["action_mask"] for a in agents])
+        actions = dict(zip(agents, _actions(rng, masks).tolist()))
+        if t % 10 == 5:
+            twins[1].agents.reverse()  # same names, other order, same list object
+        results = [env.step(actions) for env in twins]
+        outs = [r[0] for r in results]
+        for a, b in zip(*results):
+            assert sorted(a) == sorted(b)
+            for name in a:
+                if isinstance(a[name], dict) and "observation" in a[name]:
+                    assert np.array_equal(a[name]["observation"], b[name]["observation"])
+                else:
+                    assert a[name] == b[name]
+        assert sorted(twins[0].agents) == sorted(twins[1].agents)

@@ -60,7 +60,7 @@ class SlotParallelEnv(ParallelEnv):
         pool = world.pool
         self.possible_agents = list(pool.names)
         self.agents: list[str] = []
-        self._agents_given = self.agents  # the list ``step`` set, to notice a replaced one
+        self._agents_given: list[str] = []  # a copy of what ``agents`` was set to, to notice edits
         self._agent_slots = np.zeros(0, dtype=np.int64)  # [n] core slot of each of ``agents``
         k = 2 * obs_radius + 1
         self._obs_dim = len(world.window_plane_names) * k * k + len(world.feature_names)
@@ -146,9 +146,9 @@ class SlotParallelEnv(ParallelEnv):
         slots, values = self._check_actions(actions)
         arr[0, slots] = values
         before = self.agents
-        if before is self._agents_given and len(before) == self._agent_slots.size:
+        if before == self._agents_given:
             before_slots = self._agent_slots
-        else:  # someone replaced ``agents``: look the slots up again
+        else:  # someone edited ``agents``: look the slots up again
             before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
         batch = self.world.step(arr)
         self._last_actions[:] = arr[0]
@@ -185,7 +185,8 @@ class SlotParallelEnv(ParallelEnv):
 
     def _set_agents(self, names: list[str], slots: np.ndarray) -> None:
         """Make ``names`` (in slots ``[n]``) the live agents; the next step reuses ``slots``."""
-        self.agents = self._agents_given = names
+        self.agents = names
+        self._agents_given = names.copy()
         self._agent_slots = slots
 
     @property
