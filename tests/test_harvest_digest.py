@@ -5,7 +5,9 @@ drive both APIs with seeded actions (mostly legal, some masked, some to empty sl
 every array they return (values, dtypes and shapes), the final states of ended worlds, planes
 and egocentric windows, and every PettingZoo dict (keys in order, values, info contents). The
 stored digests were computed on the code before the speed work; a change to them means a
-change in behaviour. Regenerate (only for an intended rule change, and say so in the commit):
+change in behaviour. They also depend on NumPy's random streams (map generation and the actions
+use ``np.random.Generator``), which NumPy keeps stable but does not promise across versions.
+Regenerate (only for an intended rule change or such a NumPy change; say so in the commit):
 
     .venv/bin/python tests/test_harvest_digest.py
 """
