@@ -52,6 +52,9 @@ from typing import Any
 
 import numpy as np
 
+#: largest temporary ``egocentric(..., out=...)`` makes while cutting windows
+_CHUNK_BYTES = 1 << 17
+
 
 @dataclass
 class FinalState:
@@ -202,6 +205,8 @@ class BatchedEnv(ABC):
         slot: np.ndarray,
         radius: int,
         planes: np.ndarray | None = None,
+        *,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Square windows of the owner's planes centred on chosen entities.
 
@@ -213,9 +218,11 @@ class BatchedEnv(ABC):
             slot: ``[n]`` int, slot of each entity (must be alive).
             radius: ``r``; windows are ``K = 2r + 1`` cells wide.
             planes: ``[E, P, C, H, W]``, the result of ``planes()`` if the caller already has it.
+            out: ``[n, C', K, K]`` float32 to write the windows into (it may be a strided view,
+                e.g. the window part of ``[n, D]`` observation rows); a new array if ``None``.
 
         Returns:
-            ``[n, C', K, K]`` float32 with ``C' = len(window_plane_names)``.
+            ``[n, C', K, K]`` float32 with ``C' = len(window_plane_names)`` (``out`` if given).
         """
         env_index = np.asarray(env_index, dtype=np.int64)
         slot = np.asarray(slot, dtype=np.int64)
@@ -236,7 +243,16 @@ class BatchedEnv(ABC):
         view = np.lib.stride_tricks.as_strided(
             padded, (e, p, c, h, w, k, k), (*st[:3], st[3], st[4], st[3], st[4]), writeable=False
         )
-        return view[env_index, owner, g:, y, x]
+        if out is None:
+            return view[env_index, owner, g:, y, x]
+        # cut in chunks of agents: a temporary the size of all windows would come from fresh
+        # pages on every call (large blocks go back to the OS), page faults costing more than
+        # the copy itself
+        step = max(1, _CHUNK_BYTES // (4 * (c - g) * k * k))
+        for i in range(0, env_index.size, step):
+            j = slice(i, i + step)
+            out[j] = view[env_index[j], owner[j], g:, y[j], x[j]]
+        return out
 
     def _padded_buffer(self, radius: int) -> np.ndarray:
         """``[E, P, C + 1, H + 2r, W + 2r]`` float32 buffer, kept per radius: its border holds

@@ -60,6 +60,8 @@ class SlotParallelEnv(ParallelEnv):
         pool = world.pool
         self.possible_agents = list(pool.names)
         self.agents: list[str] = []
+        self._agents_given: list[str] = []  # a copy of what ``agents`` was set to, to notice edits
+        self._agent_slots = np.zeros(0, dtype=np.int64)  # [n] core slot of each of ``agents``
         k = 2 * obs_radius + 1
         self._obs_dim = len(world.window_plane_names) * k * k + len(world.feature_names)
         self._obs_spaces: dict[str, spaces.Dict] = {}
@@ -129,7 +131,7 @@ class SlotParallelEnv(ParallelEnv):
         self._last_actions[:] = 0
         slots = np.flatnonzero(batch.alive[0])
         names = self._register(slots, batch)
-        self.agents = names
+        self._set_agents(names, slots)
         self._last = batch
         obs = self._observations(slots, names, batch)
         infos = self._infos(slots, names, batch)
@@ -144,20 +146,22 @@ class SlotParallelEnv(ParallelEnv):
         slots, values = self._check_actions(actions)
         arr[0, slots] = values
         before = self.agents
-        before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
+        if before == self._agents_given:
+            before_slots = self._agent_slots
+        else:  # someone edited ``agents``: look the slots up again
+            before_slots = np.array([self._slot_of[a] for a in before], dtype=np.int64)
         batch = self.world.step(arr)
         self._last_actions[:] = arr[0]
         # an entity born in the episode's last step never acts: it never becomes an agent
-        new_slots = np.flatnonzero(batch.spawned[0] & ~batch.done[0])
+        new_slots = (batch.spawned[0] & ~batch.done[0]).nonzero()[0]
         new_names = self._register(new_slots, batch)
         slots = np.concatenate([before_slots, new_slots])
         names = before + new_names
         obs = self._observations(slots, names, batch)
         rewards = dict(zip(names, batch.reward[0, slots].tolist()))
-        term_l = batch.terminated[0, slots].tolist()
-        trunc_l = batch.truncated[0, slots].tolist()
-        terminations = dict(zip(names, term_l))
-        truncations = dict(zip(names, trunc_l))
+        term, trunc = batch.terminated[0, slots], batch.truncated[0, slots]
+        terminations = dict(zip(names, term.tolist()))
+        truncations = dict(zip(names, trunc.tolist()))
         infos = self._infos(slots, names, batch)
         if batch.done[0]:
             metrics = batch.final.metrics[0]
@@ -167,14 +171,23 @@ class SlotParallelEnv(ParallelEnv):
                     "episode_length": metrics["episode_length"],
                     **metrics["per_player"][owner],
                 }
-        ended = {n for n, a, b in zip(names, term_l, trunc_l) if a or b}
-        for name in ended:
-            del self._slot_of[name]
-        self.agents = [n for n in names if n not in ended]
+        ended = term | trunc
+        if ended.any():
+            for i in ended.nonzero()[0].tolist():
+                del self._slot_of[names[i]]
+            names = [names[i] for i in (~ended).nonzero()[0].tolist()]
+            slots = slots[~ended]
+        self._set_agents(names, slots)
         self._last = batch
         if self.render_mode == "human":
             self.render()
         return obs, rewards, terminations, truncations, infos
+
+    def _set_agents(self, names: list[str], slots: np.ndarray) -> None:
+        """Make ``names`` (in slots ``[n]``) the live agents; the next step reuses ``slots``."""
+        self.agents = names
+        self._agents_given = names.copy()
+        self._agent_slots = slots
 
     @property
     def last_batch(self) -> BatchStep:
@@ -212,7 +225,7 @@ class SlotParallelEnv(ParallelEnv):
         n, n_act = len(actions), self.world.num_actions
         slot_of = self._slot_of
         try:
-            slots = np.fromiter((slot_of[a] for a in actions), np.int64, n)
+            slots = np.fromiter(map(slot_of.__getitem__, actions), np.int64, n)
             values = np.asarray(list(actions.values()))
         except (KeyError, ValueError, TypeError):
             values = np.zeros(0)
@@ -270,14 +283,16 @@ class SlotParallelEnv(ParallelEnv):
         if not names:
             return {}
         world = self.world
-        env0 = np.zeros(slots.size, dtype=np.int64)
-        windows = world.egocentric(env0, slots, self.obs_radius)
-        feats = world.self_features(env0, slots)
-        obs = np.concatenate([windows.reshape(slots.size, -1), feats], axis=1)
+        n, k = slots.size, 2 * self.obs_radius + 1
+        env0 = np.zeros(n, dtype=np.int64)
+        # one [n, D] block: windows cut straight into their rows, own features after them
+        obs = np.empty((n, self._obs_dim), np.float32)
+        n_win = len(world.window_plane_names) * k * k
+        windows = obs[:, :n_win].reshape(n, -1, k, k)
+        world.egocentric(env0, slots, self.obs_radius, out=windows)
+        obs[:, n_win:] = world.self_features(env0, slots)
         masks = batch.action_mask[0, slots].astype(np.int8)
-        return {
-            name: {"observation": obs[i], "action_mask": masks[i]} for i, name in enumerate(names)
-        }
+        return {name: {"observation": o, "action_mask": m} for name, o, m in zip(names, obs, masks)}
 
     def _infos(self, slots: np.ndarray, names: list[str], batch: BatchStep) -> dict:
         world = self.world

@@ -50,6 +50,9 @@ ACTION_NAMES = (
     "build_light",
     "build_heavy",
 )
+#: which actions are moves and which are transfers (lookup tables over action ids)
+_IS_MOVE = np.isin(np.arange(NUM_ACTIONS), (MOVE_N, MOVE_E, MOVE_S, MOVE_W))
+_IS_TRANSFER = (np.arange(NUM_ACTIONS) >= TRANSFER_C) & (np.arange(NUM_ACTIONS) <= TRANSFER_W)
 #: (dy, dx) of centre, N, E, S, W
 DIRS = np.array([(0, 0), (-1, 0), (0, 1), (1, 0), (0, -1)], dtype=np.int64)
 
@@ -96,11 +99,17 @@ FEATURE_NAMES = (
 #: factory cargo and power are scaled by the heavy robot's capacities (as in the paper)
 FACTORY_SCALE = 1000.0
 FACTORY_POWER_SCALE = 3000.0
-
-
-def _scale(x: np.ndarray, top: float | np.ndarray) -> np.ndarray:
-    """Min-max scale ``[0, top]`` to ``[-1, 1]`` (clipped)."""
-    return np.clip(x / top, 0.0, 1.0) * 2.0 - 1.0
+#: planes written entity by entity (everything after the map layers), and the two runs of
+#: consecutive per-class value planes with the scales of the factory ones
+_ENTITY_PLANES = slice(_P["own_robot"], len(PLANE_NAMES))
+_ROBOT_PLANES = slice(_P["robot_heavy"], _P["robot_ore"] + 1)
+_FACTORY_PLANES = slice(_P["factory_power"], _P["factory_metal"] + 1)
+_KINDS = np.arange(len(KIND_NAMES))
+_FACTORY_PLANE_SCALE = np.array([FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 4)
+assert PLANE_NAMES[_ROBOT_PLANES] == ("robot_heavy", "robot_power", "robot_ice", "robot_ore")
+assert PLANE_NAMES[_FACTORY_PLANES] == tuple(
+    f"factory_{q}" for q in ("power", "ice", "water", "ore", "metal")
+)
 
 
 class HarvestWorld(BatchedEnv):
@@ -167,10 +176,46 @@ class HarvestWorld(BatchedEnv):
         }
         self._k["battery_capacity"][FACTORY] = 1  # avoids 0-division in features
         self._k["cargo_space"][FACTORY] = 1
+        # [8, kind]: what power, ice, ore, water, metal, x, y and step are divided by in the
+        # own features (factory amounts by the heavy robot's capacities, as in the paper)
+        k_, side = self._k, float(n - 1)
+        self._feature_scale = np.array(
+            [
+                [FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 4 + [side, side, cfg.step_scale],
+                *(
+                    [k_["battery_capacity"][c]]
+                    + [k_["cargo_space"][c]] * 2
+                    + [FACTORY_SCALE] * 2
+                    + [side, side, cfg.step_scale]
+                    for c in (LIGHT, HEAVY)
+                ),
+            ],
+            dtype=np.float64,
+        ).T.copy()
+        # [kind, 3]: what robot power, ice and ore are divided by in the planes
+        self._robot_scale = np.stack(
+            [self._k["battery_capacity"], self._k["cargo_space"], self._k["cargo_space"]], axis=1
+        )
         # flat offsets of the 5 directions and of a 3x3 footprint
         self._dir_flat = DIRS[:, 0] * n + DIRS[:, 1]
         fy, fx = np.mgrid[-1:2, -1:2]
         self._footprint = (fy * n + fx).ravel()
+        # per cell (and a last row for cell -1, an empty slot): the cell in each of the 5
+        # directions (the cell itself off the map) and whether that direction is on the map
+        ty, tx = np.divmod(np.arange(n * n), n)
+        ty, tx = ty[:, None] + DIRS[:, 0], tx[:, None] + DIRS[:, 1]
+        inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
+        self._nbr_inside = np.concatenate([inside, np.zeros((1, 5), bool)])
+        self._nbr_cell = np.concatenate(
+            [np.where(inside, ty * n + tx, np.arange(n * n)[:, None]), np.zeros((1, 5), np.int64)]
+        )
+        # owner of each slot (slots are assigned by owner; see the class docstring), with a
+        # last entry -1 that slot -1 (no entity) reads
+        self._slot_owner = np.concatenate(
+            [np.arange(p).repeat(f), np.arange(p).repeat(r), [-1]]
+        ).astype(np.int8)
+        self._rob_owner = self._slot_owner[p * f : -1, None]  # [P R, 1]
+        self._fac_owner = self._slot_owner[: p * f]  # [P F]
         # ---- state ----
         self.ice = np.zeros((e, n * n), dtype=bool)
         self.ore = np.zeros((e, n * n), dtype=bool)
@@ -204,6 +249,7 @@ class HarvestWorld(BatchedEnv):
         }
         self._mask = np.zeros((e, s, NUM_ACTIONS), dtype=bool)
         self._tile_mark = np.zeros(e * n * n, dtype=bool)  # scratch for collision detection
+        self._flat_slots = np.arange(e * s)
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
 
@@ -305,7 +351,8 @@ class HarvestWorld(BatchedEnv):
         self.serial[empty] = -1
         cfg, k = self.cfg, self._k
         e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
-        legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
+        legal = self._mask.reshape(-1, NUM_ACTIONS)[self._flat_slots, a.reshape(-1)]
+        legal = legal.reshape(e_n, s_n)
         illegal = self.alive & ~legal
         a[~legal] = IDLE
         if illegal.any():
@@ -333,7 +380,7 @@ class HarvestWorld(BatchedEnv):
         boost_f = np.repeat(boost, s_n)
 
         # move costs use the rubble before this step's digs (Lux validates first)
-        mv = np.flatnonzero((af >= MOVE_N) & (af <= MOVE_W))
+        mv = _IS_MOVE[af].nonzero()[0]
         mv_target = cell_f[mv] + self._dir_flat[af[mv]]
         mk = kind_f[mv]
         mv_cost = np.floor(
@@ -342,7 +389,7 @@ class HarvestWorld(BatchedEnv):
         ).astype(np.int64)
 
         # ---- 2. dig ----
-        dg = np.flatnonzero(af == DIG)
+        dg = (af == DIG).nonzero()[0]
         if dg.size:
             dk = kind_f[dg]
             tile = dg // s_n * n_cells + cell_f[dg]
@@ -362,7 +409,7 @@ class HarvestWorld(BatchedEnv):
 
         # ---- 3. build ----
         built = np.zeros(0, dtype=np.int64)
-        bd = np.flatnonzero(af >= BUILD_LIGHT)
+        bd = (af >= BUILD_LIGHT).nonzero()[0]
         if bd.size:
             built = self._build(bd, af[bd] - BUILD_LIGHT + LIGHT)
 
@@ -373,12 +420,12 @@ class HarvestWorld(BatchedEnv):
             died = self._move(mv, mv_target, built)
 
         # ---- 5. transfer (Lux: senders emptied first, targets looked up after moving) ----
-        tr = np.flatnonzero((af >= TRANSFER_C) & (af <= TRANSFER_W))
+        tr = _IS_TRANSFER[af].nonzero()[0]
         if tr.size:
             self._transfer(tr, af[tr] - TRANSFER_C, reward_f, boost_f)
 
         # ---- 6. pickup power from the own factory underneath ----
-        pk = np.flatnonzero(af == PICKUP)
+        pk = (af == PICKUP).nonzero()[0]
         if pk.size:
             self._pickup(pk)
 
@@ -400,19 +447,15 @@ class HarvestWorld(BatchedEnv):
         # ---- 8. power ----
         day = (self.t % cfg.cycle_length) < cfg.day_length
         rob = self.alive[:, fs:]
-        rkind = self.kind[:, fs:].clip(0)
+        rkind = np.maximum(self.kind[:, fs:], 0)
         charged = self.power[:, fs:] + k["charge"][rkind] * (rob & day[:, None])
         self.power[:, fs:] = np.minimum(charged, k["battery_capacity"][rkind])
         self.power[:, :fs] += cfg.factory_charge * self.alive[:, :fs]
 
         # ---- 9. clock, episode end ----
         self.t += 1
-        fac_alive = np.zeros((e_n, self.num_players), dtype=np.int64)
-        np.add.at(
-            fac_alive,
-            (np.nonzero(self.alive[:, :fs])[0], self.owner[:, :fs][self.alive[:, :fs]]),
-            1,
-        )
+        # [E, P] live factories (player p owns factory slots [p F, (p + 1) F))
+        fac_alive = self.alive[:, :fs].reshape(e_n, self.num_players, -1).sum(axis=2)
         self.metrics["factory_alive_steps"] += fac_alive
         if self.num_players == 1:
             env_term = fac_alive[:, 0] == 0
@@ -451,33 +494,20 @@ class HarvestWorld(BatchedEnv):
         k, s_n, r = self._k, self.num_slots, self.robot_slots
         env = bd // s_n
         owner = self.owner.reshape(-1)[bd].astype(np.int64)
-        # rank of each build among builds of the same (env, owner) and of the same class
-        grp = (env * self.num_players + owner) * 3 + robot_kind
-        order = np.lexsort((bd, grp))
-        ranked = np.empty_like(order)
-        g_sorted = grp[order]
-        start = _group_starts(g_sorted)
-        counts = np.diff(start, append=g_sorted.size)
-        ranked[order] = np.arange(g_sorted.size) - np.repeat(start, counts)
-        serial = self.next_serial[env, owner, robot_kind] + ranked
+        # rank of each build among builds of the same (env, owner) and of the same class (``bd``
+        # is ascending, so equal keys stay in slot order)
+        pgrp = env * self.num_players + owner
+        serial = self.next_serial[env, owner, robot_kind] + _rank_in_group(pgrp * 3 + robot_kind)
         ok = serial < self.cfg.robot_id_pool
         # the k-th build of a player in a world takes the k-th free robot slot of that player
-        pgrp = env * self.num_players + owner
-        porder = np.lexsort((bd, pgrp))
-        prank = np.empty_like(porder)
-        p_sorted = pgrp[porder]
-        pstart = _group_starts(p_sorted)
-        prank[porder] = np.arange(p_sorted.size) - np.repeat(
-            pstart, np.diff(pstart, append=p_sorted.size)
-        )
+        prank = _rank_in_group(pgrp)
         base = self.factory_slots + owner * r
-        blocks = self.alive[env[:, None], base[:, None] + np.arange(r)[None, :]]  # [b, R]
-        free_order = np.argsort(blocks, axis=1, kind="stable")  # free slots first, in order
-        n_free = r - blocks.sum(axis=1)
-        ok &= prank < n_free
+        free = ~self.alive[env[:, None], base[:, None] + np.arange(r)]  # [b, R]
+        free_upto = np.cumsum(free, axis=1)  # free slots in the block up to each one
+        ok &= prank < free_upto[:, -1]
         # a build whose pool or slots ran out this very step does nothing (masks prevent most)
         bd, env, owner, robot_kind, serial = bd[ok], env[ok], owner[ok], robot_kind[ok], serial[ok]
-        slot = base[ok] + free_order[ok, prank[ok]]
+        slot = base[ok] + np.argmax(free_upto[ok] > prank[ok, None], axis=1)
         flat = env * s_n + slot
         np.maximum.at(self.next_serial, (env, owner, robot_kind), serial + 1)
         self.metal.reshape(-1)[bd] -= k["metal_cost"][robot_kind]
@@ -525,7 +555,10 @@ class HarvestWorld(BatchedEnv):
         on = mark[key]
         mark[key[clash]] = False
         hit = on & (standing >= 0)
-        stationary = np.unique(key[hit] // n_cells * s_n + standing[hit])
+        # the stationary robots hit, each once, in slot order
+        stationary = np.zeros(self.num_envs * s_n, dtype=bool)
+        stationary[key[hit] // n_cells * s_n + standing[hit]] = True
+        stationary = stationary.nonzero()[0]
         robots = np.concatenate([arrivals[on], stationary])
         moved = np.concatenate([np.flatnonzero(on) < mv.size, np.zeros(stationary.size, bool)])
         dead, survivors, loss = resolve_collisions(
@@ -597,16 +630,11 @@ class HarvestWorld(BatchedEnv):
         env = pk // s_n
         fflat = env * s_n + self.factory_map.reshape(-1)[env * n_cells + self.cell.reshape(-1)[pk]]
         want = self._k["battery_capacity"][self.kind.reshape(-1)[pk]] - power_f[pk]
-        order = np.lexsort((pk, fflat))
+        order = np.argsort(fflat, kind="stable")  # ``pk`` is ascending: slot order per factory
         f_sorted, w_sorted = fflat[order], want[order]
-        cum = np.cumsum(w_sorted)
-        start = _group_starts(f_sorted)
-        before = (
-            cum
-            - w_sorted
-            - np.repeat(cum[start] - w_sorted[start], np.diff(start, append=f_sorted.size))
-        )
-        got = np.clip(power_f[f_sorted] - before, 0, w_sorted)
+        wanted_before = np.cumsum(w_sorted) - w_sorted
+        before = wanted_before - wanted_before[_run_heads(f_sorted)]  # by earlier robots there
+        got = np.minimum(np.maximum(power_f[f_sorted] - before, 0), w_sorted)
         power_f[pk[order]] += got
         np.add.at(power_f, f_sorted, -got)
 
@@ -716,75 +744,68 @@ class HarvestWorld(BatchedEnv):
 
     # ------------------------------------------------------------------ masks
     def _compute_masks(self) -> None:
-        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``."""
-        cfg, k, n = self.cfg, self._k, self.cfg.map_size
-        e_n, n_cells = self.num_envs, self.n_cells
+        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
+
+        Dense over slots (empty slots are computed too and masked out at the end): with one
+        world, a handful of whole-array operations beat gathering the live slots first.
+        """
+        cfg, k = self.cfg, self._k
+        e_n, s_n, n_cells, fs, r = (
+            self.num_envs,
+            self.num_slots,
+            self.n_cells,
+            self.factory_slots,
+            self.robot_slots,
+        )
         mask = self._mask
         mask[:] = False
         mask[:, :, IDLE] = True
-        fs = self.factory_slots
-        # ---- robots ----
+        # ---- robots: [E, R'] over the P R robot slots, [E, R', 5] over the 5 directions ----
         rob = self.alive[:, fs:]
-        if rob.any():
-            ei, ri = np.nonzero(rob)
-            sl = ri + fs
-            cell = self.cell[ei, sl]
-            kind = self.kind[ei, sl]
-            owner = self.owner[ei, sl]
-            power = self.power[ei, sl]
-            y, x = np.divmod(cell, n)
-            ty = y[:, None] + DIRS[None, :, 0]  # [m, 5]
-            tx = x[:, None] + DIRS[None, :, 1]
-            inside = (ty >= 0) & (ty < n) & (tx >= 0) & (tx < n)
-            tcell = np.where(inside, ty * n + tx, cell[:, None])
-            tile = ei[:, None] * n_cells + tcell
-            # owner of the slot on each tile; slot -1 reads the sentinel column (owner -1)
-            owner_ext = np.concatenate([self.owner, np.full((e_n, 1), -1, np.int8)], axis=1)
-            owner_ext = owner_ext.reshape(-1)
-            row = (ei * (self.num_slots + 1) + self.num_slots)[:, None]  # the sentinel of world ei
-            fslot = self.factory_map.reshape(-1)[tile]
-            fowner = owner_ext[row - self.num_slots + np.where(fslot >= 0, fslot, self.num_slots)]
-            own_fac = inside & (fowner == owner[:, None])
-            enemy_fac = inside & (fowner >= 0) & (fowner != owner[:, None])
-            rslot = self.robot_map.reshape(-1)[tile]
-            rowner = owner_ext[row - self.num_slots + np.where(rslot >= 0, rslot, self.num_slots)]
-            own_rob = inside & (rowner == owner[:, None])
-            own_rob[:, 0] = False
-            rub = self.rubble.reshape(-1)[tile[:, 1:]]
-            cost = np.floor(
-                k["move_cost"][kind][:, None] + k["rubble_movement_cost"][kind][:, None] * rub
-            )
-            m = mask[ei, sl]
-            m[:, MOVE_N : MOVE_W + 1] = inside[:, 1:] & ~enemy_fac[:, 1:] & (power[:, None] >= cost)
-            here = tile[:, 0]
-            diggable = (
-                (self.rubble.reshape(-1)[here] > 0)
-                | self.ice.reshape(-1)[here]
-                | self.ore.reshape(-1)[here]
-            )
-            m[:, DIG] = diggable & (fslot[:, 0] < 0) & (power >= k["dig_cost"][kind])
-            carrying = (self.cargo_ice[ei, sl] + self.cargo_ore[ei, sl]) > 0
-            m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & (own_fac | own_rob)
-            fpower = self.power[ei, fslot[:, 0].clip(0)]
-            m[:, PICKUP] = own_fac[:, 0] & (power < k["battery_capacity"][kind]) & (fpower > 0)
-            mask[ei, sl] = m
-        # ---- factories ----
+        cell, kind, power = self.cell[:, fs:], self.kind[:, fs:], self.power[:, fs:]
+        inside = self._nbr_inside[cell]
+        tile = self._nbr_cell[cell] + (np.arange(e_n) * n_cells)[:, None, None]
+        fslot = self.factory_map.reshape(-1)[tile]
+        fowner = self._slot_owner[fslot]
+        own_fac = inside & (fowner == self._rob_owner)
+        enemy_fac = inside & (fowner >= 0) & ~own_fac
+        own_rob = inside & (self._slot_owner[self.robot_map.reshape(-1)[tile]] == self._rob_owner)
+        own_rob[..., 0] = False
+        rub = self.rubble.reshape(-1)[tile[..., 1:]]
+        cost = np.floor(
+            k["move_cost"][kind][..., None] + k["rubble_movement_cost"][kind][..., None] * rub
+        )
+        m = mask[:, fs:]
+        m[..., MOVE_N : MOVE_W + 1] = (
+            inside[..., 1:] & ~enemy_fac[..., 1:] & (power[..., None] >= cost) & rob[..., None]
+        )
+        here = tile[..., 0]
+        diggable = (
+            (self.rubble.reshape(-1)[here] > 0)
+            | self.ice.reshape(-1)[here]
+            | self.ore.reshape(-1)[here]
+        )
+        m[..., DIG] = diggable & (fslot[..., 0] < 0) & (power >= k["dig_cost"][kind]) & rob
+        carrying = rob & ((self.cargo_ice[:, fs:] + self.cargo_ore[:, fs:]) > 0)
+        m[..., TRANSFER_C : TRANSFER_W + 1] = carrying[..., None] & (own_fac | own_rob)
+        fpower = self.power.reshape(-1)[(np.arange(e_n) * s_n)[:, None] + fslot[..., 0]]
+        m[..., PICKUP] = (
+            own_fac[..., 0] & (power < k["battery_capacity"][kind]) & (fpower > 0) & rob
+        )
+        # ---- factories: [E, P F] ----
         fal = self.alive[:, :fs]
-        if fal.any():
-            ei, si = np.nonzero(fal)
-            owner = self.owner[ei, si].astype(np.int64)
-            centre_free = self.robot_map[ei, self.cell[ei, si]] < 0
-            free_slots = self.robot_slots - self.alive[:, fs:].reshape(
-                e_n, self.num_players, -1
-            ).sum(-1)
-            room = centre_free & (free_slots[ei, owner] > 0)
-            for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
-                mask[ei, si, action] = (
-                    room
-                    & (self.metal[ei, si] >= k["metal_cost"][rk])
-                    & (self.power[ei, si] >= k["power_cost"][rk])
-                    & (self.next_serial[ei, owner, rk] < cfg.robot_id_pool)
-                )
+        centre = (np.arange(e_n) * n_cells)[:, None] + self.cell[:, :fs]
+        free_slots = r - rob.reshape(e_n, self.num_players, -1).sum(-1)  # [E, P]
+        room = fal & (self.robot_map.reshape(-1)[centre] < 0)
+        room &= free_slots[:, self._fac_owner] > 0
+        metal, fpower = self.metal[:, :fs], self.power[:, :fs]
+        for action, rk in ((BUILD_LIGHT, LIGHT), (BUILD_HEAVY, HEAVY)):
+            mask[:, :fs, action] = (
+                room
+                & (metal >= k["metal_cost"][rk])
+                & (fpower >= k["power_cost"][rk])
+                & (self.next_serial[:, self._fac_owner, rk] < cfg.robot_id_pool)
+            )
 
     def action_mask(self) -> np.ndarray:
         """``[E, S, A]`` bool legal actions now (a copy)."""
@@ -802,7 +823,9 @@ class HarvestWorld(BatchedEnv):
         sel = slice(None) if envs is None else np.asarray(envs)
         t, alive = self.t[sel], self.alive[sel]
         e_n, n = alive.shape[0], cfg.map_size
-        out[:] = _FILL_VECTOR[None, None, :, None, None]
+        # every plane but the map layers and the clock starts as "nothing"
+        out[:, :, _P["own_factory"]] = _FILL_VECTOR[_P["own_factory"]]
+        out[:, :, _ENTITY_PLANES] = _FILL_VECTOR[_ENTITY_PLANES, None, None]
         step = np.minimum(t / cfg.step_scale, 1.0) * 2.0 - 1.0
         out[:, :, _P["step"]] = step[:, None, None, None]
         out[:, :, _P["day"]] = ((t % cfg.cycle_length) < cfg.day_length)[:, None, None, None]
@@ -815,31 +838,35 @@ class HarvestWorld(BatchedEnv):
         self._write_entities(out, ei, gi, si)
 
     def _write_entities(self, out: np.ndarray, ei: np.ndarray, gi: np.ndarray, si: np.ndarray):
-        """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``)."""
-        k, n, p_n = self._k, self.cfg.map_size, self.num_players
+        """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``).
+
+        The per-entity planes of robots (``robot_heavy`` .. ``robot_ore``) and of factories
+        (``factory_power`` .. ``factory_metal``) are consecutive, so each class is one scatter
+        of ``[m, 4]`` or ``[m, 5]`` values.
+        """
+        n, p_n = self.cfg.map_size, self.num_players
         cell, kind, owner = self.cell[gi, si], self.kind[gi, si], self.owner[gi, si]
         rob = kind > FACTORY
         re, rg, rk, rs, ro = ei[rob], gi[rob], kind[rob], si[rob], owner[rob]
         ry, rx = np.divmod(cell[rob], n)
-        battery, cargo = k["battery_capacity"][rk], k["cargo_space"][rk]
-        out[re, :, _P["robot_heavy"], ry, rx] = (rk == HEAVY)[:, None]
-        for name, value in (
-            ("robot_power", self.power[rg, rs] / battery),
-            ("robot_ice", self.cargo_ice[rg, rs] / cargo),
-            ("robot_ore", self.cargo_ore[rg, rs] / cargo),
-        ):
-            out[re, :, _P[name], ry, rx] = (np.minimum(value, 1.0) * 2.0 - 1.0)[:, None]
+        value = np.empty((re.size, 4))
+        value[:, 0] = rk == HEAVY
+        value[:, 1] = self.power[rg, rs]
+        value[:, 2] = self.cargo_ice[rg, rs]
+        value[:, 3] = self.cargo_ore[rg, rs]
+        value[:, 1:] = np.minimum(value[:, 1:] / self._robot_scale[rk], 1.0) * 2.0 - 1.0
+        out[re, :, _ROBOT_PLANES, ry, rx] = value[:, None, :]
         out[re, ro, _P["own_robot"], ry, rx] = 1.0
-        fe, fg, fs, fo = ei[~rob], gi[~rob], si[~rob], owner[~rob]
-        fy, fx = np.divmod(cell[~rob], n)
-        for name, arr, top in (
-            ("factory_power", self.power, FACTORY_POWER_SCALE),
-            ("factory_ice", self.cargo_ice, FACTORY_SCALE),
-            ("factory_water", self.water, FACTORY_SCALE),
-            ("factory_ore", self.cargo_ore, FACTORY_SCALE),
-            ("factory_metal", self.metal, FACTORY_SCALE),
+        fac = ~rob
+        fe, fg, fs, fo = ei[fac], gi[fac], si[fac], owner[fac]
+        fy, fx = np.divmod(cell[fac], n)
+        value = np.empty((fe.size, 5))
+        for col, arr in enumerate(
+            (self.power, self.cargo_ice, self.water, self.cargo_ore, self.metal)
         ):
-            out[fe, :, _P[name], fy, fx] = (np.minimum(arr[fg, fs] / top, 1.0) * 2.0 - 1.0)[:, None]
+            value[:, col] = arr[fg, fs]
+        value = np.minimum(value / _FACTORY_PLANE_SCALE, 1.0) * 2.0 - 1.0
+        out[fe, :, _FACTORY_PLANES, fy, fx] = value[:, None, :]
         ty = fy[:, None] + _FOOTPRINT_DY[None, :]
         tx = fx[:, None] + _FOOTPRINT_DX[None, :]
         out[fe[:, None], fo[:, None], _P["own_factory"], ty, tx] = 1.0
@@ -849,28 +876,31 @@ class HarvestWorld(BatchedEnv):
 
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
-        cfg, k = self.cfg, self._k
+        cfg = self.cfg
         ei, si = np.asarray(env_index), np.asarray(slot)
-        kind = self.kind[ei, si].astype(np.int64)
-        fac = kind == FACTORY
-        out = np.empty((ei.size, len(FEATURE_NAMES)), dtype=np.float32)
-        out[:, 0] = fac
-        out[:, 1] = kind == LIGHT
-        out[:, 2] = kind == HEAVY
-        out[:, 3] = _scale(
-            self.power[ei, si], np.where(fac, FACTORY_POWER_SCALE, k["battery_capacity"][kind])
-        )
-        cargo = np.where(fac, FACTORY_SCALE, k["cargo_space"][kind])
-        out[:, 4] = _scale(self.cargo_ice[ei, si], cargo)
-        out[:, 5] = _scale(self.cargo_ore[ei, si], cargo)
-        out[:, 6] = np.where(fac, _scale(self.water[ei, si], FACTORY_SCALE), -1.0)
-        out[:, 7] = np.where(fac, _scale(self.metal[ei, si], FACTORY_SCALE), -1.0)
-        y, x = np.divmod(self.cell[ei, si], cfg.map_size)
-        out[:, 8] = _scale(x, cfg.map_size - 1)
-        out[:, 9] = _scale(y, cfg.map_size - 1)
-        out[:, 10] = _scale(self.t[ei], cfg.step_scale)
-        out[:, 11] = (self.t[ei] % cfg.cycle_length) < cfg.day_length
-        return out
+        flat = ei * self.num_slots + si
+        kind = self.kind.reshape(-1).take(flat).astype(np.int64)
+        t = self.t[ei]
+        # built feature by feature ([F, n]), transposed once at the end
+        feat = np.empty((len(FEATURE_NAMES), ei.size))
+        np.equal(_KINDS[:, None], kind, out=feat[:3])  # is_factory, is_light, is_heavy
+        # power, ice, ore, water, metal, x, y, step: divided by their scale for the entity's
+        # kind (a column of _feature_scale), clipped to [0, 1], mapped to [-1, 1]
+        raw = feat[3:11]
+        for row, arr in enumerate(
+            (self.power, self.cargo_ice, self.cargo_ore, self.water, self.metal)
+        ):
+            raw[row] = arr.reshape(-1).take(flat)
+        raw[6], raw[5] = np.divmod(self.cell.reshape(-1).take(flat), cfg.map_size)
+        raw[7] = t
+        raw /= self._feature_scale.take(kind, axis=1)
+        np.maximum(raw, 0.0, out=raw)
+        np.minimum(raw, 1.0, out=raw)
+        raw *= 2.0
+        raw -= 1.0
+        raw[3:5, kind != FACTORY] = -1.0  # robots hold no water or metal
+        feat[11] = (t % cfg.cycle_length) < cfg.day_length
+        return np.ascontiguousarray(feat.T, dtype=np.float32)
 
     def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         return self.cell[env_index, slot]
@@ -898,9 +928,23 @@ class HarvestWorld(BatchedEnv):
         )
 
 
-def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Indices ``[g]`` where a new run of equal keys begins in ``sorted_keys`` ``[m]`` (m > 0)."""
-    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+def _run_heads(sorted_keys: np.ndarray) -> np.ndarray:
+    """``[m]`` index of the first element of each element's run of equal keys (``m > 0``).
+
+    ``arange(m) - heads`` is each element's rank within its run.
+    """
+    new = np.empty(sorted_keys.size, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    return np.maximum.accumulate(np.where(new, np.arange(sorted_keys.size), 0))
+
+
+def _rank_in_group(keys: np.ndarray) -> np.ndarray:
+    """``[m]`` rank of each element among the earlier elements with the same key."""
+    order = np.argsort(keys, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(keys.size) - _run_heads(keys[order])
+    return rank
 
 
 def resolve_collisions(
@@ -928,42 +972,38 @@ def resolve_collisions(
         ``(dead [m] bool, survivor [m] bool, loss [m] int)``.
     """
     m = tile.size
-    _, g = np.unique(tile, return_inverse=True)
-    n_g = g.max() + 1 if m else 0
-    heavy_in = np.bincount(g, weights=heavy & moved, minlength=n_g)
-    heavy_still = np.bincount(g, weights=heavy & ~moved, minlength=n_g)
-    light_in = np.bincount(g, weights=~heavy & moved, minlength=n_g)
-    # which class competes on power in each group, and whether power decides at all
-    heavy_fight = heavy_in > 1
-    light_fight = (heavy_in == 0) & (heavy_still != 1) & (light_in > 1)
-    fight = heavy_fight | light_fight
-    competitor = np.where(heavy_fight[g], heavy, ~heavy) & fight[g]
-    # sort by (group, competitor first, power desc)
-    order = np.lexsort((-power, ~competitor, g))
-    gs = g[order]
-    first = np.concatenate(([True], gs[1:] != gs[:-1]))
-    top = order[first]  # strongest competitor of each group
-    second_pos = np.flatnonzero(first) + 1
     survivor = np.zeros(m, dtype=bool)
     loss = np.zeros(m, dtype=np.int64)
-    # fights: top vs runner-up
+    if m == 0:
+        return ~survivor, survivor, loss
+    # g: [m] group (tile) index; counts: [groups, 4] robots per class, the class of a robot
+    # being 0 heavy mover, 1 stationary heavy, 2 light mover, 3 stationary light
+    by_tile = np.argsort(tile, kind="stable")
+    heads = _run_heads(tile[by_tile])
+    g = np.empty(m, dtype=np.int64)
+    g[by_tile] = np.cumsum(heads == np.arange(m)) - 1
+    cls = 2 * ~heavy + ~moved
+    n_g = int(g.max()) + 1
+    counts = np.bincount(g * 4 + cls, minlength=4 * n_g).reshape(n_g, 4)
+    heavy_in, heavy_still, light_in = counts[:, 0], counts[:, 1], counts[:, 2]
+    # which class competes on power in each group, and whether power decides at all
+    heavy_fight = heavy_in > 1
+    fight = heavy_fight | ((heavy_in == 0) & (heavy_still != 1) & (light_in > 1))
+    competitor = (heavy == heavy_fight[g]) & fight[g]
+    # sort by (group, competitor first, power desc); the first two of a fight group fight
+    order = np.lexsort((-power, ~competitor, g))
+    first = np.flatnonzero(heads == np.arange(m))  # the runs of g in order are the same
     fg = np.flatnonzero(fight)
     if fg.size:
-        t, r = top[fg], order[second_pos[fg]]
+        t, r = order[first[fg]], order[first[fg] + 1]
         win = power[t] != power[r]
         survivor[t[win]] = True
         loss[t[win]] = np.ceil(power[r[win]] * power_loss_factor).astype(np.int64)
     # no fight: the lone heavy mover, else the lone stationary heavy, else the lone light mover
-    calm = ~fight
     lone = np.where(
         heavy_in == 1,
         0,
         np.where(heavy_still == 1, 1, np.where((heavy_in == 0) & (light_in == 1), 2, -1)),
     )
-    pick = np.select(
-        [lone[g] == 0, lone[g] == 1, lone[g] == 2],
-        [heavy & moved, heavy & ~moved, ~heavy & moved],
-        default=False,
-    )
-    survivor |= pick & calm[g]
+    survivor |= (cls == lone[g]) & ~fight[g]
     return ~survivor, survivor, loss
