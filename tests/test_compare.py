@@ -301,6 +301,8 @@ def test_bad_requests_fail_before_anything_runs(tmp_path, change, message):
         (["--preset", "huge"], "unknown preset 'huge'"),
         (["--quick", "--preset", "small"], "--quick is --preset quick"),
         (["--variants", "global"], "--variants needs --suite"),
+        (["--suite", "paper", "--methods", "hybrid"], "--methods does not go with --suite"),
+        (["--suite", "paper", "--variants", "best"], "no variant"),
     ],
 )
 def test_compare_command_rejects_bad_input_with_a_clear_message(tmp_path, extra, message):

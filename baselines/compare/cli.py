@@ -117,6 +117,8 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
     if compare_preset is not None:
         methods, seeds = compare_preset.methods, compare_preset.seeds
         budget, config = compare_preset.total_timesteps, dict(compare_preset.config)
+    if args.methods is not None and args.suite is not None:
+        raise ValueError("--methods does not go with --suite: choose its runs with --variants")
     if args.methods is not None:
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.total_timesteps is not None:
