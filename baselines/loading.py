@@ -52,15 +52,6 @@ class RunSource:
     config: dict[str, Any]
     config_class: str
 
-    @property
-    def env_kwargs(self) -> dict[str, Any]:
-        """``make_batched`` settings of the run's training worlds (preset + settings)."""
-        preset = self.config.get("preset")
-        return {
-            **({"preset": preset} if preset is not None else {}),
-            **self.config.get("env_settings", {}),
-        }
-
 
 def find_run(path: str | os.PathLike) -> RunSource:
     """Resolve a run directory or a checkpoint file to its run, method and checkpoint.
@@ -154,11 +145,11 @@ def load_policy(
 
     config = rebuild_config(source, device=device)
     state = torch.load(source.checkpoint, map_location=device, weights_only=True)["model"]
-    train_module = ALGORITHMS[source.method][0].partition(":")[0]
     if source.method == "independent":
         return _load_independent(source, config, state, world, seed, greedy)
     from .common.grouped_ppo import SlotPolicyAgent
 
+    train_module = ALGORITHMS[source.method][0].partition(":")[0]
     network = load(f"{train_module}:build_policy")(config, world).to(device)
     _load_state(network, state, source)
     network.eval()
