@@ -1,6 +1,6 @@
 """``spawnzoo compare`` and ``spawnzoo report``.
 
-    spawnzoo compare --quick --out runs/quick                      # all methods, ~10 min, 2 cores
+    spawnzoo compare --quick --jobs 2 --out runs/quick             # all methods, < 10 min, 2 cores
     spawnzoo compare --env harvest-v0 --preset small \\
         --methods random,heuristic,independent,mappo,monolithic,hybrid \\
         --total-timesteps 100k --seeds 3 --out runs/cmp --jobs 2

@@ -413,7 +413,8 @@ def plot_curves(
                 continue
             drawn = True
             style = {"marker": "o", "markersize": 3} if steps.size < 3 else {}
-            (line,) = ax.plot(steps, mean, label=f"{label} ({len(runs)} seeds)", **style)
+            seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+            (line,) = ax.plot(steps, mean, label=f"{label} ({seeds})", **style)
             ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         if drawn:
             ax.set_xlabel("env steps")
