@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +340,17 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
     used = {row.variant for table in suite.tables for row in table.rows}
     assert used == set(suite.variants)  # every row has its variant, every variant a row
     assert len(suite.tables) == 10
+
+
+def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
+    code = (
+        "import argparse, sys\n"
+        "from spawnzoo.envs import cli\n"
+        "from spawnzoo.envs.core.registry import load\n"
+        "sub = argparse.ArgumentParser().add_subparsers()\n"
+        "for entry in cli.COMMANDS.values(): load(entry)(sub)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -20,9 +20,15 @@ from pathlib import Path
 
 from spawnzoo.envs.core.registry import REGISTRY
 
-from ..common.config import parse_setting
 from .plan import COMPARE_PRESETS, DEFAULT_METHODS, Comparison, parse_count, parse_seeds
 from .suite import SUITES
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` (value as JSON, else text); torch-free until an option is parsed."""
+    from ..common.config import parse_setting
+
+    return parse_setting(text)
 
 
 def add_compare_command(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +67,7 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set",
         dest="settings",
-        type=parse_setting,
+        type=_setting,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -70,7 +76,7 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config",
         dest="config",
-        type=parse_setting,
+        type=_setting,
         action="append",
         default=[],
         metavar="FIELD=VALUE",

@@ -263,9 +263,8 @@ class _Display:
     def changed(self, status: RunStatus) -> None:
         """A run changed state: print a line in plain mode."""
         if self._live is None:
-            count = f"[{sum(s.state in ('done', 'skipped') for s in self.statuses)}/" + (
-                f"{len(self.statuses)}]"
-            )
+            finished = sum(s.state in ("done", "skipped") for s in self.statuses)
+            count = f"[{finished}/{len(self.statuses)}]"
             detail = f" in {status.seconds:.0f}s" if status.state == "done" else ""
             detail = f": {status.error}" if status.error else detail
             print(
