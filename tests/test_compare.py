@@ -207,6 +207,10 @@ def test_report_reads_only_run_directories(tmp_path):
         "44,472 (12,065) | 1,000 (0) | 28,672 | 49,152 |"
     ) in report
     assert "| single global trajectory | not run |" in report
+    assert "### Reward assignment (own / global share) (paper §3.6)" in report  # has `separate`
+    # the only table without `separate` has no run: it is named, not printed
+    assert "Tables without any run left out: Data quality vs quantity" in report
+    assert "### Data quality" not in report
     for key in ("episode_length", "ice_transferred", "full_length_fraction"):
         assert (tmp_path / "plots" / f"harvest-v0__eval_{key}.png").stat().st_size > 0
     runs, _ = read_runs(tmp_path)

@@ -477,7 +477,14 @@ def suite_section(runs: Sequence[Run], tables: Sequence[PaperTable], method: str
         "10% by (paper)",
         "95% by (paper)",
     ]
+    skipped = [
+        t.title for t in tables if not any(f"{method}-{r.variant}" in groups for r in t.rows)
+    ]
+    if skipped:
+        lines += [f"Tables without any run left out: {'; '.join(skipped)}.", ""]
     for table in tables:
+        if table.title in skipped:
+            continue
         rows = []
         for row in table.rows:
             rs = groups.get(f"{method}-{row.variant}", [])
