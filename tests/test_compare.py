@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,20 @@ def test_a_run_of_other_settings_in_the_output_folder_is_refused_before_anything
     with pytest.raises(ValueError, match="total_timesteps"):
         runner.run_comparison(cmp, display=False)
     assert not (cmp.out / "compare.json").exists()
+
+
+def test_a_folder_in_use_is_refused_and_a_dead_process_lock_is_taken_over(tmp_path):
+    lock = tmp_path / runner.LOCK_FILE
+    lock.write_text(str(os.getpid()))  # a live holder
+    with pytest.raises(ValueError, match="in use by another spawnzoo compare"):
+        with runner.exclusive(tmp_path):
+            pass
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(str(gone.pid))
+    with runner.exclusive(tmp_path):
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
 
 
 # ---------------------------------------------------------------------- report on a fixture

@@ -7,7 +7,8 @@ the parent only starts workers and reads the run directories to show progress. S
 * a finished run (``summary.json`` present) is skipped when the command is run again;
 * a run that was interrupted (Ctrl-C, a crash, a killed worker) resumes from its latest
   checkpoint, because each run's config asks for ``resume`` of its stable directory;
-* Ctrl-C stops the workers and returns; what finished stays finished.
+* Ctrl-C stops the workers and returns; what finished stays finished;
+* one comparison at a time per output folder (``OUT/.compare.lock`` holds its process id).
 
 Workers are started with the ``spawn`` method (no forked torch state) and write their output to
 ``OUT/logs/{run}.log``; a run that fails leaves its traceback there and the others go on.
@@ -22,6 +23,8 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_
 from .plan import PLAN_FILE, Comparison, RunSpec, comparable
 
 LOGS_DIR = "logs"
+#: held by the running ``spawnzoo compare`` of an output folder
+LOCK_FILE = ".compare.lock"
 #: run states shown in the progress display
 STATES = ("queued", "running", "done", "skipped", "failed", "stopped")
 
@@ -101,8 +106,8 @@ def run_comparison(
         Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit.
 
     Raises:
-        ValueError: ``jobs`` or ``threads`` below 1, bad settings, or an output folder holding
-            runs of other settings (before anything runs).
+        ValueError: ``jobs`` or ``threads`` below 1, bad settings, an output folder holding
+            runs of other settings, or one in use by another comparison (before anything runs).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -111,8 +116,16 @@ def run_comparison(
     comparison.check()
     check_out_folder(comparison)
     comparison.out.mkdir(parents=True, exist_ok=True)
-    (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
-    atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
+    with exclusive(comparison.out):
+        (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
+        atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
+        return _run_all(comparison, jobs, threads, display, poll_seconds)
+
+
+def _run_all(
+    comparison: Comparison, jobs: int, threads: int, display: bool | None, poll_seconds: float
+) -> list[RunStatus]:
+    """The loop of ``run_comparison``: start workers as slots free up, poll, show."""
     statuses = []
     for spec in comparison.runs():
         status = RunStatus(spec, comparison.run_dir(spec))
@@ -145,6 +158,54 @@ def run_comparison(
                 status.state = "stopped"
         raise
     return statuses
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.compare.lock`` (holding this process id) for the block.
+
+    Raises:
+        ValueError: a live process holds it (another ``spawnzoo compare`` on the same folder
+            would train the same runs twice). A lock left by a dead process is taken over.
+    """
+    lock = folder / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and _process_alive(holder):
+                raise ValueError(
+                    f"{folder} is in use by another spawnzoo compare (process {holder}); wait "
+                    "for it or stop it"
+                ) from None
+            lock.unlink(missing_ok=True)  # its process is gone
+    else:
+        raise ValueError(f"cannot take {lock}: another process keeps creating it")
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _start(status: RunStatus, comparison: Comparison, context: Any, threads: int) -> None:
