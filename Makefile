@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv from the project's own files first.
-#   make demo  - render a harvest episode to runs/demo/ and print its metrics
+#   make demo  - the quick comparison of all methods -> runs/quick/report.md, plots, best GIF
 #   make test  - lint and run the default test suite (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,9 +18,9 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[train,dev]'
 	touch $@
 
+# rerunning reuses finished runs and resumes interrupted ones
 demo: $(VENV)/.dev
-	$(BIN)/spawnzoo render --env harvest-v0 --preset small --policy heuristic --seed 0 \
-		--out runs/demo/harvest.gif
+	$(BIN)/spawnzoo compare --quick --jobs 2 --out runs/quick
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@
     spawnzoo render --env harvest-v0 --preset small --out ep.mp4 --overlay ids,actions \\
         --replay ep.replay.npz                       # also keep a replay of the episode
     spawnzoo render --env harvest-v0 --preset tiny   # plays it, then opens the viewer
+    spawnzoo render --policy runs/cmp/runs/harvest-v0__hybrid__1 --out hybrid.gif  # a trained run
     spawnzoo replay ep.replay.npz                    # the interactive viewer
     spawnzoo replay ep.replay.npz --out ep.gif       # the replay's frames to a video
 
@@ -27,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "render": "spawnzoo.envs.cli:add_render_command",
     "replay": "spawnzoo.envs.cli:add_replay_command",
     "train": "spawnzoo.baselines.cli:add_train_command",
+    "compare": "spawnzoo.baselines.compare.cli:add_compare_command",
+    "report": "spawnzoo.baselines.compare.cli:add_report_command",
 }
 
 
@@ -83,8 +86,17 @@ def _add_view_options(p: argparse.ArgumentParser) -> None:
 def add_render_command(sub: argparse._SubParsersAction) -> None:
     """``spawnzoo render``: play one episode with a policy, to a GIF/MP4 or the viewer."""
     p = sub.add_parser("render", help="play one episode and write it to a GIF/MP4 or view it")
-    p.add_argument("--env", default="harvest-v0", choices=sorted(REGISTRY))
-    p.add_argument("--preset", default=None, help="named preset of the env (e.g. tiny, small)")
+    p.add_argument(
+        "--env",
+        default=None,
+        choices=sorted(REGISTRY),
+        help="env id (default: the --policy run's env, else harvest-v0)",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="named preset of the env (e.g. tiny, small); default: the --policy run's",
+    )
     p.add_argument("--players", type=int, default=None)
     p.add_argument(
         "--set",
@@ -97,7 +109,8 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy",
         default="heuristic",
-        help="random, heuristic, or module:attr of a class (world, seed) with act(batch)",
+        help="random, heuristic, module:attr of a class (world, seed) with act(batch), or a "
+        "trained run: its directory (latest checkpoint) or a checkpoint file",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None, help="stop early (default: episode end)")
@@ -150,6 +163,10 @@ def run_render(args: argparse.Namespace) -> int:
     """Play one episode; write a video and/or a replay, or open the viewer; print the metrics."""
     from .core.recording import VIDEO_SUFFIXES, record_video, run_episode
 
+    policy: Any = args.policy
+    if Path(args.policy).exists():  # a saved run: its env and settings are the defaults
+        policy = _saved_policy(args)
+    args.env = args.env or "harvest-v0"
     settings = dict(args.set)
     if args.players is not None:
         settings["players"] = args.players
@@ -172,7 +189,7 @@ def run_render(args: argparse.Namespace) -> int:
             episode = record_video(
                 args.env,
                 args.out,
-                args.policy,
+                policy,
                 fps=args.fps,
                 scale=args.scale,
                 window_size=args.window_size,
@@ -181,8 +198,8 @@ def run_render(args: argparse.Namespace) -> int:
                 **common,
             )
         else:
-            episode = run_episode(args.env, args.policy, **common)
-    except (ValueError, ImportError) as err:
+            episode = run_episode(args.env, policy, **common)
+    except (ValueError, ImportError, FileNotFoundError) as err:
         raise SystemExit(str(err)) from None
     finally:
         progress.close()
@@ -199,6 +216,38 @@ def run_render(args: argparse.Namespace) -> int:
     if args.out is None:
         _view(episode.replay, args, play=True)
     return 0
+
+
+def _saved_policy(args: argparse.Namespace) -> Any:
+    """``--policy RUN`` (a run directory or checkpoint): a ``(world, seed)`` loader of its
+    policy. Fills ``--env`` and, when neither ``--preset`` nor ``--set`` is given, the preset
+    and env settings from the run's ``config.json``; torch is imported only when loading."""
+    path = Path(args.policy)
+    run_dir = path.parent.parent if path.is_file() else path
+    try:
+        meta = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(
+            f"--policy {path}: not a run directory or checkpoint of one ({err})"
+        ) from None
+    if args.env is not None and args.env != meta.get("env_id"):
+        raise SystemExit(f"--policy {path} is a run of {meta.get('env_id')}, not {args.env}")
+    args.env = meta.get("env_id")
+    config = meta.get("config", {})
+    if args.preset is None and not args.set:
+        args.preset = config.get("preset")
+        args.set = list(config.get("env_settings", {}).items())
+
+    def load(world: Any, seed: int | None = None) -> Any:
+        try:
+            from spawnzoo.baselines.loading import load_policy
+        except ImportError as err:
+            raise ImportError(
+                f"--policy {path} needs the learners ('.[train]' extra): {err}"
+            ) from None
+        return load_policy(path, world, seed=seed)
+
+    return load
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -290,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
             load(entry)(sub)
         except ImportError:  # a learner package whose extras are not installed
             continue
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.argv = words  # the command as typed, for commands that record it (compare)
     return args.func(args)
 
 

@@ -68,6 +68,30 @@ def test_render_takes_a_policy_by_module_path_and_writes_mp4(tmp_path, capsys):
         assert reader.count_frames() == 9
 
 
+def test_render_plays_a_trained_run_from_its_directory_or_checkpoint(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from learner_helpers import QUICK_RUN
+    from spawnzoo.baselines.registry import make_algorithm
+
+    hybrid = make_algorithm("hybrid")
+    run = hybrid.train(hybrid.config_cls(**QUICK_RUN, run_root=str(tmp_path))).run_dir
+    gif = tmp_path / "run.gif"
+    # env and preset come from the run's config.json
+    argv = ["render", "--policy", str(run), "--max-steps", "4", "--out", str(gif), *SMALL]
+    assert cli.main([*argv, "--no-progress"]) == 0
+    assert f"harvest-v0 preset=tiny policy={run} seed=0: 4 steps" in capsys.readouterr().out
+    assert imageio.imread(gif, index=None).shape[0] == 5
+    checkpoint = run / "checkpoints" / "cycle_0001.pt"
+    argv = ["render", "--policy", str(checkpoint), "--preset", "small", "--max-steps", "2"]
+    assert cli.main([*argv, "--out", str(gif), *SMALL, "--no-progress"]) == 0
+    assert "harvest-v0 preset=small" in capsys.readouterr().out
+
+
+def test_render_policy_path_that_is_not_a_run_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="not a run directory or checkpoint of one"):
+        cli.main(["render", "--policy", str(tmp_path), "--out", str(tmp_path / "x.gif")])
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

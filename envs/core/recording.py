@@ -42,8 +42,9 @@ def resolve_policy(env_id: str, policy: str | Policy, world: Any, seed: int | No
     Args:
         env_id: the env (for its registered policies).
         policy: an object with ``act`` (returned as is), a registered name (``"random"``,
-            ``"heuristic"``, ...), or ``"module:attr"`` of a class called as
-            ``cls(world, seed=seed)``.
+            ``"heuristic"``, ...), ``"module:attr"`` of a class called as
+            ``cls(world, seed=seed)``, or such a callable itself (e.g. a policy loader bound to
+            a saved run).
         world: the batched world it plays.
         seed: seed of the policy's own randomness.
 
@@ -53,14 +54,20 @@ def resolve_policy(env_id: str, policy: str | Policy, world: Any, seed: int | No
     """
     if hasattr(policy, "act"):
         return policy  # type: ignore[return-value]
-    if not isinstance(policy, str):
-        raise ValueError(f"a policy is a name, a 'module:attr' string or has act(), got {policy!r}")
-    if ":" not in policy:
+    if callable(policy):
+        factory = policy
+    elif not isinstance(policy, str):
+        raise ValueError(
+            f"a policy is a name, a 'module:attr' string, a (world, seed) callable or has act(), "
+            f"got {policy!r}"
+        )
+    elif ":" not in policy:
         return make_policy(env_id, policy, world, seed=seed)
-    try:
-        factory = load(policy)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot load policy {policy!r}: {err}") from None
+    else:
+        try:
+            factory = load(policy)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"cannot load policy {policy!r}: {err}") from None
     try:
         made = factory(world, seed=seed)
     except TypeError as err:

@@ -1,0 +1,205 @@
+"""``spawnzoo compare`` and ``spawnzoo report``.
+
+    spawnzoo compare --quick --jobs 2 --out runs/quick             # all methods, < 10 min, 2 cores
+    spawnzoo compare --env harvest-v0 --preset small \\
+        --methods random,heuristic,independent,mappo,monolithic,hybrid \\
+        --total-timesteps 100k --seeds 3 --out runs/cmp --jobs 2
+    spawnzoo compare --suite paper --preset paper --total-timesteps 102400 --seeds 3 \\
+        --out runs/paper
+    spawnzoo report runs/cmp                                      # rebuild report.md from the runs
+
+Rerunning a ``compare`` command skips finished runs and resumes interrupted ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from spawnzoo.envs.core.registry import REGISTRY
+
+from .plan import COMPARE_PRESETS, DEFAULT_METHODS, Comparison, parse_count, parse_seeds
+from .suite import SUITES
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` (value as JSON, else text); torch-free until an option is parsed."""
+    from ..common.config import parse_setting
+
+    return parse_setting(text)
+
+
+def add_compare_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``compare`` to the ``spawnzoo`` subcommands."""
+    presets = ", ".join(f"{k} ({v.description})" for k, v in COMPARE_PRESETS.items())
+    p = sub.add_parser(
+        "compare",
+        help="train several methods x seeds on the same env and budget, then write a report",
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Comparison presets: {presets}. Suites: "
+        + ", ".join(f"{k} ({v.description})" for k, v in SUITES.items()),
+    )
+    p.add_argument("--env", default="harvest-v0", help=f"env id ({', '.join(sorted(REGISTRY))})")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="the env's preset (tiny, small, paper), or a comparison preset "
+        f"({', '.join(COMPARE_PRESETS)}); default small",
+    )
+    p.add_argument("--quick", action="store_true", help="same as --preset quick")
+    p.add_argument(
+        "--methods",
+        default=None,
+        help=f"comma-separated methods; default: {','.join(DEFAULT_METHODS)}",
+    )
+    p.add_argument(
+        "--total-timesteps",
+        default=None,
+        metavar="N",
+        help="env steps per learning run: 102400, 100k, 1.5M (default: the methods' own)",
+    )
+    p.add_argument("--seeds", default=None, help="a count (3 = seeds 1,2,3) or a list (1,4,7)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (runs/, report.md)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument(
+        "--set",
+        dest="settings",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="env setting for every run, e.g. --set players=2 (repeatable)",
+    )
+    p.add_argument(
+        "--config",
+        dest="config",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="config field for every method that has it, e.g. --config update_epochs=4",
+    )
+    p.add_argument("--suite", default=None, choices=sorted(SUITES), help="run a suite's variants")
+    p.add_argument(
+        "--variants",
+        default=None,
+        help="with --suite: comma-separated variants to run (default: all)",
+    )
+    p.add_argument("--no-gif", action="store_true", help="skip the best method's GIF")
+    p.add_argument("--no-report", action="store_true", help="only run; 'spawnzoo report' later")
+    p.set_defaults(func=run_compare)
+
+
+def add_report_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``report`` to the ``spawnzoo`` subcommands."""
+    p = sub.add_parser(
+        "report", help="rebuild a comparison's report.md, plots and GIF from its run directories"
+    )
+    p.add_argument("out", type=Path, help="the folder 'spawnzoo compare --out' wrote")
+    p.add_argument("--no-gif", action="store_true", help="skip the best method's GIF")
+    p.set_defaults(func=run_report)
+
+
+def comparison_from_args(args: argparse.Namespace) -> Comparison:
+    """The ``Comparison`` the options ask for: the compare preset's values under the explicit
+    options (``args.argv``, the command's words, is recorded for the report).
+
+    Raises:
+        ValueError: an unknown env, preset, method, suite or variant; a malformed budget or
+            seed list; config fields no method has; settings a method's config rejects.
+    """
+    preset_name = "quick" if args.quick else args.preset
+    if args.quick and args.preset not in (None, "quick"):
+        raise ValueError(f"--quick is --preset quick; it cannot go with --preset {args.preset}")
+    compare_preset = COMPARE_PRESETS.get(preset_name or "")
+    env_preset = compare_preset.env_preset if compare_preset else (preset_name or "small")
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    budget: int | None = None
+    seeds: tuple[int, ...] = (1,)
+    config: dict = {}
+    if compare_preset is not None:
+        methods, seeds = compare_preset.methods, compare_preset.seeds
+        budget, config = compare_preset.total_timesteps, dict(compare_preset.config)
+    if args.methods is not None and args.suite is not None:
+        raise ValueError("--methods does not go with --suite: choose its runs with --variants")
+    if args.methods is not None:
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.total_timesteps is not None:
+        budget = parse_count(args.total_timesteps)
+    if args.seeds is not None:
+        seeds = parse_seeds(args.seeds)
+    config.update(dict(args.config))
+    variants: tuple[str, ...] = ()
+    if args.variants is not None:
+        if args.suite is None:
+            raise ValueError("--variants needs --suite")
+        variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    words = getattr(args, "argv", None) or sys.argv[1:]
+    comparison = Comparison(
+        env_id=args.env,
+        preset=env_preset,
+        env_settings=dict(args.settings),
+        methods=() if args.suite is not None else methods,
+        seeds=seeds,
+        total_timesteps=budget,
+        config=config,
+        suite=args.suite,
+        variants=variants,
+        out=args.out,
+        command=("spawnzoo", *words),
+    )
+    comparison.check()
+    return comparison
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Check the request, run what is not finished, write the report; 1 if a run failed."""
+    from .report import build_report
+    from .runner import run_comparison
+
+    try:
+        comparison = comparison_from_args(args)
+    except ValueError as err:
+        raise SystemExit(f"spawnzoo compare: {err}") from None
+    if args.jobs < 1 or args.threads < 1:
+        raise SystemExit("spawnzoo compare: --jobs and --threads must be >= 1")
+    runs = comparison.runs()
+    print(
+        f"{len(runs)} runs of {comparison.env_id} (preset {comparison.preset}) into "
+        f"{comparison.out}: {', '.join(dict.fromkeys(s.label for s in runs))} x seeds "
+        f"{', '.join(map(str, comparison.seeds))}",
+        flush=True,
+    )
+    try:
+        statuses = run_comparison(comparison, jobs=args.jobs, threads=args.threads)
+    except ValueError as err:
+        raise SystemExit(f"spawnzoo compare: {err}") from None
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished runs are kept; run the same command again to resume:\n  "
+            + shlex.join(comparison.command),
+            file=sys.stderr,
+        )
+        return 130
+    failed = [s for s in statuses if s.state == "failed"]
+    for s in failed:
+        print(f"failed: {s.spec.label} seed {s.spec.seed}: {s.error}", file=sys.stderr)
+    if not args.no_report:
+        path = build_report(comparison.out, gif=not args.no_gif)
+        print(f"report: {path}")
+    return 1 if failed else 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Rebuild the report of ``args.out``."""
+    from .report import build_report
+
+    try:
+        path = build_report(args.out, gif=not args.no_gif)
+    except FileNotFoundError as err:
+        raise SystemExit(f"spawnzoo report: {err}") from None
+    print(f"report: {path}")
+    return 0

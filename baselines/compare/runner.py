@@ -1,0 +1,361 @@
+"""Run a comparison: every (label, seed) in its own worker process, up to ``jobs`` at a time.
+
+Nothing is kept in memory that is not also on disk: a worker trains into its run directory
+(``RunDir``: atomic config/summary, append-only metrics, checkpoints after each cycle) and exits;
+the parent only starts workers and reads the run directories to show progress. So
+
+* a finished run (``summary.json`` present) is skipped when the command is run again;
+* a run that was interrupted (Ctrl-C, a crash, a killed worker) resumes from its latest
+  checkpoint, because each run's config asks for ``resume`` of its stable directory;
+* Ctrl-C stops the workers and returns; what finished stays finished;
+* one comparison at a time per output folder (``OUT/.compare.lock`` holds its process id).
+
+Workers are started with the ``spawn`` method (no forked torch state) and write their output to
+``OUT/logs/{run}.log``; a run that fails leaves its traceback there and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_json
+from .plan import PLAN_FILE, Comparison, RunSpec, comparable
+
+LOGS_DIR = "logs"
+#: held by the running ``spawnzoo compare`` of an output folder
+LOCK_FILE = ".compare.lock"
+#: run states shown in the progress display
+STATES = ("queued", "running", "done", "skipped", "failed", "stopped")
+
+
+@dataclass
+class RunStatus:
+    """Where one run stands.
+
+    Attributes:
+        spec: the run. run_dir: its directory. state: one of ``STATES``.
+        total_steps: its budget in env steps. env_steps: last logged env steps.
+        started: ``time.monotonic()`` at start. seconds: how long it ran in this session.
+        error: last line of the failure, for the display.
+    """
+
+    spec: RunSpec
+    run_dir: Path
+    state: str = "queued"
+    total_steps: int = 0
+    env_steps: int = 0
+    started: float = 0.0
+    seconds: float = 0.0
+    error: str = ""
+    process: Any = field(default=None, repr=False)
+
+
+def check_out_folder(comparison: Comparison) -> None:
+    """Refuse to mix runs of different settings in one output folder.
+
+    Raises:
+        ValueError: a run directory of this comparison holds a run whose config differs from
+            the one this command would use (change ``--out`` or delete the run).
+    """
+    for spec in comparison.runs():
+        path = comparison.run_dir(spec) / CONFIG_FILE
+        if not path.exists():
+            continue
+        stored = comparable(json.loads(path.read_text())["config"])
+        wanted = comparable(comparison.config_for(spec))
+        if stored != wanted:
+            diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise ValueError(
+                f"{path.parent} holds a run with other settings ({', '.join(diff)} differ); "
+                "use another --out, or delete that run directory to redo it"
+            )
+
+
+def run_comparison(
+    comparison: Comparison,
+    *,
+    jobs: int = 1,
+    threads: int = 1,
+    display: bool | None = None,
+    poll_seconds: float = 0.5,
+) -> list[RunStatus]:
+    """Run every run of ``comparison`` that has no summary yet; return their final states.
+
+    Args:
+        comparison: what to run (``comparison.check()`` is called first).
+        jobs: runs at a time (worker processes).
+        threads: torch threads per worker (default 1: the networks are small, and more
+            threads than free cores slow every run down badly on a shared machine).
+        display: a live table (rich) when ``True``; one line per state change when ``False``;
+            default: the table on a terminal.
+        poll_seconds: how often the parent looks at the workers and run directories.
+
+    Returns:
+        One ``RunStatus`` per run, in ``comparison.runs()`` order. Runs still in progress at a
+        Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit.
+
+    Raises:
+        ValueError: ``jobs`` or ``threads`` below 1, bad settings, an output folder holding
+            runs of other settings, or one in use by another comparison (before anything runs).
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    comparison.check()
+    check_out_folder(comparison)
+    comparison.out.mkdir(parents=True, exist_ok=True)
+    with exclusive(comparison.out):
+        (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
+        atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
+        return _run_all(comparison, jobs, threads, display, poll_seconds)
+
+
+def _run_all(
+    comparison: Comparison, jobs: int, threads: int, display: bool | None, poll_seconds: float
+) -> list[RunStatus]:
+    """The loop of ``run_comparison``: start workers as slots free up, poll, show."""
+    statuses = []
+    for spec in comparison.runs():
+        status = RunStatus(spec, comparison.run_dir(spec))
+        status.total_steps = comparison.config_for(spec).total_timesteps
+        if (status.run_dir / SUMMARY_FILE).exists():
+            status.state, status.env_steps = "skipped", status.total_steps
+        statuses.append(status)
+    show = _Display(statuses, live=sys.stderr.isatty() if display is None else display)
+    context = multiprocessing.get_context("spawn")
+    try:
+        with show:
+            while any(s.state in ("queued", "running") for s in statuses):
+                running = [s for s in statuses if s.state == "running"]
+                for status in running:
+                    _poll(status, show)
+                for status in [s for s in statuses if s.state == "queued"]:
+                    if sum(s.state == "running" for s in statuses) >= jobs:
+                        break
+                    _start(status, comparison, context, threads)
+                    show.changed(status)
+                show.refresh()
+                time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        for status in statuses:
+            if status.state == "running":
+                status.process.terminate()
+        for status in statuses:
+            if status.state == "running":
+                status.process.join()
+                status.state = "stopped"
+        raise
+    return statuses
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.compare.lock`` (holding this process id) for the block.
+
+    Raises:
+        ValueError: a live process holds it (another ``spawnzoo compare`` on the same folder
+            would train the same runs twice). A lock left by a dead process is taken over.
+    """
+    lock = folder / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and _process_alive(holder):
+                raise ValueError(
+                    f"{folder} is in use by another spawnzoo compare (process {holder}); wait "
+                    "for it or stop it"
+                ) from None
+            lock.unlink(missing_ok=True)  # its process is gone
+    else:
+        raise ValueError(f"cannot take {lock}: another process keeps creating it")
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _start(status: RunStatus, comparison: Comparison, context: Any, threads: int) -> None:
+    """Start ``status``'s worker process."""
+    config = comparison.config_for(status.spec)
+    log = comparison.out / LOGS_DIR / f"{status.run_dir.name}.log"
+    status.process = context.Process(
+        target=train_worker,
+        args=(status.spec.method, config, str(log), threads),
+        name=f"spawnzoo-compare-{status.run_dir.name}",
+        daemon=False,
+    )
+    status.process.start()
+    status.state, status.started = "running", time.monotonic()
+
+
+def _poll(status: RunStatus, show: _Display) -> None:
+    """Read a running run's progress from its directory; note when its worker ended."""
+    status.env_steps = _last_env_steps(status.run_dir) or status.env_steps
+    status.seconds = time.monotonic() - status.started
+    if status.process.is_alive():
+        return
+    status.process.join()
+    if status.process.exitcode == 0 and (status.run_dir / SUMMARY_FILE).exists():
+        status.state, status.env_steps = "done", status.total_steps
+    else:
+        status.state = "failed"
+        status.error = f"exit code {status.process.exitcode}; see {_log_name(status)}"
+    show.changed(status)
+
+
+def _log_name(status: RunStatus) -> str:
+    return f"{LOGS_DIR}/{status.run_dir.name}.log"
+
+
+def _last_env_steps(run_dir: Path) -> int | None:
+    """``env_steps`` of the last complete row of ``metrics.jsonl``, if any."""
+    path = run_dir / METRICS_FILE
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["env_steps"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def train_worker(method: str, config: Any, log_path: str, threads: int) -> None:
+    """Body of a worker process: train ``config`` with ``method``, output to ``log_path``.
+
+    Exits with status 1 (traceback in the log) when training raises.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    log = open(log_path, "a", buffering=1, encoding="utf-8")  # stays open: the process output
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    try:
+        import torch
+
+        from ..registry import make_algorithm
+
+        torch.set_num_threads(threads)
+        print(f"{method} seed {config.seed} -> {config.run_root}/{config.run_name}", flush=True)
+        result = make_algorithm(method).train(config)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(
+            f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",
+            flush=True,
+        )
+    except BaseException:
+        traceback.print_exc()
+        log.flush()
+        sys.exit(1)
+
+
+class _Display:
+    """The progress display: a rich live table of every run, or plain lines on a pipe.
+
+    Args:
+        statuses: the runs (updated in place by the runner).
+        live: the rich table; ``False`` prints one line per state change to stderr.
+    """
+
+    def __init__(self, statuses: list[RunStatus], *, live: bool):
+        self.statuses, self.live = statuses, live
+        self._live: Any = None
+
+    def __enter__(self) -> _Display:
+        if self.live:
+            from rich.live import Live
+
+            self._live = Live(self._table(), refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        else:
+            done = sum(s.state == "skipped" for s in self.statuses)
+            print(f"compare: {len(self.statuses)} runs, {done} already finished", file=sys.stderr)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(*exc)
+
+    def refresh(self) -> None:
+        """Redraw the table with the current states."""
+        if self._live is not None:
+            self._live.update(self._table())
+
+    def changed(self, status: RunStatus) -> None:
+        """A run changed state: print a line in plain mode."""
+        if self._live is None:
+            finished = sum(s.state in ("done", "skipped") for s in self.statuses)
+            count = f"[{finished}/{len(self.statuses)}]"
+            detail = f" in {status.seconds:.0f}s" if status.state == "done" else ""
+            detail = f": {status.error}" if status.error else detail
+            print(
+                f"{count} {status.state:<8} {status.spec.label} seed {status.spec.seed}{detail}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="spawnzoo compare", expand=False)
+        for name, justify in (
+            ("run", "left"),
+            ("seed", "right"),
+            ("state", "left"),
+            ("env steps", "right"),
+            ("progress", "right"),
+            ("time", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        colours = {"done": "green", "skipped": "green", "failed": "red", "running": "yellow"}
+        for s in self.statuses:
+            share = s.env_steps / s.total_steps if s.total_steps else 1.0
+            table.add_row(
+                s.spec.label,
+                str(s.spec.seed),
+                f"[{colours.get(s.state, 'dim')}]{s.state}[/]",
+                f"{s.env_steps:,}",
+                f"{share:.0%}",
+                f"{s.seconds:.0f}s" if s.seconds else "",
+            )
+        return table

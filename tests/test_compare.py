@@ -1,0 +1,375 @@
+"""``spawnzoo compare`` / ``report`` and ``load_policy``: runs, resumption, report, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from learner_helpers import QUICK_RUN
+from spawnzoo.baselines.common.evaluation import evaluate
+from spawnzoo.baselines.common.runs import atomic_write_json
+from spawnzoo.baselines.compare import runner
+from spawnzoo.baselines.compare.plan import (
+    COMPARE_PRESETS,
+    Comparison,
+    RunSpec,
+    parse_count,
+    parse_seeds,
+)
+from spawnzoo.baselines.compare.report import build_report, read_runs
+from spawnzoo.baselines.compare.suite import SUITES
+from spawnzoo.baselines.loading import find_run, load_policy, rebuild_config
+from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
+from spawnzoo.envs import cli, make_batched
+
+#: the shared settings of QUICK_RUN that a comparison sets for every method
+SHARED = {k: v for k, v in QUICK_RUN.items() if k not in ("preset", "seed", "progress")}
+SHARED.pop("total_timesteps")
+
+
+def comparison(out: Path, methods: tuple[str, ...] = (), **changes) -> Comparison:
+    """Two cycles of 2 worlds x 16 steps per learner on tiny, one seed."""
+    values = dict(
+        env_id="harvest-v0",
+        preset="tiny",
+        env_settings={},
+        methods=methods,
+        seeds=(1,),
+        total_timesteps=64,
+        config=SHARED,
+        suite=None,
+        variants=(),
+        out=out,
+        command=("spawnzoo", "compare", "--test"),
+    )
+    return Comparison(**{**values, **changes})
+
+
+def files(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under ``folder``: relative path -> (mtime_ns, contents)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ---------------------------------------------------------------------- runner + report
+@pytest.mark.render
+def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished(tmp_path):
+    cmp = comparison(tmp_path / "cmp", ("random", "hybrid"))
+    statuses = runner.run_comparison(cmp, jobs=2, display=False, poll_seconds=0.1)
+    assert [(s.spec.label, s.state) for s in statuses] == [("random", "done"), ("hybrid", "done")]
+    random_dir, hybrid_dir = (cmp.run_dir(s) for s in cmp.runs())
+    assert random_dir.name == "harvest-v0__random__1"
+    assert sorted(p.name for p in (hybrid_dir / "checkpoints").iterdir()) == [
+        "cycle_0001.pt",
+        "cycle_0002.pt",
+    ]
+
+    report = build_report(cmp.out, window_size=96).read_text()
+    assert "spawnzoo compare --test" in report
+    for label in ("random", "hybrid"):
+        assert f"\n| {label} | 1 |" in report  # a row of the final-evaluation table
+    plots = sorted(p.name for p in (cmp.out / "plots").iterdir())
+    assert plots == [
+        "harvest-v0__eval_avg_factories_alive.png",
+        "harvest-v0__eval_episode_length.png",
+        "harvest-v0__eval_full_length_fraction.png",
+        "harvest-v0__eval_ice_transferred.png",
+    ]
+    for name in plots:
+        assert f"(plots/{name})" in report
+    gif = cmp.out / "harvest-v0__best.gif"
+    assert "(harvest-v0__best.gif)" in report and gif.stat().st_size > 0
+
+    # a crash of the hybrid during its second cycle: no summary, no second checkpoint
+    (hybrid_dir / "summary.json").unlink()
+    (hybrid_dir / "checkpoints" / "cycle_0002.pt").unlink()
+    before = files(random_dir)
+    statuses = runner.run_comparison(cmp, jobs=1, display=False, poll_seconds=0.1)
+    assert [s.state for s in statuses] == ["skipped", "done"]
+    assert files(random_dir) == before  # the finished run was not touched
+    config = json.loads((hybrid_dir / "config.json").read_text())
+    assert len(config["resumed"]) == 1  # resumed from cycle 1, not started over
+    rows = [json.loads(line) for line in (hybrid_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["env_steps"] for r in rows] == [32, 64]
+    assert json.loads((hybrid_dir / "summary.json").read_text())["env_steps"] == 64
+
+
+def test_ctrl_c_stops_the_workers_and_the_same_command_finishes_the_job(tmp_path, monkeypatch):
+    cmp = comparison(tmp_path / "cmp", ("heuristic",))
+    real_sleep = runner.time.sleep
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.time, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_comparison(cmp, display=False)
+    monkeypatch.setattr(runner.time, "sleep", real_sleep)
+    assert not (cmp.run_dir(cmp.runs()[0]) / "summary.json").exists()
+    [status] = runner.run_comparison(cmp, display=False, poll_seconds=0.1)
+    assert status.state == "done"
+
+
+def test_a_run_of_other_settings_in_the_output_folder_is_refused_before_anything_runs(tmp_path):
+    cmp = comparison(tmp_path / "cmp", ("random",))
+    spec = cmp.runs()[0]
+    cmp.run_dir(spec).mkdir(parents=True)
+    old = comparison(tmp_path / "cmp", ("random",), total_timesteps=128).config_for(spec)
+    atomic_write_json(cmp.run_dir(spec) / "config.json", {"config": vars(old)})
+    with pytest.raises(ValueError, match="total_timesteps"):
+        runner.run_comparison(cmp, display=False)
+    assert not (cmp.out / "compare.json").exists()
+
+
+def test_a_folder_in_use_is_refused_and_a_dead_process_lock_is_taken_over(tmp_path):
+    lock = tmp_path / runner.LOCK_FILE
+    lock.write_text(str(os.getpid()))  # a live holder
+    with pytest.raises(ValueError, match="in use by another spawnzoo compare"):
+        with runner.exclusive(tmp_path):
+            pass
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(str(gone.pid))
+    with runner.exclusive(tmp_path):
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
+
+
+# ---------------------------------------------------------------------- report on a fixture
+def write_run(root: Path, label: str, method: str, seed: int, curve, final, *, finished=True):
+    """A hand-made run directory: ``curve`` = [(env_steps, full-length fraction, ice)]."""
+    path = root / "runs" / f"harvest-v0__{label}__{seed}"
+    path.mkdir(parents=True)
+    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_envs": 2}
+    config |= {"eval_seed": 420, "eval_every": 1, "eval_max_cycles": 512, "seed": seed}
+    atomic_write_json(
+        path / "config.json",
+        {"method": method, "env_id": "harvest-v0", "seed": seed, "config": config},
+    )
+    rows = [
+        {
+            "env_steps": s,
+            "eval/full_length_fraction": f,
+            "eval/ice_transferred": ice,
+            "eval/episode_length": 512 * f,
+        }
+        for s, f, ice in curve
+    ]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if finished:
+        ice, lengths = final
+        summary = {
+            "env_steps": 8192,
+            "agent_steps": 40000,
+            "wall_clock_s": 100.0,
+            "env_sps": 81.92,
+            "agent_sps": 400.0,
+            "parameter_count": 1000,
+            "final_metrics": {
+                "eval/full_length_fraction": curve[-1][1],
+                "eval/ice_transferred": float(np.mean(ice)),
+                "eval/episode_length": float(np.mean(lengths)),
+                "eval/episodes": 2.0,
+            },
+            "milestones": {
+                "full_length_10pct": next((s for s, f, _ in curve if f >= 0.1), None),
+                "full_length_95pct": next((s for s, f, _ in curve if f >= 0.95), None),
+            },
+            "final_eval": {"episode_lengths": lengths, "player_metrics": {"ice_transferred": ice}},
+        }
+        atomic_write_json(path / "summary.json", summary)
+    return path
+
+
+def test_report_reads_only_run_directories(tmp_path):
+    # seed 1 reaches 50% at 4096 and 100% at 8192; seed 2 stays at 0 then 50%
+    write_run(tmp_path, "hybrid-separate", "hybrid", 1, [(4096, 0.5, 10), (8192, 1.0, 30)],
+              ([20.0, 40.0], [512, 512]))  # fmt: skip
+    write_run(tmp_path, "hybrid-separate", "hybrid", 2, [(4096, 0.0, 0), (8192, 0.5, 10)],
+              ([0.0, 20.0], [512, 100]))  # fmt: skip
+    write_run(tmp_path, "hybrid-global", "hybrid", 1, [(4096, 0.0, 0)], None, finished=False)
+    plan = {
+        "suite": "paper",
+        "command": ["spawnzoo", "compare", "--suite", "paper"],
+        "runs": [
+            {"label": "hybrid-separate", "run_dir": "harvest-v0__hybrid-separate__1"},
+            {"label": "hybrid-separate", "run_dir": "harvest-v0__hybrid-separate__2"},
+            {"label": "hybrid-global", "run_dir": "harvest-v0__hybrid-global__1"},
+        ],
+    }
+    atomic_write_json(tmp_path / "compare.json", plan)
+    report = build_report(tmp_path, gif=False).read_text()
+
+    assert "spawnzoo compare --suite paper" in report
+    assert "1 run(s) not finished" in report and "harvest-v0__hybrid-global__1" in report
+    # final ice per seed: 30 and 10 -> 20 ± 10; full length 1.0 and 0.5 -> 0.75 ± 0.25
+    assert "| hybrid-separate | 2 | 409 ± 103 | 20 ± 10 | 0.75 ± 0.25 |" in report
+    # pooled over seeds: 25% at 4096 (>= 10%), 75% at 8192 (never 95%); seed 1 alone reached both
+    assert "| hybrid-separate | 4,096 (2/2) | – (1/2) | 1,000 | 8,192 | 100 s | 81.9 | 400 |" in (
+        report
+    )
+    # the paper's layout: our pooled episodes beside the paper's numbers
+    assert (
+        "| separate trajectories for all entities | 20 (14.1) | 409 (178) | 4,096 | – | "
+        "44,472 (12,065) | 1,000 (0) | 28,672 | 49,152 |"
+    ) in report
+    assert "| single global trajectory | not run |" in report
+    assert "### Reward assignment (own / global share) (paper §3.6)" in report  # has `separate`
+    # the only table without `separate` has no run: it is named, not printed
+    assert "Tables without any run left out: Data quality vs quantity" in report
+    assert "### Data quality" not in report
+    for key in ("episode_length", "ice_transferred", "full_length_fraction"):
+        assert (tmp_path / "plots" / f"harvest-v0__eval_{key}.png").stat().st_size > 0
+    runs, _ = read_runs(tmp_path)
+    assert [r.label for r in runs] == ["hybrid-separate", "hybrid-separate", "hybrid-global"]
+
+
+def test_report_of_a_folder_without_runs_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run directories"):
+        build_report(tmp_path)
+
+
+# ---------------------------------------------------------------------- loading policies
+@pytest.mark.parametrize("method", sorted(ALGORITHMS))
+def test_load_policy_replays_the_final_evaluation_exactly(tmp_path, method):
+    algorithm = make_algorithm(method)
+    config = algorithm.config_cls(**QUICK_RUN, run_root=str(tmp_path))
+    result = algorithm.train(config)
+    source = find_run(result.run_dir)
+    assert (source.method, source.env_id) == (method, "harvest-v0")
+    # the final evaluation sampled with the eval seed (learners) or the run seed (references)
+    seed = config.seed if method in ("random", "heuristic") else config.eval_seed
+    target = result.run_dir if source.checkpoint is None else source.checkpoint
+    again = evaluate(
+        lambda world: load_policy(target, world, seed=seed),
+        config.env_id,
+        config.env_kwargs,
+        num_envs=config.eval_envs,
+        max_cycles=config.eval_horizon,
+        seed=config.eval_seed,
+    )
+    final = result.summary["final_eval"]
+    assert again.episode_lengths == final["episode_lengths"]
+    assert again.player_metrics == final["player_metrics"]
+    world = make_batched("harvest-v0", num_envs=3, preset="tiny")
+    batch = world.reset(seed=5)
+    actions = np.asarray(load_policy(result.run_dir, world, seed=0).act(batch))
+    assert actions.shape == batch.alive.shape
+    e, s = np.nonzero(batch.alive)
+    assert batch.action_mask[e, s, actions[e, s]].all()
+    assert rebuild_config(source).total_timesteps == config.total_timesteps
+
+
+def test_load_policy_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_run(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        find_run(tmp_path)
+    atomic_write_json(tmp_path / "config.json", {"method": "hybrid", "env_id": "harvest-v0"})
+    with pytest.raises(FileNotFoundError, match="no checkpoint yet"):
+        find_run(tmp_path)
+    atomic_write_json(tmp_path / "config.json", {"method": "alchemy", "env_id": "harvest-v0"})
+    with pytest.raises(ValueError, match="alchemy"):
+        find_run(tmp_path)
+
+
+# ---------------------------------------------------------------------- input checks
+def test_counts_and_seeds_parse_as_people_write_them():
+    assert parse_count("100k") == 100_000
+    assert parse_count("1.5M") == 1_500_000
+    assert parse_count("102_400") == parse_count("102400") == 102_400
+    for bad in ("10x", "k", "-5", "1.5", ""):
+        with pytest.raises(ValueError, match="step count"):
+            parse_count(bad)
+    assert parse_seeds("3") == (1, 2, 3)
+    assert parse_seeds("4,7") == (4, 7)
+    for bad in ("0", "a", "1,1"):
+        with pytest.raises(ValueError, match="--seeds"):
+            parse_seeds(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"methods": ("hybrid", "alchemy")}, "unknown method.*alchemy"),
+        ({"env_id": "chess-v9"}, "unknown env 'chess-v9'"),
+        ({"preset": "huge"}, "unknown preset 'huge'"),
+        ({"config": {"num_epochz": 3}}, r"num_epochz.*belong to none"),
+        ({"config": {"seed": 3}}, "must not set"),
+        ({"suite": "paper", "variants": ("separate", "best")}, "no variant.*best"),
+        ({"config": {"num_envs": 0}}, "num_envs must be >= 1"),
+    ],
+)
+def test_bad_requests_fail_before_anything_runs(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        comparison(tmp_path / "cmp", **{"methods": ("random", "hybrid"), **change}).check()
+    assert not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--methods", "random,alchemy"], "unknown method"),
+        (["--total-timesteps", "100q"], "malformed step count '100q'"),
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--quick", "--preset", "small"], "--quick is --preset quick"),
+        (["--variants", "global"], "--variants needs --suite"),
+        (["--suite", "paper", "--methods", "hybrid"], "--methods does not go with --suite"),
+        (["--suite", "paper", "--variants", "best"], "no variant"),
+    ],
+)
+def test_compare_command_rejects_bad_input_with_a_clear_message(tmp_path, extra, message):
+    out = tmp_path / "cmp"
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["compare", "--out", str(out), *extra])
+    assert not out.exists()
+
+
+def test_report_command_on_an_empty_folder_fails_clearly(tmp_path):
+    with pytest.raises(SystemExit, match="no run directories"):
+        cli.main(["report", str(tmp_path)])
+
+
+# ---------------------------------------------------------------------- presets and the suite
+def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
+    quick = COMPARE_PRESETS["quick"]
+    cmp = comparison(
+        tmp_path,
+        quick.methods,
+        preset=quick.env_preset,
+        total_timesteps=quick.total_timesteps,
+        config=quick.config,
+    )
+    cmp.check()
+    assert {s.method for s in cmp.runs()} == set(ALGORITHMS)
+    suite = SUITES["paper"]
+    paper = comparison(tmp_path, (), suite="paper", seeds=(1, 2, 3))
+    paper.check()  # every variant is a valid HybridConfig
+    specs = paper.runs()
+    assert len(specs) == 3 * len(suite.variants)
+    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {})
+    used = {row.variant for table in suite.tables for row in table.rows}
+    assert used == set(suite.variants)  # every row has its variant, every variant a row
+    assert len(suite.tables) == 10
+
+
+def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
+    code = (
+        "import argparse, sys\n"
+        "from spawnzoo.envs import cli\n"
+        "from spawnzoo.envs.core.registry import load\n"
+        "sub = argparse.ArgumentParser().add_subparsers()\n"
+        "for entry in cli.COMMANDS.values(): load(entry)(sub)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
