@@ -80,6 +80,7 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
     assert plots == [
         "harvest-v0__eval_avg_factories_alive.png",
         "harvest-v0__eval_episode_length.png",
+        "harvest-v0__eval_episode_return.png",
         "harvest-v0__eval_full_length_fraction.png",
         "harvest-v0__eval_ice_transferred.png",
     ]
