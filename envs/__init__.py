@@ -31,6 +31,7 @@ register(
             {"preset": "small"},
             {"preset": "small", "players": 2, "placement": "random"},
         ),
+        headline_metrics=("ice_transferred", "avg_factories_alive"),
     )
 )
 
@@ -46,6 +47,7 @@ register(
             {"preset": "tiny", "players": 2},
             {"preset": "small"},
         ),
+        headline_metrics=("food_eaten", "population_mean", "births"),
     )
 )
 
@@ -57,6 +59,8 @@ register(
         presets="spawnzoo.envs.skirmish.config:PRESETS",
         policies={"heuristic": "spawnzoo.envs.skirmish.policies:HeuristicPolicy"},
         conformance=({"preset": "tiny"}, {"preset": "small"}),
+        headline_metrics=("win", "points", "units_lost"),
+        eval_opponent="heuristic",
     )
 )
 

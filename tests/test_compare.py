@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from learner_helpers import QUICK_RUN
+from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.evaluation import evaluate
 from spawnzoo.baselines.common.runs import atomic_write_json
 from spawnzoo.baselines.compare import runner
@@ -21,11 +22,18 @@ from spawnzoo.baselines.compare.plan import (
     parse_count,
     parse_seeds,
 )
-from spawnzoo.baselines.compare.report import build_report, read_runs
+from spawnzoo.baselines.compare.report import (
+    Run,
+    best_run,
+    build_report,
+    ranking_keys,
+    read_runs,
+    table_keys,
+)
 from spawnzoo.baselines.compare.suite import SUITES
 from spawnzoo.baselines.loading import find_run, load_policy, rebuild_config
 from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
-from spawnzoo.envs import cli, make_batched
+from spawnzoo.envs import EnvSpec, cli, make_batched
 
 #: the shared settings of QUICK_RUN that a comparison sets for every method
 SHARED = {k: v for k, v in QUICK_RUN.items() if k not in ("preset", "seed", "progress")}
@@ -374,3 +382,30 @@ def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_env_specs_steer_the_report_and_the_evaluation_opponent(tmp_path):
+    """Skirmish is evaluated against its scripted opponent and ranked by wins; forage's food
+    and population metrics head its table; harvest keeps self-play evaluation."""
+    skirmish = comparison(tmp_path / "s", ("hybrid", "random"), env_id="skirmish-v0")
+    assert all(skirmish.config_for(s).eval_opponent == "heuristic" for s in skirmish.runs())
+    overridden = comparison(
+        tmp_path / "o", ("hybrid",), env_id="skirmish-v0", config={**SHARED, "eval_opponent": None}
+    )
+    assert overridden.config_for(overridden.runs()[0]).eval_opponent is None
+    harvest = comparison(tmp_path / "h", ("hybrid",))
+    assert harvest.config_for(harvest.runs()[0]).eval_opponent is None
+    assert ranking_keys("skirmish-v0")[0] == "eval/win"
+    assert ranking_keys("harvest-v0")[0] == "eval/ice_transferred"
+
+    def run(label: str, env_id: str, final: dict) -> Run:
+        return Run(tmp_path, label, label, env_id, 1, {"env_id": env_id}, {"final_metrics": final})
+
+    final = {"eval/episode_length": 9.0, "eval/food_eaten": 3.0, "eval/deaths": 1.0}
+    main, other = table_keys([run("random", "forage-v0", final)])
+    assert main == ["eval/episode_length", "eval/food_eaten"] and other == ["eval/deaths"]
+    runs = {"a": [run("a", "skirmish-v0", {"eval/win": 0.2, M.EVAL_FULL_LENGTH_FRACTION: 1.0})]}
+    runs["b"] = [run("b", "skirmish-v0", {"eval/win": 0.8, M.EVAL_FULL_LENGTH_FRACTION: 0.0})]
+    assert best_run(runs, ranking_keys("skirmish-v0")).label == "b"
+    with pytest.raises(ValueError, match="eval_opponent 'boss'"):
+        EnvSpec("x-v0", "m:a", "m:b", "m:c", eval_opponent="boss")

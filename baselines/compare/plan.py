@@ -272,6 +272,9 @@ class Comparison:
         }
         if self.total_timesteps is not None:
             values["total_timesteps"] = self.total_timesteps
+        opponent = REGISTRY[self.env_id].eval_opponent
+        if opponent is not None and "eval_opponent" in names:
+            values["eval_opponent"] = opponent  # win rates against the env's scripted opponent
         values.update({k: v for k, v in self.config.items() if k in names})
         values.update(spec.overrides)
         try:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spawnzoo.envs import REGISTRY
 
 from ..common import metrics as M
 from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_text
@@ -38,7 +39,8 @@ from .suite import SUITES, PaperTable
 REPORT_FILE = "report.md"
 PLOTS_DIR = "plots"
 #: how methods are ranked for the GIF: these final means, compared in this order
-RANKING = (M.EVAL_FULL_LENGTH_FRACTION, M.EVAL_ICE_TRANSFERRED, M.EVAL_EPISODE_LENGTH)
+#: how the best run is chosen on an env without headline metrics
+RANKING = (M.EVAL_FULL_LENGTH_FRACTION, M.EVAL_EPISODE_RETURN, M.EVAL_EPISODE_LENGTH)
 _MILESTONES = ("full_length_10pct", "full_length_95pct")
 
 
@@ -249,13 +251,19 @@ def _by_label(runs: Sequence[Run]) -> dict[str, list[Run]]:
 
 def table_keys(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     """``(main, other)`` evaluation keys present in the runs' final metrics: the shared
-    ``metrics.EVAL_KEYS`` first, then the env's other per-episode metrics."""
+    ``metrics.EVAL_KEYS`` and the env's ``headline_metrics`` first, then its other
+    per-episode metrics."""
     present: dict[str, None] = {}
+    headline: tuple[str, ...] = ()
     for run in runs:
         for key in (run.summary or {}).get("final_metrics", {}):
             if key.startswith("eval/") and not key.endswith("_std") and key != M.EVAL_EPISODES:
                 present[key] = None
+        env_id = run.config.get("env_id")
+        if env_id in REGISTRY:
+            headline = REGISTRY[env_id].headline_metrics
     main = [k for k in M.EVAL_KEYS if k in present]
+    main += [f"eval/{h}" for h in headline if f"eval/{h}" in present and f"eval/{h}" not in main]
     other = [k for k in present if k not in main]
     return main, other
 
@@ -277,7 +285,13 @@ def env_section(
         f"per learning run; seeds {', '.join(map(str, seeds))}. Evaluation: "
         f"{first.get('eval_envs')} episodes of at most {_eval_length(runs[0])} steps, reset "
         f"seed {first.get('eval_seed')}, after every {first.get('eval_every')} cycle(s) and "
-        "at the end.",
+        "at the end"
+        + (
+            f"; the method plays player 0 against the scripted `{first['eval_opponent']}` "
+            "(evaluation metrics are player 0's)."
+            if first.get("eval_opponent")
+            else "."
+        ),
         "",
     ]
     main, other = table_keys(runs)
@@ -338,11 +352,12 @@ def env_section(
         lines += ["### Learning curves", ""]
         lines += [f"![{_label(k)}]({p.relative_to(out).as_posix()})" for k, p in plots.items()]
         lines.append("")
-    best = best_run(groups)
+    ranking = ranking_keys(env_id)
+    best = best_run(groups, ranking)
     if best is not None:
         lines += ["### Best method", ""]
         lines.append(
-            f"**{best.label}** ranks first by final {', then '.join(_label(k) for k in RANKING)}"
+            f"**{best.label}** ranks first by final {', then '.join(_label(k) for k in ranking)}"
             f" (its best seed: {best.seed}, `{best.path.name}`)."
         )
         if gif:
@@ -377,16 +392,24 @@ def _eval_length(run: Run) -> Any:
     return final.get("max_cycles", run.config.get("eval_max_cycles"))
 
 
-def best_run(groups: dict[str, list[Run]]) -> Run | None:
-    """The best seed's run of the best label, ranked by the final means of ``RANKING``."""
+def ranking_keys(env_id: str) -> tuple[str, ...]:
+    """Final metrics that rank the runs of ``env_id``, most important first: the env's first
+    headline metric (harvest: ice transferred; skirmish: win), then ``RANKING``."""
+    spec = REGISTRY.get(env_id)
+    first = (f"eval/{spec.headline_metrics[0]}",) if spec and spec.headline_metrics else ()
+    return first + tuple(k for k in RANKING if k not in first)
+
+
+def best_run(groups: dict[str, list[Run]], ranking: Sequence[str] = RANKING) -> Run | None:
+    """The best seed's run of the best label, ranked by the final means of ``ranking``."""
 
     def score(values: Iterable[float | None]) -> tuple[float, ...]:
         return tuple(-math.inf if v is None or math.isnan(v) else v for v in values)
 
     if not groups:
         return None
-    label = max(groups, key=lambda g: score(mean_std(_finals(groups[g], k))[0] for k in RANKING))
-    return max(groups[label], key=lambda r: score(r.final(k) for k in RANKING))
+    label = max(groups, key=lambda g: score(mean_std(_finals(groups[g], k))[0] for k in ranking))
+    return max(groups[label], key=lambda r: score(r.final(k) for k in ranking))
 
 
 def plot_curves(

@@ -29,6 +29,12 @@ class EnvSpec:
             ``act(batch) -> actions``; ``random`` is available for every env.
         conformance: settings the conformance suite runs the env under (presets, players, ...);
             keep them small: the whole suite runs once per entry.
+        headline_metrics: the per-player episode metrics (names in ``FinalState.metrics``)
+            that say how well a policy plays this env; comparison reports put them first and
+            plot their learning curves.
+        eval_opponent: the scripted policy (a ``policies`` name) that comparisons evaluate
+            learners against on this competitive env, so ``win`` reads as a win rate against
+            it; ``None`` (cooperative or single-player envs): the policy plays every player.
     """
 
     id: str
@@ -38,6 +44,15 @@ class EnvSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)
     conformance: tuple[dict[str, Any], ...] = ({},)
+    headline_metrics: tuple[str, ...] = ()
+    eval_opponent: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.eval_opponent is not None and self.eval_opponent not in {"random", *self.policies}:
+            raise ValueError(
+                f"{self.id}: eval_opponent {self.eval_opponent!r} is not one of its policies "
+                f"{sorted({'random', *self.policies})}"
+            )
 
 
 REGISTRY: dict[str, EnvSpec] = {}
