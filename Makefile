@@ -27,8 +27,12 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
+# every env's throughput (and forage's scaling curve), printed; --doc docs/benchmarks.md writes them
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/env_throughput.py
+	$(BIN)/python benchmarks/env_throughput.py --env forage-v0
+	$(BIN)/python benchmarks/env_throughput.py --env skirmish-v0
+	$(BIN)/python benchmarks/env_throughput.py --env forage-v0 --scaling
 
 docs: $(VENV)/.dev
 	$(BIN)/python scripts/gen_env_docs.py

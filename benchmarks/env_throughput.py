@@ -1,12 +1,15 @@
-"""Env throughput of harvest-v0: env-steps/s and agent-steps/s under random legal actions.
+"""Env throughput of the suite's envs: env-steps/s and agent-steps/s under random legal actions.
 
-Two paths, each on maps of ``--maps`` sizes:
+``--env harvest-v0`` (default) measures harvest on maps of ``--maps`` sizes in a ``--scenario``;
+``--env forage-v0`` / ``skirmish-v0`` measure each of the env's ``--presets`` (default: all).
+``--scaling`` (forage) measures one 128x128 world's per-step cost against the number of live
+agents, from a few to 4,096. Two paths:
 
-* ``pettingzoo``: ``spawnzoo.envs.make("harvest-v0", ...)`` stepped with a dict of actions, one
+* ``pettingzoo``: ``spawnzoo.envs.make(env_id, ...)`` stepped with a dict of actions, one
   world, reset when ``env.agents`` is empty. The timed region is ``env.step`` plus ``env.reset``;
   the random policy (one vectorised draw over the stacked observation masks, then the action
   dict) is timed apart and reported below the table.
-* ``batched``: ``spawnzoo.envs.make_batched("harvest-v0", num_envs=E, ...)`` (auto-reset, no
+* ``batched``: ``spawnzoo.envs.make_batched(env_id, num_envs=E, ...)`` (auto-reset, no
   egocentric windows), actions ``argmax(random * mask)``; one row times ``step`` alone, one row
   ``step`` + ``planes()``, the learners' usual call.
 
@@ -20,6 +23,8 @@ Usage::
     .venv/bin/python benchmarks/env_throughput.py --seconds 5
     .venv/bin/python benchmarks/env_throughput.py --seconds 5 --doc docs/benchmarks.md
     .venv/bin/python benchmarks/env_throughput.py --maps 48 --scenario default --json out.json
+    .venv/bin/python benchmarks/env_throughput.py --env forage-v0 --doc docs/benchmarks.md
+    .venv/bin/python benchmarks/env_throughput.py --env forage-v0 --scaling --doc docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from typing import Any
 import numpy as np
 from spawnzoo import envs
 
-ENV_ID = "harvest-v0"
+HARVEST = "harvest-v0"
 
 #: Settings of each scenario (players come from ``--players``).
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -83,9 +88,27 @@ TARGETS: dict[tuple[str, int, int], int] = {
 }
 
 
-#: the results block of ``--doc`` pages lies between these two lines
+#: forage's scaling curve: one world of the large preset (128x128, 4,096 agent slots) started
+#: with each number of agents; the per-step cost is timed over the first ``SCALING_STEPS``
+SCALING_ENV = "forage-v0"
+SCALING_AGENTS = (16, 64, 256, 1024, 2048, 4096)
+SCALING_STEPS = 40
+
+#: the results block of ``--doc`` pages lies between these two lines (harvest's block; the
+#: other envs' blocks carry their id, see ``doc_markers``)
 DOC_BEGIN = "<!-- results: begin (written by benchmarks/env_throughput.py --doc) -->"
 DOC_END = "<!-- results: end -->"
+
+
+def doc_markers(env_id: str, scaling: bool = False) -> tuple[str, str]:
+    """The two lines around one results block of a ``--doc`` page."""
+    if env_id == HARVEST and not scaling:
+        return DOC_BEGIN, DOC_END
+    name = f"{env_id} scaling" if scaling else env_id
+    return (
+        f"<!-- results: begin {name} (written by benchmarks/env_throughput.py --doc) -->",
+        f"<!-- results: end {name} -->",
+    )
 
 
 @dataclass
@@ -94,6 +117,7 @@ class Row:
 
     Attributes:
         api: ``pettingzoo``, ``batched step`` or ``batched step+planes``.
+        case: what was measured, e.g. ``48x48`` or ``tiny 16x16``.
         map_size: side of the map.
         num_envs: worlds stepped together.
         live_agents: mean live agents per world (agent-steps / env-steps).
@@ -108,6 +132,7 @@ class Row:
     """
 
     api: str
+    case: str
     map_size: int
     num_envs: int
     live_agents: float
@@ -188,18 +213,19 @@ def machine_header(pinning: str) -> dict[str, str]:
 
 
 def bench_pettingzoo(
-    map_size: int, settings: dict[str, Any], seconds: float, warmup: int, seed: int
+    env_id: str, case: str, settings: dict[str, Any], seconds: float, warmup: int, seed: int
 ) -> Row:
     """Step the PettingZoo parallel env with random legal actions for ``seconds`` of env time.
 
     Args:
-        map_size: side of the map.
-        settings: env settings (``players`` and the scenario's).
+        env_id: the env. case: the row's label.
+        settings: env settings (harvest: map size, players and the scenario's; others: preset).
         seconds: env time to accumulate in the timed region (``step`` and ``reset``).
         warmup: untimed steps first, so the agent count reaches its steady state.
         seed: seeds the env and the policy.
     """
-    env = envs.make(ENV_ID, map_size=map_size, **settings)
+    env = envs.make(env_id, **settings)
+    map_size = env.unwrapped.world.map_shape[0]
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
 
@@ -232,6 +258,7 @@ def bench_pettingzoo(
     env.close()
     return Row(
         api="pettingzoo",
+        case=case,
         map_size=map_size,
         num_envs=1,
         live_agents=agent_steps / env_steps,
@@ -246,7 +273,8 @@ def bench_pettingzoo(
 
 
 def bench_batched(
-    map_size: int,
+    env_id: str,
+    case: str,
     num_envs: int,
     settings: dict[str, Any],
     seconds: float,
@@ -257,15 +285,15 @@ def bench_batched(
     """Step the batched core with random legal actions for ``seconds`` of timed step time.
 
     Args:
-        map_size: side of the map.
+        env_id: the env. case: the row's label.
         num_envs: worlds stepped together.
-        settings: env settings (``players`` and the scenario's).
+        settings: env settings (harvest: map size, players and the scenario's; others: preset).
         seconds: time to accumulate in the timed region (``step``, plus ``planes()`` if asked).
         warmup: untimed steps first, so the agent count reaches its steady state.
         seed: seeds the env and the policy.
         with_planes: also time ``planes()`` after every step.
     """
-    core = envs.make_batched(ENV_ID, num_envs=num_envs, map_size=map_size, **settings)
+    core = envs.make_batched(env_id, num_envs=num_envs, **settings)
     rng = np.random.default_rng(seed)
     batch = core.reset(seed=seed)
     for _ in range(warmup):
@@ -290,7 +318,8 @@ def bench_batched(
     env_steps = steps * num_envs
     return Row(
         api="batched step+planes" if with_planes else "batched step",
-        map_size=map_size,
+        case=case,
+        map_size=core.map_shape[0],
         num_envs=num_envs,
         live_agents=agent_steps / env_steps,
         env_steps_per_s=env_steps / env_s,
@@ -301,6 +330,76 @@ def bench_batched(
         policy_s=policy_s,
         episodes=episodes,
     )
+
+
+@dataclass
+class ScalingRow:
+    """One point of the scaling curve (one world, batched core).
+
+    Attributes:
+        initial_agents: agents at reset. live_agents: mean live agents over the timed steps.
+        step_us: mean microseconds per ``step``; planes_us: per ``planes()``.
+    """
+
+    initial_agents: int
+    live_agents: float
+    step_us: float
+    planes_us: float
+
+
+def bench_scaling(seed: int, repeats: int = 3) -> list[ScalingRow]:
+    """Forage's per-step cost against live agents: one 128x128 world (large preset, 4,096
+    agent slots) reset with each of ``SCALING_AGENTS`` agents, ``SCALING_STEPS`` steps timed
+    (random legal actions; the best of ``repeats`` resets, so other load counts least)."""
+    rows = []
+    for n in SCALING_AGENTS:
+        best: tuple[float, float, float] | None = None
+        for r in range(repeats):
+            core = envs.make_batched(SCALING_ENV, num_envs=1, preset="large", initial_agents=n)
+            rng = np.random.default_rng(seed + r)
+            batch = core.reset(seed=seed + r)
+            step_s = planes_s = 0.0
+            live = 0
+            for _ in range(SCALING_STEPS):
+                actions = np.argmax(rng.random(batch.action_mask.shape) * batch.action_mask, -1)
+                live += int(batch.alive.sum())
+                t0 = time.perf_counter()
+                batch = core.step(actions)
+                t1 = time.perf_counter()
+                core.planes()
+                t2 = time.perf_counter()
+                step_s += t1 - t0
+                planes_s += t2 - t1
+            point = (step_s, planes_s, live / SCALING_STEPS)
+            best = point if best is None or point[0] < best[0] else best
+        step_s, planes_s, live_mean = best
+        rows.append(
+            ScalingRow(n, live_mean, step_s / SCALING_STEPS * 1e6, planes_s / SCALING_STEPS * 1e6)
+        )
+        print(f"scaling: {n} agents measured", file=sys.stderr, flush=True)
+    return rows
+
+
+def scaling_table(rows: list[ScalingRow]) -> str:
+    """The scaling curve as a markdown table."""
+    lines = [
+        "| initial agents | live agents (mean) | us per step | us per live agent | "
+        "agent-steps/s | us per planes() |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.initial_agents:,} | {r.live_agents:,.0f} | {r.step_us:,.0f} "
+            f"| {r.step_us / r.live_agents:.2f} | {r.live_agents / r.step_us * 1e6:,.0f} "
+            f"| {r.planes_us:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def default_num_envs(map_size: int) -> int:
+    """Worlds of the batched rows of a non-harvest preset: 64, fewer on large maps (about
+    150,000 cells in all), so one step stays comparable in size."""
+    return max(1, min(64, 150_000 // (map_size * map_size)))
 
 
 def target_text(row: Row) -> str:
@@ -314,14 +413,14 @@ def target_text(row: Row) -> str:
 
 def markdown_table(rows: list[Row]) -> str:
     """The rows as a markdown table, ready to paste."""
-    columns = ("api", "map", "envs", "live agents/world", "env-steps/s", "agent-steps/s")
+    columns = ("api", "case", "envs", "live agents/world", "env-steps/s", "agent-steps/s")
     lines = [
         "| " + " | ".join((*columns, "target agent-steps/s")) + " |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.api} | {r.map_size}x{r.map_size} | {r.num_envs} | {r.live_agents:.1f} "
+            f"| {r.api} | {r.case} | {r.num_envs} | {r.live_agents:.1f} "
             f"| {r.env_steps_per_s:,.0f} | {r.agent_steps_per_s:,.0f} | {target_text(r)} |"
         )
     return "\n".join(lines)
@@ -333,7 +432,7 @@ def notes(rows: list[Row]) -> list[str]:
     for r in rows:
         per_step = r.policy_s / (r.env_steps / r.num_envs) * 1e6
         out.append(
-            f"{r.api} {r.map_size}x{r.map_size}: random policy {per_step:,.0f} us/step "
+            f"{r.api} {r.case}: random policy {per_step:,.0f} us/step "
             f"({r.policy_s / r.timed_s:.0%} of env time, not included); "
             f"{r.env_steps / r.num_envs:,.0f} steps, {r.episodes} episodes ended"
         )
@@ -346,20 +445,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--maps", type=int, nargs="+", default=[24, 48, 64], help="map sizes (default: 24 48 64)"
+        "--env",
+        default=HARVEST,
+        choices=sorted(envs.REGISTRY),
+        help=f"the env to measure (default: {HARVEST})",
+    )
+    parser.add_argument(
+        "--maps",
+        type=int,
+        nargs="+",
+        default=[24, 48, 64],
+        help="harvest: map sizes (default: 24 48 64)",
+    )
+    parser.add_argument(
+        "--presets", nargs="+", help="other envs: the presets to measure (default: all)"
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help=f"{SCALING_ENV}: per-step cost of one 128x128 world against live agents",
     )
     parser.add_argument(
         "--seconds", type=float, default=5.0, help="timed seconds per measurement (default: 5)"
     )
     parser.add_argument(
-        "--num-envs", type=int, default=64, help="worlds of the batched core (default: 64)"
+        "--num-envs",
+        type=int,
+        help="worlds of the batched core (default: 64; other envs: fewer on large maps)",
     )
-    parser.add_argument("--players", type=int, default=2, choices=(1, 2), help="(default: 2)")
+    parser.add_argument(
+        "--players", type=int, default=2, choices=(1, 2), help="harvest: players (default: 2)"
+    )
     parser.add_argument(
         "--scenario",
         choices=sorted(SCENARIOS),
         default="crowded",
-        help="crowded: 5 factories per player that keep building (default);\n"
+        help="harvest: crowded: 5 factories per player that keep building (default);\n"
         "default: the env's plain settings",
     )
     parser.add_argument(
@@ -392,42 +513,96 @@ def report(header: dict[str, str], rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def update_doc(path: Path, text: str) -> None:
-    """Replace what lies between ``DOC_BEGIN`` and ``DOC_END`` in ``path`` with ``text``.
+def update_doc(path: Path, text: str, markers: tuple[str, str] = (DOC_BEGIN, DOC_END)) -> None:
+    """Replace what lies between the two ``markers`` lines in ``path`` with ``text``.
 
     Raises:
         ValueError: if the page lacks the two markers.
     """
+    begin, end = markers
     page = path.read_text()
-    if DOC_BEGIN not in page or DOC_END not in page:
-        raise ValueError(f"{path} needs the lines {DOC_BEGIN!r} and {DOC_END!r}")
-    head, rest = page.split(DOC_BEGIN, 1)
-    tail = rest.split(DOC_END, 1)[1]
-    path.write_text(f"{head}{DOC_BEGIN}\n{text}\n\n{DOC_END}{tail}")
+    if begin not in page or end not in page:
+        raise ValueError(f"{path} needs the lines {begin!r} and {end!r}")
+    head, rest = page.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{begin}\n{text}\n\n{end}{tail}")
+
+
+def cases(args: argparse.Namespace) -> list[tuple[str, dict[str, Any], int]]:
+    """``(label, env settings, batched worlds)`` of every measured case."""
+    if args.env == HARVEST:
+        settings = {"players": args.players, **SCENARIOS[args.scenario]}
+        e = args.num_envs or 64
+        return [(f"{m}x{m}", {"map_size": m, **settings}, e) for m in args.maps]
+    table = envs.presets(args.env)
+    names = args.presets or list(table)
+    unknown = sorted(set(names) - set(table))
+    if unknown:
+        raise SystemExit(f"{args.env} has no preset(s) {unknown}; it has {sorted(table)}")
+    out = []
+    for name in names:
+        size = envs.make_batched(args.env, num_envs=1, preset=name).map_shape[0]
+        out.append(
+            (f"{name} {size}x{size}", {"preset": name}, args.num_envs or default_num_envs(size))
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the measurements; print the header first, the table and the notes at the end."""
     args = parse_args(argv)
+    if args.scaling and args.env != SCALING_ENV:
+        raise SystemExit(f"--scaling measures {SCALING_ENV}; pass --env {SCALING_ENV}")
     pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_core(args.cpu)
     header = machine_header(pinning)
-    settings = {"players": args.players, **SCENARIOS[args.scenario]}
-    header["scenario"] = f"{args.scenario}: " + ", ".join(f"{k}={v}" for k, v in settings.items())
-    header["measurement"] = (
-        f"{args.seconds:g} s timed per row after {args.warmup} untimed steps, seed {args.seed}"
-    )
+    header["env"] = args.env
+    if args.scaling:
+        header["scenario"] = (
+            f"one world of preset large (128x128, 4,096 agent slots) reset with "
+            f"initial_agents in {list(SCALING_AGENTS)}; random legal actions"
+        )
+        header["measurement"] = (
+            f"{SCALING_STEPS} steps timed after each reset, best of 3 resets, seed {args.seed}"
+        )
+    elif args.env == HARVEST:
+        settings = {"players": args.players, **SCENARIOS[args.scenario]}
+        header["scenario"] = f"{args.scenario}: " + ", ".join(
+            f"{k}={v}" for k, v in settings.items()
+        )
+    else:
+        header["scenario"] = "each preset's own settings"
+    if not args.scaling:
+        header["measurement"] = (
+            f"{args.seconds:g} s timed per row after {args.warmup} untimed steps, seed {args.seed}"
+        )
     for key, value in header.items():
         print(f"{key}: {value}", flush=True)
+    if args.scaling:
+        table = scaling_table(bench_scaling(args.seed))
+        header["load average (1 min) at end"] = load_average()
+        print(f"load average (1 min) at end: {header['load average (1 min) at end']}\n")
+        print(table)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"header": header, "table": table}, indent=2) + "\n")
+        if args.doc is not None:
+            block = "\n".join(["```text", *(f"{k}: {v}" for k, v in header.items()), "```"])
+            update_doc(args.doc, f"{block}\n\n{table}", doc_markers(args.env, scaling=True))
+            print(f"results written into {args.doc}", file=sys.stderr)
+        return
     rows: list[Row] = []
-    for m in args.maps:
+    for label, settings, num_envs in cases(args):
         if args.api in ("all", "pettingzoo"):
-            rows.append(bench_pettingzoo(m, settings, args.seconds, args.warmup, args.seed))
+            rows.append(
+                bench_pettingzoo(args.env, label, settings, args.seconds, args.warmup, args.seed)
+            )
         if args.api in ("all", "batched"):
             for with_planes in (False, True):
                 rows.append(
                     bench_batched(
-                        m,
-                        args.num_envs,
+                        args.env,
+                        label,
+                        num_envs,
                         settings,
                         args.seconds,
                         args.warmup,
@@ -435,8 +610,8 @@ def main(argv: list[str] | None = None) -> None:
                         with_planes,
                     )
                 )
-        print(f"map {m}x{m} measured", file=sys.stderr, flush=True)
-    if args.scenario == "crowded" and args.players == 2:
+        print(f"{label} measured", file=sys.stderr, flush=True)
+    if args.env == HARVEST and args.scenario == "crowded" and args.players == 2:
         for row in rows:
             row.target = TARGETS.get((row.api, row.map_size, row.num_envs))
     header["load average (1 min) at end"] = load_average()
@@ -451,7 +626,7 @@ def main(argv: list[str] | None = None) -> None:
         payload = {"header": header, "rows": [asdict(r) for r in rows]}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     if args.doc is not None:
-        update_doc(args.doc, report(header, rows))
+        update_doc(args.doc, report(header, rows), doc_markers(args.env))
         print(f"results written into {args.doc}", file=sys.stderr)
 
 

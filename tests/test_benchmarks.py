@@ -1,0 +1,85 @@
+"""The throughput script runs on every env and writes its blocks into the benchmarks page.
+
+Only that it works is tested here (a fraction of a second per row); the figures themselves come
+from running it on an idle machine (docs/benchmarks.md carries the commands).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "env_throughput", ROOT / "benchmarks/env_throughput.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+QUICK = ["--seconds", "0.02", "--warmup", "2", "--no-pin"]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "extra", "cases"),
+    [
+        ("harvest-v0", ["--maps", "24", "--num-envs", "4"], {"24x24"}),
+        ("forage-v0", ["--presets", "tiny", "small"], {"tiny 16x16", "small 32x32"}),
+        ("skirmish-v0", ["--presets", "tiny"], {"tiny 12x12"}),
+    ],
+)
+def test_every_env_is_measured_into_its_own_block(bench, env_id, extra, cases, tmp_path):
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    out = tmp_path / "out.json"
+    bench.main(["--env", env_id, *extra, *QUICK, "--json", str(out), "--doc", str(page)])
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["case"] for r in rows} == cases
+    assert {r["api"] for r in rows} == {"pettingzoo", "batched step", "batched step+planes"}
+    assert all(r["agent_steps_per_s"] > 0 and r["live_agents"] > 0 for r in rows)
+    begin, end = bench.doc_markers(env_id)
+    block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
+    assert f"env: {env_id}" in block and all(f"| {c} |" in block for c in cases)
+    # the other envs' blocks are untouched
+    original = (ROOT / "docs/benchmarks.md").read_text()
+    for other in ("harvest-v0", "forage-v0", "skirmish-v0"):
+        if other != env_id:
+            b, e = bench.doc_markers(other)
+            assert (
+                page.read_text().split(b, 1)[1].split(e, 1)[0]
+                == (original.split(b, 1)[1].split(e, 1)[0])
+            )
+
+
+def test_forage_scaling_curve_counts_live_agents(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "SCALING_AGENTS", (16, 256))
+    monkeypatch.setattr(bench, "SCALING_STEPS", 3)
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    bench.main(["--env", "forage-v0", "--scaling", "--no-pin", "--doc", str(page)])
+    begin, end = bench.doc_markers("forage-v0", scaling=True)
+    block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("| 16 |")]
+    rows += [line for line in block.splitlines() if line.startswith("| 256 |")]
+    assert len(rows) == 2
+    live = [float(r.split("|")[2].replace(",", "")) for r in rows]
+    assert 10 <= live[0] <= 16 and 200 <= live[1] <= 256  # a few die in 3 random steps
+
+
+def test_scaling_is_refused_on_other_envs_and_unknown_presets_are_named(bench):
+    with pytest.raises(SystemExit, match="--scaling measures forage-v0"):
+        bench.main(["--env", "skirmish-v0", "--scaling", "--no-pin"])
+    with pytest.raises(SystemExit, match=r"forage-v0 has no preset\(s\) \['huge'\]"):
+        bench.main(["--env", "forage-v0", "--presets", "huge", *QUICK])
