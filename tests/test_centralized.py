@@ -67,8 +67,8 @@ def test_parameter_counts_are_reported(world, capsys):
     # the paper's BottleNet code widths (32 -> 256 over 4 levels, "simple" bottleneck of 2
     # residual blocks) for the actor, its encoder and bottleneck again for the critic
     bottlenet = counts["monolithic-bottlenet/paper"].describe()
-    assert bottlenet["actor_embedding"] == 5_201_198
-    assert bottlenet["total"] == 9_596_699
+    assert bottlenet["actor_embedding"] == 6_952_668
+    assert bottlenet["total"] == 11_348_169
 
 
 # --- monolithic -------------------------------------------------------------------------
@@ -127,30 +127,35 @@ def test_bottlenet_shapes_follow_the_paper_and_its_skips_reach_full_resolution()
         levels = encoder.levels(torch.zeros(1, 17, 48, 48))
     # the paper's code: C -> 32 -> 64 -> 128 -> 256 channels, 48 -> 24 -> 12 -> 6 -> 3 cells
     assert [tuple(x.shape[1:]) for x in levels] == [
-        (32, 24, 24),
-        (64, 12, 12),
-        (128, 6, 6),
-        (256, 3, 3),
+        (32, 48, 48),
+        (64, 24, 24),
+        (128, 12, 12),
+        (256, 6, 6),
         (256, 3, 3),
     ]
     # small and tiny maps are padded to a multiple of 2**depth: 12 -> 16 -> 1 cell at depth 4
     with torch.no_grad():
         assert encoder(torch.zeros(2, 17, 12, 12)).shape == (2, 256, 1, 1)
-    # the decoder: each up block's input is the previous output plus the encoder level of the
-    # same shape (summed, as in the paper's code), ending at full resolution and `width` channels
+    # the decoder: each up block adds the encoder's features of its level (summed, as in the
+    # paper's code) to the upsampled input; the last one the full-resolution first level
     net = BottleNet(4, 8, 2, 1).eval()
     x = torch.randn(2, 4, 10, 11)
-    seen, outputs = [], []
+    seen = []
     for up in net.ups:
-        up.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
-        up.register_forward_hook(lambda _, args, out: outputs.append(out))
+        up.res.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     with torch.no_grad():
         y = net(x)
-        levels = net.encoder.levels(x)  # [8, 6, 6], [16, 3, 3], bottleneck [16, 3, 3]
+        levels = net.encoder.levels(x)  # [8, 12, 12], [16, 6, 6], bottleneck [16, 3, 3]
+        first = net.ups[0].act(net.ups[0].norm(net.ups[0].up(levels[2])))
     assert y.shape == (2, 8, 10, 11)
-    torch.testing.assert_close(seen[0], levels[2] + levels[1])
-    torch.testing.assert_close(seen[1], outputs[0] + levels[0])
-    torch.testing.assert_close(y, outputs[1][..., :10, :11])
+    assert [tuple(t.shape[1:]) for t in seen] == [(16, 6, 6), (8, 12, 12)]
+    torch.testing.assert_close(seen[0], first + levels[1])
+    # a cell's output changes with its own input even where its 2x2 block shares coarse features
+    nudged = x.clone()
+    nudged[0, :, 4, 4] += 1.0
+    with torch.no_grad():
+        change = (net(nudged) - y)[0].abs().sum(0)  # [10, 11]
+    assert change[4, 4] > change[4, 5] and change[4, 4] > change[5, 4]
 
 
 def test_bottlenet_paper_init_covers_every_layer_and_is_seeded():

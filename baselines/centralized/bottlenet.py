@@ -11,9 +11,10 @@ level ``i`` (the paper's code: ``width=32, depth=4``, ``C -> 32 -> 64 -> 128 -> 
 * **bottleneck** ("simple" in the paper): ``blocks`` residual blocks at ``c_{depth-1}``
   channels;
 * **decoder**: ``depth`` up blocks, each a 3x3 stride-2 transposed conv (doubles ``H``, ``W``)
-  with BatchNorm and LeakyReLU, then a residual block; the input of every up block is summed
-  (not concatenated, as in the paper's code) with the encoder output of the same shape. The
-  last block ends at ``c_0 = width`` channels and full resolution.
+  with BatchNorm and LeakyReLU to the level's ``c_i`` channels, summed (not concatenated, as in
+  the paper's code) with the encoder's residual output of the same level, then a residual
+  block. The last block ends at ``c_0 = width`` channels and full resolution, where its skip
+  brings back the first level's full-resolution features: a cell's output knows its exact cell.
 
 The residual block is the paper's BottleNet block: two conv blocks (spectral-normalised 3x3 conv,
 BatchNorm, LeakyReLU 0.01), squeeze-excitation with reduction 16, a 1x1 projection of the input
@@ -80,24 +81,32 @@ class UNetResidual(nn.Module):
         return self.act(self.skip(x) + self.se(self.block2(self.block1(x))))
 
 
-class DownBlock(nn.Sequential):
+class DownBlock(nn.Module):
     """A residual block at the current resolution, then a stride-2 conv block.
 
     Shapes:
-        ``[B, in_channels, H, W]`` -> ``[B, out_channels, H / 2, W / 2]`` (``H``, ``W`` even).
+        ``[B, in_channels, H, W]`` -> ``(skip [B, out_channels, H, W], down [B, out_channels,
+        H / 2, W / 2])`` (``H``, ``W`` even).
     """
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.add_module("res", UNetResidual(in_channels, out_channels))
-        self.add_module("down", StridedConvBlock(out_channels, out_channels))
+        self.res = UNetResidual(in_channels, out_channels)
+        self.down = StridedConvBlock(out_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The level's features (the decoder's skip) and their downsampled copy."""
+        skip = self.res(x)
+        return skip, self.down(skip)
 
 
 class UpBlock(nn.Module):
-    """Transposed 3x3 stride-2 conv (no bias) -> BatchNorm2d -> LeakyReLU, then a residual block.
+    """Transposed 3x3 stride-2 conv (no bias) -> BatchNorm2d -> LeakyReLU, plus the skip, then
+    a residual block.
 
     Shapes:
-        ``[B, in_channels, h, w]`` -> ``[B, out_channels, 2 h, 2 w]``.
+        ``x [B, in_channels, h, w]``, ``skip [B, out_channels, 2 h, 2 w]`` -> ``[B,
+        out_channels, 2 h, 2 w]``.
     """
 
     def __init__(self, in_channels: int, out_channels: int):
@@ -109,9 +118,9 @@ class UpBlock(nn.Module):
         self.act = nn.LeakyReLU(LEAKY_SLOPE)
         self.res = UNetResidual(out_channels, out_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Upsample 2x: ``[B, in, h, w]`` -> ``[B, out, 2 h, 2 w]``."""
-        return self.res(self.act(self.norm(self.up(x))))
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Upsample 2x and add the encoder's features of that level."""
+        return self.res(self.act(self.norm(self.up(x))) + skip)
 
 
 def _check_sizes(in_channels: int, width: int, depth: int, blocks: int) -> None:
@@ -171,23 +180,23 @@ class BottleNetEncoder(nn.Module):
         return nn.functional.pad(x, (0, -w % step, 0, -h % step))
 
     def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every down block's output and the bottleneck's.
+        """Every level's features (before its downsampling) and the bottleneck's.
 
         Args:
             x: ``[B, C, H, W]`` (padded here).
 
         Returns:
-            ``depth + 1`` tensors: level ``i`` (1-based) ``[B, width * 2**(i - 1), H' / 2**i,
-            W' / 2**i]`` with ``H', W'`` the padded sides, then the bottleneck, shaped like the
-            last level.
+            ``depth + 1`` tensors: level ``i`` ``[B, width * 2**i, H' / 2**i, W' / 2**i]`` for
+            ``i = 0 .. depth - 1`` with ``H', W'`` the padded sides, then the bottleneck
+            ``[B, width * 2**(depth - 1), H' / 2**depth, W' / 2**depth]``.
         """
         if x.dim() != 4:
             raise ValueError(f"BottleNet input must be [B, C, H, W], got {tuple(x.shape)}")
         outputs = []
         x = self.pad(x)
         for down in self.downs:
-            x = down(x)
-            outputs.append(x)
+            skip, x = down(x)
+            outputs.append(skip)
         outputs.append(self.bottleneck(x))
         return outputs
 
@@ -215,12 +224,15 @@ class BottleNet(nn.Module):
         super().__init__()
         self.encoder = BottleNetEncoder(in_channels, width, depth, blocks)
         c = self.encoder.channels
-        self.ups = nn.ModuleList(UpBlock(c[i], c[max(i - 1, 0)]) for i in reversed(range(depth)))
+        # deepest first: from the bottleneck (c[-1]) up to level 0 (c[0] = width)
+        self.ups = nn.ModuleList(
+            UpBlock(c[min(i + 1, depth - 1)], c[i]) for i in reversed(range(depth))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Per-cell features: ``[B, C, H, W]`` -> ``[B, width, H, W]``."""
         h, w = x.shape[-2:]
         *skips, y = self.encoder.levels(x)
         for up, skip in zip(self.ups, reversed(skips)):
-            y = up(y + skip)
+            y = up(y, skip)
         return y[..., :h, :w]
