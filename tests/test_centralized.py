@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from learner_helpers import QUICK_RUN, metric_rows
+from spawnzoo.baselines.centralized.bottlenet import BottleNet, BottleNetEncoder
 from spawnzoo.baselines.centralized.config import MappoConfig, MonolithicConfig
 from spawnzoo.baselines.centralized.mappo import MappoPolicy
 from spawnzoo.baselines.centralized.mappo import build_policy as build_mappo
@@ -18,6 +19,7 @@ from spawnzoo.baselines.centralized.monolithic import build_policy as build_mono
 from spawnzoo.baselines.centralized.monolithic import train as train_monolithic
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.envs import make_batched
+from spawnzoo.envs.cli import main as cli_main
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,9 @@ def test_parameter_counts_are_reported(world, capsys):
     counts = {}
     for preset in ("paper", "small", "tiny"):
         counts[f"monolithic/{preset}"] = build_monolithic(MonolithicConfig(preset=preset), w)
+        counts[f"monolithic-bottlenet/{preset}"] = build_monolithic(
+            MonolithicConfig(preset=preset, network="bottlenet"), w
+        )
         counts[f"mappo/{preset}"] = build_mappo(MappoConfig(preset=preset), w)
     with capsys.disabled():
         for name, net in counts.items():
@@ -59,6 +64,11 @@ def test_parameter_counts_are_reported(world, capsys):
         assert d["total"] == sum(v for k, v in d.items() if k != "total") > 0
     # the paper's DashNet code widths (16 -> 64, four 64-wide SE blocks), two trunks
     assert counts["monolithic/paper"].describe()["total"] == 703_695
+    # the paper's BottleNet code widths (32 -> 256 over 4 levels, "simple" bottleneck of 2
+    # residual blocks) for the actor, its encoder and bottleneck again for the critic
+    bottlenet = counts["monolithic-bottlenet/paper"].describe()
+    assert bottlenet["actor_embedding"] == 6_952_668
+    assert bottlenet["total"] == 11_348_169
 
 
 # --- monolithic -------------------------------------------------------------------------
@@ -83,13 +93,83 @@ def test_monolithic_reads_cell_logits_and_puts_one_global_value_per_image(world)
         assert values[b, torch.nonzero(present[b])[0, 0]] == v[b]
 
 
-def test_monolithic_net_preserves_shape_on_any_map():
-    net = MonolithicPolicy(in_channels=5, num_actions=7, width=8, blocks=1).eval()
-    with torch.no_grad():
-        assert net.action_logits(torch.zeros(3, 5, 9, 13)).shape == (3, 7, 9, 13)
-        assert net.global_value(torch.zeros(3, 5, 9, 13)).shape == (3,)
+@pytest.mark.parametrize("network", ["dashnet", "bottlenet"])
+def test_monolithic_net_preserves_shape_on_any_map(network):
+    depth = 3 if network == "bottlenet" else None
+    net = MonolithicPolicy(
+        in_channels=5, num_actions=7, width=8, blocks=1, network=network, depth=depth
+    ).eval()
+    for h, w in ((9, 13), (12, 12), (24, 24), (8, 16)):
+        with torch.no_grad():
+            assert net.action_logits(torch.zeros(3, 5, h, w)).shape == (3, 7, h, w)
+            assert net.global_value(torch.zeros(3, 5, h, w)).shape == (3,)
+
+
+def test_monolithic_net_rejects_bad_sizes():
     with pytest.raises(ValueError, match="multiple of 4"):
         MonolithicPolicy(in_channels=5, num_actions=7, width=6)
+    with pytest.raises(ValueError, match="depth"):
+        MonolithicPolicy(in_channels=5, num_actions=7, network="bottlenet")
+    with pytest.raises(ValueError, match="depth is a BottleNet setting"):
+        MonolithicPolicy(in_channels=5, num_actions=7, depth=2)
+    with pytest.raises(ValueError, match="network"):
+        MonolithicPolicy(in_channels=5, num_actions=7, network="unet")
+    with pytest.raises(ValueError, match="width"):
+        BottleNet(5, 0, 2, 1)
+    with pytest.raises(ValueError, match=r"\[B, C, H, W\]"):
+        BottleNetEncoder(5, 4, 2, 1)(torch.zeros(5, 12, 12))
+
+
+def test_bottlenet_shapes_follow_the_paper_and_its_skips_reach_full_resolution():
+    torch.manual_seed(0)
+    encoder = BottleNetEncoder(17, 32, 4, 2).eval()
+    with torch.no_grad():
+        levels = encoder.levels(torch.zeros(1, 17, 48, 48))
+    # the paper's code: C -> 32 -> 64 -> 128 -> 256 channels, 48 -> 24 -> 12 -> 6 -> 3 cells
+    assert [tuple(x.shape[1:]) for x in levels] == [
+        (32, 48, 48),
+        (64, 24, 24),
+        (128, 12, 12),
+        (256, 6, 6),
+        (256, 3, 3),
+    ]
+    # small and tiny maps are padded to a multiple of 2**depth: 12 -> 16 -> 1 cell at depth 4
+    with torch.no_grad():
+        assert encoder(torch.zeros(2, 17, 12, 12)).shape == (2, 256, 1, 1)
+    # the decoder: each up block adds the encoder's features of its level (summed, as in the
+    # paper's code) to the upsampled input; the last one the full-resolution first level
+    net = BottleNet(4, 8, 2, 1).eval()
+    x = torch.randn(2, 4, 10, 11)
+    seen = []
+    for up in net.ups:
+        up.res.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    with torch.no_grad():
+        y = net(x)
+        levels = net.encoder.levels(x)  # [8, 12, 12], [16, 6, 6], bottleneck [16, 3, 3]
+        first = net.ups[0].act(net.ups[0].norm(net.ups[0].up(levels[2])))
+    assert y.shape == (2, 8, 10, 11)
+    assert [tuple(t.shape[1:]) for t in seen] == [(16, 6, 6), (8, 12, 12)]
+    torch.testing.assert_close(seen[0], first + levels[1])
+    # a cell's output changes with its own input even where its 2x2 block shares coarse features
+    nudged = x.clone()
+    nudged[0, :, 4, 4] += 1.0
+    with torch.no_grad():
+        change = (net(nudged) - y)[0].abs().sum(0)  # [10, 11]
+    assert change[4, 4] > change[4, 5] and change[4, 4] > change[5, 4]
+
+
+def test_bottlenet_paper_init_covers_every_layer_and_is_seeded():
+    kwargs = dict(in_channels=5, num_actions=7, width=8, blocks=1, network="bottlenet", depth=2)
+    a, b = MonolithicPolicy(**kwargs, seed=3), MonolithicPolicy(**kwargs, seed=3)
+    c = MonolithicPolicy(**kwargs, seed=4)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+    # the logits start near uniform (output gain 0.01), the value near 0
+    planes = torch.randn(2, 5, 12, 12)
+    with torch.no_grad():
+        assert a.eval().action_logits(planes).abs().max() < 0.5
+        assert a.global_value(planes).abs().max() < 0.5
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +207,37 @@ def test_monolithic_same_seed_same_metrics(monolithic_run, tmp_path):
 
 def test_monolithic_config_sizes_by_preset_and_validates():
     cfg = MonolithicConfig(preset="tiny")
-    assert (cfg.width, cfg.blocks) == (16, 1)
+    assert (cfg.width, cfg.blocks, cfg.depth) == (16, 1, None)
+    sizes = {
+        preset: (c.width, c.blocks, c.depth)
+        for preset in ("paper", "small", "tiny")
+        for c in [MonolithicConfig(preset=preset, network="bottlenet")]
+    }
+    assert sizes == {"paper": (32, 2, 4), "small": (16, 2, 3), "tiny": (16, 1, 2)}
+    assert MonolithicConfig(preset="tiny", network="bottlenet", depth=1).depth == 1
     with pytest.raises(ValueError, match="init"):
         MonolithicConfig(init="xavier")
+    with pytest.raises(ValueError, match="network must be"):
+        MonolithicConfig(network="unet")
+    with pytest.raises(ValueError, match="depth is a BottleNet setting"):
+        MonolithicConfig(depth=2)
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        MonolithicConfig(network="bottlenet", depth=0)
+
+
+def test_monolithic_bottlenet_trains_from_the_command_line(tmp_path, capsys):
+    argv = ["train", "monolithic", "--network", "bottlenet", "--preset", "tiny"]
+    argv += ["--total-timesteps", "32", "--num-envs", "2", "--num-steps", "16"]
+    argv += ["--eval-envs", "2", "--eval-max-cycles", "8", "--no-progress", "--update-epochs", "1"]
+    argv += ["--num-minibatches", "2", "--run-root", str(tmp_path), "--run-name", "unet"]
+    assert cli_main(argv) == 0
+    assert "monolithic on harvest-v0" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "unet" / "summary.json").read_text())
+    config = json.loads((tmp_path / "unet" / "config.json").read_text())
+    assert config.get("config", config)["network"] == "bottlenet"
+    assert summary["parameter_count"] == summary["network"]["total"]
+    rows = metric_rows(tmp_path / "unet")
+    assert len(rows) == 1 and rows[0][M.AGENTS_GROUPS_ACTIVE_MEAN] == 1.0
 
 
 # --- the Gymnasium view -----------------------------------------------------------------

@@ -9,6 +9,9 @@ from spawnzoo.baselines.common.config import PPOConfig
 
 #: (width, blocks) of DashNet per env preset: the paper's code widths on ``paper``, CPU-sized below
 DASHNET_BY_PRESET = {"paper": (64, 4), "small": (32, 2), "tiny": (16, 1)}
+#: (width, bottleneck blocks, depth) of BottleNet per env preset: the paper's code on ``paper``
+#: (32 -> 256 channels, 48 -> 3 cells, "simple" bottleneck); every preset ends at 3 x 3 cells
+BOTTLENET_BY_PRESET = {"paper": (32, 2, 4), "small": (16, 2, 3), "tiny": (16, 1, 2)}
 
 
 @dataclass
@@ -20,32 +23,58 @@ class MonolithicConfig(PPOConfig):
     entities'), one done per step.
     """
 
+    network: Literal["dashnet", "bottlenet"] = "dashnet"
+    """Extractor (paper §2.2): ``dashnet`` (shape preserving) or ``bottlenet`` (U-Net; the value
+    is read from its own encoder's bottleneck)."""
     width: int | None = None
-    """Channels of the DashNet trunks (paper code: 64); ``None``: by preset (paper 64, small 32,
-    tiny 16)."""
+    """DashNet: channels of its trunks (paper code: 64); BottleNet: channels of its first level,
+    doubled at each level (paper code: 32). ``None``: by preset and network (DashNet paper 64,
+    small 32, tiny 16; BottleNet paper 32, small and tiny 16)."""
     blocks: int | None = None
-    """SE-residual blocks in each trunk (paper: 4); ``None``: by preset (paper 4, small 2,
-    tiny 1)."""
+    """DashNet: SE-residual blocks in each trunk (paper: 4); BottleNet: residual blocks of the
+    bottleneck (paper's "simple": 2). ``None``: by preset and network (DashNet paper 4, small 2,
+    tiny 1; BottleNet paper and small 2, tiny 1)."""
+    depth: int | None = None
+    """BottleNet only: down (and up) blocks, each halving the map (paper: 4). ``None``: by preset
+    (paper 4, small 3, tiny 2: a 3 x 3 bottleneck on each)."""
     init: str = "paper"
     """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        name = type(self).__name__
         if self.init not in ("paper", "default"):
-            raise ValueError(
-                f"{type(self).__name__}: init must be 'paper' or 'default', got {self.init!r}"
+            raise ValueError(f"{name}: init must be 'paper' or 'default', got {self.init!r}")
+        if self.network == "dashnet":
+            if self.depth is not None:
+                raise ValueError(
+                    f"{name}: depth is a BottleNet setting; use network='bottlenet' or leave "
+                    f"depth None (got {self.depth})"
+                )
+            width, blocks = DASHNET_BY_PRESET.get(self.preset or "", DASHNET_BY_PRESET["paper"])
+            depth = None
+        elif self.network == "bottlenet":
+            width, blocks, depth = BOTTLENET_BY_PRESET.get(
+                self.preset or "", BOTTLENET_BY_PRESET["paper"]
             )
-        width, blocks = DASHNET_BY_PRESET.get(self.preset or "", (64, 4))
+        else:
+            raise ValueError(
+                f"{name}: network must be 'dashnet' or 'bottlenet', got {self.network!r}"
+            )
         if self.width is None:
             self.width = width
         if self.blocks is None:
             self.blocks = blocks
-        if self.width < 4 or self.width % 4:
-            raise ValueError(
-                f"{type(self).__name__}: width must be a positive multiple of 4, got {self.width}"
-            )
+        if self.depth is None:
+            self.depth = depth
+        if self.network == "dashnet" and (self.width < 4 or self.width % 4):
+            raise ValueError(f"{name}: width must be a positive multiple of 4, got {self.width}")
+        if self.width < 1:
+            raise ValueError(f"{name}: width must be >= 1, got {self.width}")
         if self.blocks < 0:
-            raise ValueError(f"{type(self).__name__}: blocks must be >= 0, got {self.blocks}")
+            raise ValueError(f"{name}: blocks must be >= 0, got {self.blocks}")
+        if self.depth is not None and self.depth < 1:
+            raise ValueError(f"{name}: depth must be >= 1, got {self.depth}")
 
 
 #: (critic width, critic blocks) per env preset

@@ -6,17 +6,23 @@ one value, one reward (the sum of the entities') and one trajectory per (world, 
 Network (``B`` images = (world, player) pairs, ``C`` planes, ``H x W`` map, ``w`` width,
 ``A`` actions, ``S`` slots):
 
-* ``DashNet``, the paper's shape-preserving extractor: input 3x3 conv block ``C -> w`` ->
-  ``blocks`` x SE-residual ``w`` -> output 3x3 conv block ``w -> w``, ``[B, C, H, W] ->
-  [B, w, H, W]``. The blocks are the hybrid's (``hybrid/policy.py``: spectral-normalised conv,
-  BatchNorm, LeakyReLU; squeeze-excitation).
-* actor: its own DashNet -> 1x1 conv ``w -> A`` -> per-cell logits ``[B, A, H, W]``, the global
-  action tensor. An entity's logits are those of its cell (``[B, S, A]``); the entity's mask
-  makes them its distribution. In harvest, factory actions (0, 12, 13) and robot actions
+* extractor, one of the paper's two (``network``):
+
+  - ``DashNet``, shape preserving: input 3x3 conv block ``C -> w`` -> ``blocks`` x SE-residual
+    ``w`` -> output 3x3 conv block ``w -> w``, ``[B, C, H, W] -> [B, w, H, W]``. The blocks are
+    the hybrid's (``baselines/common/layers.py``: spectral-normalised conv, BatchNorm,
+    LeakyReLU; squeeze-excitation).
+  - ``BottleNet``, the U-Net of ``bottlenet.py``: ``depth`` down blocks to a bottleneck of
+    ``blocks`` residual blocks and back up with summed skips, ``[B, C, H, W] -> [B, w, H, W]``.
+
+* actor: its own extractor -> 1x1 conv ``w -> A`` -> per-cell logits ``[B, A, H, W]``, the
+  global action tensor. An entity's logits are those of its cell (``[B, S, A]``); the entity's
+  mask makes them its distribution. In harvest, factory actions (0, 12, 13) and robot actions
   (0-11) only share the no-op, so a robot standing on a factory centre and the factory read
   the same cell without contention.
-* critic: its own DashNet -> global average pool ``[B, w]`` -> linear -> one value per image.
-  (The paper's actor and critic have separate extractors, §2.2.)
+* critic: its own extractor (DashNet; for BottleNet only the encoder and bottleneck) -> global
+  average pool ``[B, w']`` -> linear -> one value per image. (The paper's actor and critic have
+  separate extractors, §2.2.)
 
 To train with the shared grouped PPO (``grouped_ppo.py``: ``collect`` fills a slot-level
 ``Rollout``, ``player_targets`` sums slot quantities into groups, ``update`` is masked PPO on
@@ -27,6 +33,7 @@ log-prob of the global action is the sum of the entities' (empty cells have one 
 add nothing), which is what the group sum computes.
 
     spawnzoo train monolithic --env harvest-v0 --preset small --total-timesteps 100000 --seed 1
+    spawnzoo train monolithic --network bottlenet --preset small --total-timesteps 100000
 """
 
 from __future__ import annotations
@@ -38,10 +45,18 @@ from spawnzoo.baselines.common.layers import ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import RunResult, count_parameters
 from torch import nn
 
+from .bottlenet import BottleNet, BottleNetEncoder
 from .config import MonolithicConfig
 
 #: init role of each weight layer, by the last component of its qualified name
-_ROLE_OF_LEAF = {"conv": "hidden", "squeeze": "se_relu", "excite": "se_sigmoid", "out": "output"}
+_ROLE_OF_LEAF = {
+    "conv": "hidden",  # every 3x3 conv block (stride 1 or 2)
+    "skip": "hidden",  # BottleNet's 1x1 projections, summed before a LeakyReLU
+    "up": "hidden",  # BottleNet's transposed convs, followed by BatchNorm and LeakyReLU
+    "squeeze": "se_relu",
+    "excite": "se_sigmoid",
+    "out": "output",
+}
 
 
 class DashNet(nn.Sequential):
@@ -72,15 +87,19 @@ class MonolithicPolicy(nn.Module):
     Args:
         in_channels: ``C``, input planes (harvest: 17).
         num_actions: ``A``.
-        width: ``w``, channels of both DashNets (paper code: 64).
-        blocks: SE-residual blocks per DashNet (paper: 4).
+        width: ``w``; DashNet: channels of both trunks (paper code: 64); BottleNet: channels of
+            the first level and of the actor's output (paper code: 32).
+        blocks: DashNet: SE-residual blocks per trunk (paper: 4); BottleNet: residual blocks of
+            the bottleneck (paper: 2).
         seed: seed of the init (also of torch's default init, drawn locally).
         init: ``"paper"`` (orthogonal, ``baselines.common.init`` role gains, per-layer seeds) or
             ``"default"`` (torch's own).
+        network: ``"dashnet"`` or ``"bottlenet"``.
+        depth: BottleNet's down blocks (paper: 4); must be ``None`` for DashNet.
 
     Raises:
-        ValueError: a non-positive size, a width that is not a multiple of 4, or an unknown
-            ``init``.
+        ValueError: a non-positive size, a DashNet width that is not a multiple of 4, an
+            unknown ``init`` or ``network``, or a ``depth`` that does not fit the network.
     """
 
     def __init__(
@@ -92,31 +111,48 @@ class MonolithicPolicy(nn.Module):
         blocks: int = 4,
         seed: int = 0,
         init: str = "paper",
+        network: str = "dashnet",
+        depth: int | None = None,
     ):
         super().__init__()
         for key, value in dict(in_channels=in_channels, num_actions=num_actions).items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
-        if not isinstance(width, int) or width < 4 or width % 4:
-            raise ValueError(f"width must be a positive multiple of 4, got {width!r}")
+        if network == "dashnet":
+            if not isinstance(width, int) or width < 4 or width % 4:
+                raise ValueError(f"width must be a positive multiple of 4, got {width!r}")
+            if depth is not None:
+                raise ValueError(f"depth is a BottleNet setting; DashNet takes None, got {depth}")
+        elif network == "bottlenet":
+            if not isinstance(depth, int) or depth < 1:
+                raise ValueError(f"BottleNet needs a depth >= 1, got {depth!r}")
+        else:
+            raise ValueError(f"network must be 'dashnet' or 'bottlenet', got {network!r}")
         if not isinstance(blocks, int) or blocks < 0:
             raise ValueError(f"blocks must be a non-negative int, got {blocks!r}")
         if init not in ("paper", "default"):
             raise ValueError(f"init must be 'paper' or 'default', got {init!r}")
         self.num_actions = num_actions
+        self.network = network
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
-            self.embed_actor = DashNet(in_channels, width, blocks)
-            self.embed_critic = DashNet(in_channels, width, blocks)
+            if network == "dashnet":
+                self.embed_actor = DashNet(in_channels, width, blocks)
+                self.embed_critic = DashNet(in_channels, width, blocks)
+                critic_channels = width
+            else:
+                self.embed_actor = BottleNet(in_channels, width, depth, blocks)
+                self.embed_critic = BottleNetEncoder(in_channels, width, depth, blocks)
+                critic_channels = self.embed_critic.out_channels
             self.actor_head = nn.Sequential()
             self.actor_head.add_module("out", nn.Conv2d(width, num_actions, kernel_size=1))
             self.value_head = nn.Sequential()
-            self.value_head.add_module("out", nn.Linear(width, 1))
+            self.value_head.add_module("out", nn.Linear(critic_channels, 1))
         if init == "paper":
             roles = {
                 name: _ROLE_OF_LEAF[name.rsplit(".", 1)[-1]]
                 for name, m in self.named_modules()
-                if isinstance(m, nn.Conv2d | nn.Linear)
+                if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear)
             }
             init_model(self, roles, global_seed=seed)
 
@@ -132,7 +168,8 @@ class MonolithicPolicy(nn.Module):
         return self.actor_head(self.embed_actor(planes))
 
     def global_value(self, planes: torch.Tensor) -> torch.Tensor:
-        """One value per image.
+        """One value per image: the critic's features (full map for DashNet, bottleneck for
+        BottleNet), averaged over cells, through a linear layer.
 
         Args:
             planes: ``[B, C, H, W]`` float.
@@ -196,6 +233,8 @@ def build_policy(cfg: MonolithicConfig, world) -> MonolithicPolicy:
         blocks=cfg.blocks,
         seed=cfg.seed,
         init=cfg.init,
+        network=cfg.network,
+        depth=cfg.depth,
     )
 
 
