@@ -99,3 +99,17 @@ def test_channels_last_computes_the_same_function(tmp_path):
     torch.testing.assert_close(vb, va, rtol=1e-4, atol=1e-7)
     for a, b in zip(ga, gb, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-7)
+
+
+def test_a_channels_last_run_is_deterministic_and_its_checkpoint_loads_in_either_layout(
+    tmp_path,
+):
+    a = run_digest(tmp_path, "cl_a", channels_last=True)
+    assert run_digest(tmp_path, "cl_b", channels_last=True) == a
+    ckpt = sorted((tmp_path / "cl_a" / "checkpoints").iterdir())[-1]
+    state = torch.load(ckpt, weights_only=True, map_location="cpu")["model"]
+    net = HybridPolicy(
+        in_channels=17, num_actions=14, structure_kinds=(0,), width=16, depth=1, stages=1
+    )
+    net.load_state_dict(state)  # default layout: same values, whatever the saved strides
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
