@@ -76,25 +76,34 @@ def forward_slots(
     kind: torch.Tensor,
     owner: torch.Tensor,
     alive: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    *,
+    with_values: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One conv pass per (world, player) image; each slot reads its owner's outputs.
 
     Args:
         planes: ``[B, P, C, H, W]``. cell, kind, owner: ``[B, S]`` long. alive: ``[B, S]`` bool.
+        with_values: ``False`` skips the critic where the network has ``logits_only`` (acting
+            needs no values); the logits are the same to the bit.
 
     Returns:
-        ``(logits [B, S, A], values [B, S])``; zeros for empty slots.
+        ``(logits [B, S, A], values [B, S])``; zeros for empty slots; values ``None`` without
+        ``with_values``.
     """
     b, p = planes.shape[:2]
     cell_p, kind_p = player_view(cell, kind, owner, alive, p)
     logits, values = _on_device(
-        policy, planes.flatten(0, 1), cell_p.flatten(0, 1), kind_p.flatten(0, 1)
+        policy,
+        planes.flatten(0, 1),
+        cell_p.flatten(0, 1),
+        kind_p.flatten(0, 1),
+        with_values=with_values,
     )
-    logits = logits.view(b, p, *logits.shape[1:])
-    values = values.view(b, p, -1)
     pick = owner.clamp_min(0).unsqueeze(1)  # [B, 1, S]
-    values = values.gather(1, pick).squeeze(1)
+    logits = logits.view(b, p, *logits.shape[1:])
     logits = logits.gather(1, pick.unsqueeze(-1).expand(-1, -1, -1, logits.shape[-1])).squeeze(1)
+    if values is not None:
+        values = values.view(b, p, -1).gather(1, pick).squeeze(1)
     return logits, values
 
 
@@ -121,13 +130,22 @@ def forward_player(
 
 
 def _on_device(
-    policy: torch.nn.Module, planes: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor
-):
+    policy: torch.nn.Module,
+    planes: torch.Tensor,
+    cell: torch.Tensor,
+    kind: torch.Tensor,
+    *,
+    with_values: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run the network where its weights live (``cfg.device``); outputs come back to the CPU,
-    where storage, grouping and losses are (cheap next to the conv pass)."""
+    where storage, grouping and losses are (cheap next to the conv pass). Without
+    ``with_values`` a network with ``logits_only`` runs its actor alone (values ``None``)."""
     device = next(policy.parameters()).device
-    logits, values = policy(planes.to(device), cell.to(device), kind.to(device))
-    return logits.cpu(), values.cpu()
+    planes, cell, kind = planes.to(device), cell.to(device), kind.to(device)
+    if not with_values and hasattr(policy, "logits_only"):
+        return policy.logits_only(planes, cell, kind).cpu(), None
+    logits, values = policy(planes, cell, kind)
+    return logits.cpu(), values.cpu() if with_values else None
 
 
 def _tensors(batch: BatchStep) -> dict[str, torch.Tensor]:
@@ -151,13 +169,15 @@ class SlotPolicyAgent:
         self.world, self.policy, self.greedy = world, policy, greedy
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, batch: BatchStep) -> np.ndarray:
         """``[E, S]`` actions sampled (or the mode with ``greedy``) from the masked policy."""
         self.policy.eval()
         x = _tensors(batch)
         planes = torch.from_numpy(self.world.planes())
-        logits, _ = forward_slots(self.policy, planes, x["cell"], x["kind"], x["owner"], x["alive"])
+        logits, _ = forward_slots(
+            self.policy, planes, x["cell"], x["kind"], x["owner"], x["alive"], with_values=False
+        )
         dist = MaskedCategorical(logits, x["mask"])
         return (dist.mode() if self.greedy else dist.sample(self.generator)).numpy()
 
@@ -262,7 +282,7 @@ def collect(
     for t in range(cfg.num_steps):
         x = _tensors(batch)
         planes = torch.from_numpy(env.planes())
-        with torch.no_grad():
+        with torch.inference_mode():
             logits, values = forward_slots(
                 policy, planes, x["cell"], x["kind"], x["owner"], x["alive"]
             )
@@ -286,7 +306,7 @@ def collect(
         for metrics in batch.final.metrics if batch.final is not None else ():
             stats["episodes"].append(metrics)
     x = _tensors(batch)
-    with torch.no_grad():
+    with torch.inference_mode():
         _, last_values = forward_slots(
             policy, torch.from_numpy(env.planes()), x["cell"], x["kind"], x["owner"], x["alive"]
         )
@@ -297,7 +317,7 @@ def _final_values(policy: torch.nn.Module, batch: BatchStep) -> torch.Tensor:
     """``[E, S]`` values of the final states of worlds that ended (zeros elsewhere)."""
     f = batch.final
     out = torch.zeros(batch.reward.shape)
-    with torch.no_grad():
+    with torch.inference_mode():
         _, v = forward_slots(
             policy,
             torch.from_numpy(f.planes),
@@ -393,7 +413,7 @@ def train_grouped(
     """Grouped masked PPO with the network ``build_policy(config, world)``.
 
     Args:
-        config: a ``PPOConfig`` (``planes_fp16`` optional).
+        config: a ``PPOConfig`` (``planes_fp16`` and ``channels_last`` optional).
         build_policy: ``(config, world) -> network`` with the slot contract of
             ``forward_slots``.
         method: the method's registry name (run directory and summary).
@@ -409,6 +429,10 @@ def train_grouped(
     grp.check_grouping(grp.GroupingSpec.parse(sep.grouping), layout, env.num_slots)
     check_opponent(cfg.eval_opponent, cfg.env_id, env)
     policy = build_policy(cfg, env).to(cfg.device)
+    if getattr(cfg, "channels_last", False):
+        # conv weights in NHWC: oneDNN then runs every conv (and its backward) without
+        # reordering NCHW inputs, outputs and weights; numerically a different kernel
+        policy = policy.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
     run = RunDir.for_config(cfg, method=method)
