@@ -486,7 +486,7 @@ def suite_section(runs: Sequence[Run], tables: Sequence[PaperTable], method: str
         "Ours: ice transferred and episode length as mean (std) over all final evaluation "
         "episodes of all seeds; milestones on those episodes pooled over seeds, as in the "
         "paper. Paper: its 48x48 map, 1000-step evaluation, 102,400 env steps "
-        "(`/work/shared/paper.md` §3.5-3.6). Missing runs show as “not run”.",
+        "(the paper, §3.5-3.6). Missing runs show as “not run”.",
         "",
     ]
     header = [

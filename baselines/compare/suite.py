@@ -1,4 +1,4 @@
-"""The paper's hybrid ablations (``/work/shared/paper.md`` §3.5-3.6) as config variants, and
+"""The paper's hybrid ablations (the paper, §3.5-3.6) as config variants, and
 its tables with its numbers, for ``spawnzoo compare --suite paper``.
 
 A suite is one method plus named variants (config fields over the method's defaults) and
