@@ -178,6 +178,50 @@ class BatchedEnv(ABC):
         self.write_planes(out)
         return out
 
+    def final_planes(self, envs: np.ndarray) -> np.ndarray:
+        """Global planes of chosen worlds only.
+
+        Args:
+            envs: ``[D]`` world indices.
+
+        Returns:
+            ``[D, P, C, H, W]`` float32, as ``planes()[envs]`` without computing the others.
+        """
+        h, w = self.map_shape
+        out = np.empty((envs.size, self.num_players, len(self.plane_names), h, w), np.float32)
+        self.write_planes(out, envs)
+        return out
+
+    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
+        """Capture the end state of worlds ``envs`` (``[D]``) and, with ``auto_reset``, reset
+        them and mark their new entities in ``spawned`` (``[E, S]`` bool, updated in place).
+
+        For subclasses that keep ``alive``/``cell``/``kind``/``owner`` as ``[E, S]`` arrays and
+        provide ``episode_metrics(i)`` and ``_reset_world(i)``. Planes and own features are
+        captured only with ``auto_reset`` (otherwise the world still shows its end state).
+        """
+        reset = self.auto_reset
+        slots = np.arange(self.num_slots)
+        final = FinalState(
+            env_index=envs,
+            planes=self.final_planes(envs) if reset else np.zeros(0, np.float32),
+            alive=self.alive[envs].copy(),
+            cell=self.cell[envs].astype(np.int32),
+            kind=self.kind[envs].copy(),
+            owner=self.owner[envs].copy(),
+            metrics=[self.episode_metrics(int(i)) for i in envs],
+            features=self.self_features(
+                np.repeat(envs, self.num_slots), np.tile(slots, envs.size)
+            ).reshape(envs.size, self.num_slots, -1)
+            if reset
+            else None,
+        )
+        if reset:
+            for i in envs:
+                self._reset_world(int(i))
+            spawned[envs] = self.alive[envs]
+        return final
+
     @abstractmethod
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """Per-entity features of chosen slots.

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchedEnv, BatchStep, FinalState, validate_actions
+from ..core.batched import BatchedEnv, BatchStep, validate_actions
 from ..core.pool import AgentPool
 from .config import ForageConfig
 
@@ -432,35 +432,6 @@ class ForageWorld(BatchedEnv):
         _add_per_player(self.metrics["births"], pe, owner)
         reward[pe, ps] += cfg.reward_birth
         spawned[pe, child] = True
-
-    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
-        """Capture the end state of worlds ``envs`` and reset them if ``auto_reset``."""
-        final = FinalState(
-            env_index=envs,
-            planes=self._final_planes(envs) if self.auto_reset else np.zeros(0, np.float32),
-            alive=self.alive[envs].copy(),
-            cell=self.cell[envs].astype(np.int32),
-            kind=self.kind[envs].copy(),
-            owner=self.owner[envs].copy(),
-            metrics=[self.episode_metrics(int(i)) for i in envs],
-            features=self.self_features(
-                np.repeat(envs, self.num_slots), np.tile(np.arange(self.num_slots), envs.size)
-            ).reshape(envs.size, self.num_slots, -1)
-            if self.auto_reset
-            else None,
-        )
-        if self.auto_reset:
-            for i in envs:
-                self._reset_world(int(i))
-            spawned[envs] = self.alive[envs]
-        return final
-
-    def _final_planes(self, envs: np.ndarray) -> np.ndarray:
-        """``[D, P, C, H, W]`` planes of worlds ``envs`` only."""
-        n = self.cfg.map_size
-        out = np.empty((envs.size, self.num_players, len(PLANE_NAMES), n, n), np.float32)
-        self.write_planes(out, envs)
-        return out
 
     def episode_metrics(self, i: int) -> dict[str, Any]:
         """Metrics of world ``i``'s current episode.

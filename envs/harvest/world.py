@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchedEnv, BatchStep, FinalState, validate_actions
+from ..core.batched import BatchedEnv, BatchStep, validate_actions
 from ..core.pool import AgentPool
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
@@ -650,35 +650,6 @@ class HarvestWorld(BatchedEnv):
         for arr in (self.power, self.cargo_ice, self.cargo_ore, self.water, self.metal):
             arr[env, slot] = 0
         np.add.at(self.metrics["factories_lost"], (env, self.owner[env, slot]), 1)
-
-    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
-        """Capture the end state of worlds ``envs`` and reset them if ``auto_reset``."""
-        final = FinalState(
-            env_index=envs,
-            planes=self._final_planes(envs) if self.auto_reset else np.zeros(0, np.float32),
-            alive=self.alive[envs].copy(),
-            cell=self.cell[envs].astype(np.int32),
-            kind=self.kind[envs].copy(),
-            owner=self.owner[envs].copy(),
-            metrics=[self.episode_metrics(int(i)) for i in envs],
-            features=self.self_features(
-                np.repeat(envs, self.num_slots), np.tile(np.arange(self.num_slots), envs.size)
-            ).reshape(envs.size, self.num_slots, -1)
-            if self.auto_reset
-            else None,
-        )
-        if self.auto_reset:
-            for i in envs:
-                self._reset_world(int(i))
-            spawned[envs] = self.alive[envs]
-        return final
-
-    def _final_planes(self, envs: np.ndarray) -> np.ndarray:
-        """``[D, P, C, H, W]`` planes of worlds ``envs`` only."""
-        n = self.cfg.map_size
-        out = np.empty((envs.size, self.num_players, len(PLANE_NAMES), n, n), np.float32)
-        self.write_planes(out, envs)
-        return out
 
     def episode_metrics(self, i: int) -> dict[str, Any]:
         """Metrics of world ``i``'s current episode.
