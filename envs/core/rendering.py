@@ -93,6 +93,99 @@ class Renderer(Protocol):
         ...
 
 
+class CanvasRenderer:
+    """What every env's renderer shares: options, the overlay setter, ``render`` over world 0,
+    the slot lookup by agent name, and one cached ``Canvas`` per (map, window, HUD size).
+
+    Subclasses set ``overlay_names``, ``title`` and ``reset_hint`` and implement ``draw``,
+    ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``hud_lines`` may be overridden.
+    """
+
+    overlay_names: tuple[str, ...] = ()
+    #: window title, e.g. ``"spawnzoo harvest-v0"``
+    title: str = "spawnzoo"
+    #: why there is nothing to draw before ``reset()``, for the error message
+    reset_hint: str = "the map is made there"
+
+    def __init__(
+        self,
+        fps: int = 10,
+        window_size: int | tuple[int, int] = 720,
+        *,
+        overlays: str | Iterable[str] | None = None,
+        selected: str | None = None,
+    ):
+        self.fps = fps
+        self.window_size = window_size
+        self.selected = selected
+        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
+        self.canvas: Canvas | None = None
+        self._canvas_key: tuple | None = None
+
+    @property
+    def overlays(self) -> tuple[str, ...]:
+        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
+        return self._overlays
+
+    @overlays.setter
+    def overlays(self, value: str | Iterable[str] | None) -> None:
+        self._overlays = parse_overlays(value, self.overlay_names)
+
+    def render(self, env: Any, mode: str) -> np.ndarray | None:
+        """Draw ``env.world`` (world 0) after its last step and present it.
+
+        Args:
+            env: a reset ``SlotParallelEnv``.
+            mode: ``"rgb_array"`` or ``"human"``.
+
+        Returns:
+            ``"rgb_array"``: ``[height, width, 3]`` uint8 frame; ``"human"``: ``None``.
+
+        Raises:
+            RuntimeError: the env was not reset yet (there is no map to draw).
+        """
+        if not env.world.is_reset:
+            raise RuntimeError(f"call reset() before render(): {self.reset_hint}")
+        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
+        return canvas.present(mode, self.fps)
+
+    def slot_of(self, world: BatchedEnv, index: int, agent: str) -> int | None:
+        """The slot of live agent ``agent`` in world ``index``, or ``None`` (dead, unborn or not
+        a name of this world's pool)."""
+        pool = world.pool
+        if agent not in pool:
+            return None
+        alive = np.flatnonzero(world.alive[index])
+        flat = pool.flat_index(
+            world.owner[index, alive].astype(np.int64),
+            world.kind[index, alive].astype(np.int64),
+            world.serial[index, alive],
+        )
+        hit = alive[flat == pool.index(agent)]
+        return int(hit[0]) if hit.size else None
+
+    def close(self) -> None:
+        """Close the canvas (and its window, if any). Safe to call many times."""
+        if self.canvas is not None:
+            self.canvas.close()
+
+    def hud_lines(self, world: BatchedEnv) -> int:
+        """HUD text lines: the step line, one per player, one for the mask overlay."""
+        return 1 + world.num_players + ("mask" in self._overlays)
+
+    def _canvas(self, world: BatchedEnv) -> Canvas:
+        hud_lines = self.hud_lines(world)
+        key = (world.map_shape, self.window_size, hud_lines)
+        if self.canvas is None or self._canvas_key != key:
+            if self.canvas is not None:
+                self.canvas.close()
+            self.canvas = Canvas(
+                world.map_shape, self.window_size, hud_lines=hud_lines, title=self.title
+            )
+            self._canvas_key = key
+        return self.canvas
+
+
 def parse_overlays(spec: str | Iterable[str] | None, available: Iterable[str]) -> tuple[str, ...]:
     """Overlay names from ``"ids,actions"`` or an iterable, checked against ``available``.
 

@@ -16,14 +16,11 @@ HUD line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import numpy as np
 
 from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from ..core.rendering import OVERLAYS, parse_overlays
+from ..core.rendering import OVERLAYS, CanvasRenderer
 from .world import ACTION_NAMES, DIRS, MOVE_N, MOVE_W, ForageWorld
 
 #: agent colour of each player
@@ -72,7 +69,7 @@ def legal_summary(mask: np.ndarray) -> str:
     return "stay" + (f", move {'/'.join(dirs)}" if dirs else "")
 
 
-class ForageRenderer:
+class ForageRenderer(CanvasRenderer):
     """Draws world 0 of a ``ForageEnv`` (or any world of a ``ForageWorld``) with a ``Canvas``.
 
     The canvas is built on the first draw (and rebuilt when the map, ``window_size`` or the HUD
@@ -90,44 +87,8 @@ class ForageRenderer:
     """
 
     overlay_names: tuple[str, ...] = OVERLAYS
-
-    def __init__(
-        self,
-        fps: int = 10,
-        window_size: int | tuple[int, int] = 720,
-        *,
-        overlays: str | Iterable[str] | None = None,
-        selected: str | None = None,
-    ):
-        self.fps = fps
-        self.window_size = window_size
-        self.selected = selected
-        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
-        self.canvas: Canvas | None = None
-        self._canvas_key: tuple | None = None
-
-    @property
-    def overlays(self) -> tuple[str, ...]:
-        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
-        return self._overlays
-
-    @overlays.setter
-    def overlays(self, value: str | Iterable[str] | None) -> None:
-        self._overlays = parse_overlays(value, self.overlay_names)
-
-    def render(self, env: Any, mode: str) -> np.ndarray | None:
-        """Draw ``env.world`` (world 0) after its last step and present it.
-
-        Returns:
-            ``"rgb_array"``: ``[height, width, 3]`` uint8 frame; ``"human"``: ``None``.
-
-        Raises:
-            RuntimeError: the env was not reset yet.
-        """
-        if not env.world.is_reset:
-            raise RuntimeError("call reset() before render(): the forage map is grown there")
-        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
-        return canvas.present(mode, self.fps)
+    title = "spawnzoo forage-v0"
+    reset_hint = "the forage map is grown there"
 
     def draw(
         self,
@@ -215,21 +176,6 @@ class ForageRenderer:
             return None
         return world.pool.name_of(int(world.owner[index, slot]), 0, int(world.serial[index, slot]))
 
-    def slot_of(self, world: ForageWorld, index: int, agent: str) -> int | None:
-        """The slot of live agent ``agent`` in world ``index``, or ``None`` (dead, unborn or
-        not a name of this world's pool)."""
-        pool = world.pool
-        if agent not in pool:
-            return None
-        alive = np.flatnonzero(world.alive[index])
-        flat = pool.flat_index(
-            world.owner[index, alive].astype(np.int64),
-            np.zeros(alive.size, np.int64),
-            world.serial[index, alive],
-        )
-        hit = alive[flat == pool.index(agent)]
-        return int(hit[0]) if hit.size else None
-
     def describe(self, world: ForageWorld, index: int, agent: str) -> list[tuple[str, str]]:
         """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
         slot = self.slot_of(world, index, agent)
@@ -246,24 +192,7 @@ class ForageRenderer:
             ("food here", f"{float(world.food[index, y * w + x]):.2f}"),
         ]
 
-    def close(self) -> None:
-        """Close the canvas (and its window, if any). Safe to call many times."""
-        if self.canvas is not None:
-            self.canvas.close()
-
     # ------------------------------------------------------------- helpers
-    def _canvas(self, world: ForageWorld) -> Canvas:
-        hud_lines = 1 + world.num_players + ("mask" in self._overlays)
-        key = (world.map_shape, self.window_size, hud_lines)
-        if self.canvas is None or self._canvas_key != key:
-            if self.canvas is not None:
-                self.canvas.close()
-            self.canvas = Canvas(
-                world.map_shape, self.window_size, hud_lines=hud_lines, title="spawnzoo forage-v0"
-            )
-            self._canvas_key = key
-        return self.canvas
-
     def _draw_mask(
         self, canvas: Canvas, world: ForageWorld, i: int, slot: int, mask: np.ndarray
     ) -> None:

@@ -20,14 +20,11 @@ and lists its legal actions in an extra HUD line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import numpy as np
 
 from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from ..core.rendering import OVERLAYS, parse_overlays
+from ..core.rendering import OVERLAYS, CanvasRenderer
 from .world import (
     ACTION_NAMES,
     ATTACK_N,
@@ -150,7 +147,7 @@ def _hp_color(frac: float) -> Color:
     return HP_HIGH if frac > 0.5 else HP_MID if frac > 0.25 else HP_LOW
 
 
-class SkirmishRenderer:
+class SkirmishRenderer(CanvasRenderer):
     """Draws world 0 of a ``SkirmishEnv`` (or any world of a ``SkirmishWorld``) with a ``Canvas``.
 
     The canvas is built on the first draw, when the map size is known (and rebuilt when the map,
@@ -172,47 +169,8 @@ class SkirmishRenderer:
     """
 
     overlay_names: tuple[str, ...] = OVERLAYS
-
-    def __init__(
-        self,
-        fps: int = 8,
-        window_size: int | tuple[int, int] = 720,
-        *,
-        overlays: str | Iterable[str] | None = None,
-        selected: str | None = None,
-    ):
-        self.fps = fps
-        self.window_size = window_size
-        self.selected = selected
-        self.overlays = overlays  # type: ignore[assignment]  # the setter parses
-        self.canvas: Canvas | None = None
-        self._canvas_key: tuple | None = None
-
-    @property
-    def overlays(self) -> tuple[str, ...]:
-        """Overlays drawn now (set from names or ``"ids,actions"``; ``ValueError`` if unknown)."""
-        return self._overlays
-
-    @overlays.setter
-    def overlays(self, value: str | Iterable[str] | None) -> None:
-        self._overlays = parse_overlays(value, self.overlay_names)
-
-    def render(self, env: Any, mode: str) -> np.ndarray | None:
-        """Draw ``env.world`` (world 0) after its last step and present it.
-
-        Args:
-            env: a reset ``SkirmishEnv``. mode: ``"rgb_array"`` or ``"human"``.
-
-        Returns:
-            ``"rgb_array"``: ``[height, width, 3]`` uint8 frame; ``"human"``: ``None``.
-
-        Raises:
-            RuntimeError: the env was not reset yet (there is no map to draw).
-        """
-        if not env.world.is_reset:
-            raise RuntimeError("call reset() before render(): the skirmish map is generated there")
-        canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
-        return canvas.present(mode, self.fps)
+    title = "spawnzoo skirmish-v0"
+    reset_hint = "the skirmish map is generated there"
 
     def draw(
         self,
@@ -283,20 +241,6 @@ class SkirmishRenderer:
             return None
         return self._name(world, index, slot)
 
-    def slot_of(self, world: SkirmishWorld, index: int, agent: str) -> int | None:
-        """The slot of live agent ``agent`` in world ``index``, or ``None``."""
-        pool = world.pool
-        if agent not in pool:
-            return None
-        alive = np.flatnonzero(world.alive[index])
-        flat = pool.flat_index(
-            world.owner[index, alive].astype(np.int64),
-            world.kind[index, alive].astype(np.int64),
-            world.serial[index, alive],
-        )
-        hit = alive[flat == pool.index(agent)]
-        return int(hit[0]) if hit.size else None
-
     def describe(self, world: SkirmishWorld, index: int, agent: str) -> list[tuple[str, str]]:
         """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
         slot = self.slot_of(world, index, agent)
@@ -318,24 +262,7 @@ class SkirmishRenderer:
             rows.append(("damage / range", f"{world.damage[kind]} / {world.attack_range[kind]}"))
         return rows
 
-    def close(self) -> None:
-        """Close the canvas (and its window, if any). Safe to call many times."""
-        if self.canvas is not None:
-            self.canvas.close()
-
     # ------------------------------------------------------------- helpers
-    def _canvas(self, world: SkirmishWorld) -> Canvas:
-        hud_lines = 3 + ("mask" in self._overlays)
-        key = (world.map_shape, self.window_size, hud_lines)
-        if self.canvas is None or self._canvas_key != key:
-            if self.canvas is not None:
-                self.canvas.close()
-            self.canvas = Canvas(
-                world.map_shape, self.window_size, hud_lines=hud_lines, title="spawnzoo skirmish-v0"
-            )
-            self._canvas_key = key
-        return self.canvas
-
     @staticmethod
     def _name(world: SkirmishWorld, index: int, slot: int) -> str:
         return world.pool.name_of(
