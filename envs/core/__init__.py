@@ -4,7 +4,7 @@ policies (``policies``), the pygame canvas (``canvas``), renderer options (``ren
 recording (``recording``), replay files (``replay``) and the interactive viewer (``viewer``).
 numpy/pettingzoo/pygame only; pygame is imported when something is drawn."""
 
-from .batched import BatchedEnv, BatchStep, FinalState, validate_actions
+from .batched import BatchedEnv, BatchStep, FinalState, SlotArrayEnv, validate_actions
 from .pool import AgentPool
 
-__all__ = ["AgentPool", "BatchStep", "BatchedEnv", "FinalState", "validate_actions"]
+__all__ = ["AgentPool", "BatchStep", "BatchedEnv", "FinalState", "SlotArrayEnv", "validate_actions"]

@@ -178,50 +178,6 @@ class BatchedEnv(ABC):
         self.write_planes(out)
         return out
 
-    def final_planes(self, envs: np.ndarray) -> np.ndarray:
-        """Global planes of chosen worlds only.
-
-        Args:
-            envs: ``[D]`` world indices.
-
-        Returns:
-            ``[D, P, C, H, W]`` float32, as ``planes()[envs]`` without computing the others.
-        """
-        h, w = self.map_shape
-        out = np.empty((envs.size, self.num_players, len(self.plane_names), h, w), np.float32)
-        self.write_planes(out, envs)
-        return out
-
-    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
-        """Capture the end state of worlds ``envs`` (``[D]``) and, with ``auto_reset``, reset
-        them and mark their new entities in ``spawned`` (``[E, S]`` bool, updated in place).
-
-        For subclasses that keep ``alive``/``cell``/``kind``/``owner`` as ``[E, S]`` arrays and
-        provide ``episode_metrics(i)`` and ``_reset_world(i)``. Planes and own features are
-        captured only with ``auto_reset`` (otherwise the world still shows its end state).
-        """
-        reset = self.auto_reset
-        slots = np.arange(self.num_slots)
-        final = FinalState(
-            env_index=envs,
-            planes=self.final_planes(envs) if reset else np.zeros(0, np.float32),
-            alive=self.alive[envs].copy(),
-            cell=self.cell[envs].astype(np.int32),
-            kind=self.kind[envs].copy(),
-            owner=self.owner[envs].copy(),
-            metrics=[self.episode_metrics(int(i)) for i in envs],
-            features=self.self_features(
-                np.repeat(envs, self.num_slots), np.tile(slots, envs.size)
-            ).reshape(envs.size, self.num_slots, -1)
-            if reset
-            else None,
-        )
-        if reset:
-            for i in envs:
-                self._reset_world(int(i))
-            spawned[envs] = self.alive[envs]
-        return final
-
     @abstractmethod
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """Per-entity features of chosen slots.
@@ -339,6 +295,131 @@ class BatchedEnv(ABC):
     @abstractmethod
     def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
         """``[n]`` int64 owners of chosen slots (``[n]`` worlds, ``[n]`` slots)."""
+
+
+class SlotArrayEnv(BatchedEnv):
+    """A ``BatchedEnv`` that keeps its entities in ``[E, S]`` arrays (harvest, forage, skirmish).
+
+    It provides ``reset``, ``is_reset``, ``slot_cell``, ``slot_owner``, ``final_planes``, the
+    end-of-episode capture ``_finish`` and the ``BatchStep`` builder ``_batch``. Subclasses keep
+    ``alive`` ``[E, S]`` bool, ``kind``/``owner`` ``[E, S]`` int8, ``cell``/``serial`` ``[E, S]``
+    ints and ``_mask`` ``[E, S, A]`` bool (the masks after ``_compute_masks``), set
+    ``_seeded = False`` in ``__init__``, and implement ``_reset_world(i)`` (one world, drawing
+    from ``self._rngs[i]``), ``_compute_masks()`` and ``episode_metrics(i)``.
+    """
+
+    _seeded: bool = False
+    _rngs: list[np.random.Generator]
+
+    @property
+    def is_reset(self) -> bool:
+        """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
+        return self._seeded
+
+    def reset(self, seed: int | None = None) -> BatchStep:
+        """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
+
+        Returns:
+            ``BatchStep`` of ``[E, S]`` arrays: the initial entities alive and ``spawned``, zero
+            rewards, no flags.
+        """
+        children = np.random.SeedSequence(seed).spawn(self.num_envs)
+        self._rngs = [np.random.default_rng(c) for c in children]
+        self._seeded = True
+        for i in range(self.num_envs):
+            self._reset_world(i)
+        self._compute_masks()
+        zeros = np.zeros((self.num_envs, self.num_slots))
+        return self._batch(
+            spawned=self.alive.copy(),
+            reward=zeros.astype(np.float32),
+            terminated=zeros.astype(bool),
+            truncated=zeros.astype(bool),
+            done=np.zeros(self.num_envs, dtype=bool),
+            illegal=zeros.astype(bool),
+        )
+
+    @abstractmethod
+    def _reset_world(self, i: int) -> None:
+        """Start a new episode in world ``i`` (its arrays only)."""
+
+    @abstractmethod
+    def _compute_masks(self) -> None:
+        """Recompute ``_mask`` ``[E, S, A]`` from the current state."""
+
+    @abstractmethod
+    def episode_metrics(self, i: int) -> dict[str, Any]:
+        """``{"episode_length": ..., "per_player": [{...}, ...]}`` of world ``i``'s episode."""
+
+    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        return self.cell[env_index, slot]
+
+    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        return self.owner[env_index, slot].astype(np.int64)
+
+    def final_planes(self, envs: np.ndarray) -> np.ndarray:
+        """Global planes of chosen worlds only.
+
+        Args:
+            envs: ``[D]`` world indices.
+
+        Returns:
+            ``[D, P, C, H, W]`` float32, as ``planes()[envs]`` without computing the others.
+        """
+        h, w = self.map_shape
+        out = np.empty((envs.size, self.num_players, len(self.plane_names), h, w), np.float32)
+        self.write_planes(out, envs)
+        return out
+
+    def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
+        """Capture the end state of worlds ``envs`` (``[D]``) and, with ``auto_reset``, reset
+        them and mark their new entities in ``spawned`` (``[E, S]`` bool, updated in place).
+
+        For subclasses that keep ``alive``/``cell``/``kind``/``owner`` as ``[E, S]`` arrays and
+        provide ``episode_metrics(i)`` and ``_reset_world(i)``. Planes and own features are
+        captured only with ``auto_reset`` (otherwise the world still shows its end state).
+        """
+        reset = self.auto_reset
+        slots = np.arange(self.num_slots)
+        final = FinalState(
+            env_index=envs,
+            planes=self.final_planes(envs) if reset else np.zeros(0, np.float32),
+            alive=self.alive[envs].copy(),
+            cell=self.cell[envs].astype(np.int32),
+            kind=self.kind[envs].copy(),
+            owner=self.owner[envs].copy(),
+            metrics=[self.episode_metrics(int(i)) for i in envs],
+            features=self.self_features(
+                np.repeat(envs, self.num_slots), np.tile(slots, envs.size)
+            ).reshape(envs.size, self.num_slots, -1)
+            if reset
+            else None,
+        )
+        if reset:
+            for i in envs:
+                self._reset_world(int(i))
+            spawned[envs] = self.alive[envs]
+        return final
+
+    def _batch(
+        self, *, spawned, reward, terminated, truncated, done, illegal, final=None
+    ) -> BatchStep:
+        """The ``BatchStep`` of the current state with this step's flags (fresh copies)."""
+        return BatchStep(
+            alive=self.alive.copy(),
+            spawned=spawned,
+            kind=self.kind.copy(),
+            owner=self.owner.copy(),
+            cell=self.cell.astype(np.int32),
+            action_mask=self._mask.copy(),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            done=done,
+            serial=self.serial.copy(),
+            final=final,
+            illegal=illegal,
+        )
 
 
 def validate_actions(actions: Any, num_envs: int, num_slots: int, num_actions: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchedEnv, BatchStep, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
 from ..core.pool import AgentPool
 from .config import ForageConfig
 
@@ -125,7 +125,7 @@ def grow_patches(rng: np.random.Generator, cfg: ForageConfig) -> np.ndarray:
     return fertile.reshape(n, n)
 
 
-class ForageWorld(BatchedEnv):
+class ForageWorld(SlotArrayEnv):
     """``num_envs`` forage worlds on slot arrays (see ``envs.core.batched`` for the contract).
 
     Player ``p`` owns slots ``[p R, (p + 1) R)`` (``R = cfg.agent_slots``); a child takes the
@@ -184,34 +184,6 @@ class ForageWorld(BatchedEnv):
         self._claimed = np.zeros(e * n * n, dtype=bool)  # scratch for split placement
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
-
-    @property
-    def is_reset(self) -> bool:
-        """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
-        return self._seeded
-
-    # ------------------------------------------------------------------ reset
-    def reset(self, seed: int | None = None) -> BatchStep:
-        """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
-
-        Returns:
-            ``BatchStep`` of ``[E, S]`` arrays: the initial agents alive and ``spawned``.
-        """
-        children = np.random.SeedSequence(seed).spawn(self.num_envs)
-        self._rngs = [np.random.default_rng(c) for c in children]
-        self._seeded = True
-        for i in range(self.num_envs):
-            self._reset_world(i)
-        self._compute_masks()
-        zeros = np.zeros((self.num_envs, self.num_slots))
-        return self._batch(
-            spawned=self.alive.copy(),
-            reward=zeros.astype(np.float32),
-            terminated=zeros.astype(bool),
-            truncated=zeros.astype(bool),
-            done=np.zeros(self.num_envs, dtype=bool),
-            illegal=zeros.astype(bool),
-        )
 
     def _reset_world(self, i: int) -> None:
         cfg, rng = self.cfg, self._rngs[i]
@@ -575,28 +547,3 @@ class ForageWorld(BatchedEnv):
         out[:, 4] = _scale(y, cfg.map_size - 1)
         out[:, 5] = _scale(self.t[ei], cfg.step_scale)
         return out
-
-    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.cell[env_index, slot]
-
-    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.owner[env_index, slot].astype(np.int64)
-
-    def _batch(
-        self, *, spawned, reward, terminated, truncated, done, illegal, final=None
-    ) -> BatchStep:
-        return BatchStep(
-            alive=self.alive.copy(),
-            spawned=spawned,
-            kind=self.kind.copy(),
-            owner=self.owner.copy(),
-            cell=self.cell.astype(np.int32),
-            action_mask=self._mask.copy(),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            serial=self.serial.copy(),
-            final=final,
-            illegal=illegal,
-        )

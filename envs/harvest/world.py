@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchedEnv, BatchStep, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
 from ..core.pool import AgentPool
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
@@ -112,7 +112,7 @@ assert PLANE_NAMES[_FACTORY_PLANES] == tuple(
 )
 
 
-class HarvestWorld(BatchedEnv):
+class HarvestWorld(SlotArrayEnv):
     """``num_envs`` harvest worlds on slot arrays (see ``envs.core.batched`` for the contract).
 
     Slots ``[0, P * F)`` hold factories (player ``p`` owns ``[p F, (p+1) F)``, ``F`` = most
@@ -252,34 +252,6 @@ class HarvestWorld(BatchedEnv):
         self._flat_slots = np.arange(e * s)
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
-
-    @property
-    def is_reset(self) -> bool:
-        """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
-        return self._seeded
-
-    # ------------------------------------------------------------------ reset
-    def reset(self, seed: int | None = None) -> BatchStep:
-        """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
-
-        Returns:
-            ``BatchStep`` of ``[E, S]`` arrays: factories alive and ``spawned``, no robots.
-        """
-        children = np.random.SeedSequence(seed).spawn(self.num_envs)
-        self._rngs = [np.random.default_rng(c) for c in children]
-        self._seeded = True
-        for i in range(self.num_envs):
-            self._reset_world(i)
-        self._compute_masks()
-        zeros = np.zeros((self.num_envs, self.num_slots))
-        return self._batch(
-            spawned=self.alive.copy(),
-            reward=zeros.astype(np.float32),
-            terminated=zeros.astype(bool),
-            truncated=zeros.astype(bool),
-            done=np.zeros(self.num_envs, dtype=bool),
-            illegal=zeros.astype(bool),
-        )
 
     def _reset_world(self, i: int) -> None:
         cfg, rng = self.cfg, self._rngs[i]
@@ -872,31 +844,6 @@ class HarvestWorld(BatchedEnv):
         raw[3:5, kind != FACTORY] = -1.0  # robots hold no water or metal
         feat[11] = (t % cfg.cycle_length) < cfg.day_length
         return np.ascontiguousarray(feat.T, dtype=np.float32)
-
-    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.cell[env_index, slot]
-
-    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.owner[env_index, slot].astype(np.int64)
-
-    def _batch(
-        self, *, spawned, reward, terminated, truncated, done, illegal, final=None
-    ) -> BatchStep:
-        return BatchStep(
-            alive=self.alive.copy(),
-            spawned=spawned,
-            kind=self.kind.copy(),
-            owner=self.owner.copy(),
-            cell=self.cell.astype(np.int32),
-            action_mask=self._mask.copy(),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            serial=self.serial.copy(),
-            final=final,
-            illegal=illegal,
-        )
 
 
 def _run_heads(sorted_keys: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchedEnv, BatchStep, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
 from ..core.pool import AgentPool
 from .config import SkirmishConfig
 from .mapgen import generate_map
@@ -105,7 +105,7 @@ def _scale(x: np.ndarray, top: float | np.ndarray) -> np.ndarray:
     return np.clip(x / top, 0.0, 1.0) * 2.0 - 1.0
 
 
-class SkirmishWorld(BatchedEnv):
+class SkirmishWorld(SlotArrayEnv):
     """``num_envs`` skirmish worlds on slot arrays (see ``envs.core.batched`` for the contract).
 
     Slots ``[0, 2 B)`` hold bases (player ``p`` owns ``[p B, (p+1) B)``, ``B`` =
@@ -195,34 +195,6 @@ class SkirmishWorld(BatchedEnv):
         self._target = np.full((e, s, 4), -1, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._seeded = False
-
-    @property
-    def is_reset(self) -> bool:
-        """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
-        return self._seeded
-
-    # ------------------------------------------------------------------ reset
-    def reset(self, seed: int | None = None) -> BatchStep:
-        """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
-
-        Returns:
-            ``BatchStep`` of ``[E, S]`` arrays: bases alive and ``spawned``, no units.
-        """
-        children = np.random.SeedSequence(seed).spawn(self.num_envs)
-        self._rngs = [np.random.default_rng(c) for c in children]
-        self._seeded = True
-        for i in range(self.num_envs):
-            self._reset_world(i)
-        self._compute_masks()
-        zeros = np.zeros((self.num_envs, self.num_slots))
-        return self._batch(
-            spawned=self.alive.copy(),
-            reward=zeros.astype(np.float32),
-            terminated=zeros.astype(bool),
-            truncated=zeros.astype(bool),
-            done=np.zeros(self.num_envs, dtype=bool),
-            illegal=zeros.astype(bool),
-        )
 
     def _reset_world(self, i: int) -> None:
         cfg, n = self.cfg, self.cfg.map_size
@@ -742,31 +714,6 @@ class SkirmishWorld(BatchedEnv):
         out[:, 8] = _scale(self.points[ei, owner], cfg.points_scale)
         out[:, 9] = _scale(self.points[ei, 1 - owner], cfg.points_scale)
         return out
-
-    def slot_cell(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.cell[env_index, slot]
-
-    def slot_owner(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.owner[env_index, slot].astype(np.int64)
-
-    def _batch(
-        self, *, spawned, reward, terminated, truncated, done, illegal, final=None
-    ) -> BatchStep:
-        return BatchStep(
-            alive=self.alive.copy(),
-            spawned=spawned,
-            kind=self.kind.copy(),
-            owner=self.owner.copy(),
-            cell=self.cell.astype(np.int32),
-            action_mask=self._mask.copy(),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            serial=self.serial.copy(),
-            final=final,
-            illegal=illegal,
-        )
 
 
 def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
