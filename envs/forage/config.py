@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from ..core.presets import Preset, build_config
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,6 @@ class ForageConfig:
         return make_config(self, **changes)
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A named configuration: env settings plus the evaluation length learners should use."""
-
-    config: dict[str, Any]
-    eval_max_cycles: int
-    description: str
-
-
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         {"map_size": 16, "max_cycles": 128, "initial_agents": 8, "agent_slots_per_player": 32},
@@ -183,16 +175,4 @@ def make_config(base: ForageConfig | None = None, preset: str | None = None, **o
     Raises:
         ValueError: unknown preset or field name (listing the valid ones), or invalid values.
     """
-    fields = {f.name for f in dataclasses.fields(ForageConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown forage setting(s) {unknown}; valid settings: {sorted(fields)}")
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        values.update(PRESETS[preset].config)
-    values.update(overrides)
-    if base is None:
-        return ForageConfig(**values)
-    return dataclasses.replace(base, **values)
+    return build_config(ForageConfig, PRESETS, "forage", base, preset, overrides)

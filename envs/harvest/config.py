@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from ..core.presets import Preset, build_config
 
 
 @dataclass(frozen=True)
@@ -215,15 +216,6 @@ class HarvestConfig:
         return make_config(self, **changes)
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A named configuration: env settings plus the evaluation length learners should use."""
-
-    config: dict[str, Any]
-    eval_max_cycles: int
-    description: str
-
-
 PRESETS: dict[str, Preset] = {
     "paper": Preset(
         {"map_size": 48, "max_cycles": 256},
@@ -249,16 +241,4 @@ def make_config(base: HarvestConfig | None = None, preset: str | None = None, **
     Raises:
         ValueError: unknown preset or field name (listing the valid ones), or invalid values.
     """
-    fields = {f.name for f in dataclasses.fields(HarvestConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown harvest setting(s) {unknown}; valid settings: {sorted(fields)}")
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        values.update(PRESETS[preset].config)
-    values.update(overrides)
-    if base is None:
-        return HarvestConfig(**values)
-    return dataclasses.replace(base, **values)
+    return build_config(HarvestConfig, PRESETS, "harvest", base, preset, overrides)

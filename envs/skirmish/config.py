@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from ..core.presets import Preset, build_config
 
 
 @dataclass(frozen=True)
@@ -169,15 +170,6 @@ class SkirmishConfig:
         return make_config(self, **changes)
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A named configuration: env settings plus the evaluation length learners should use."""
-
-    config: dict[str, Any]
-    eval_max_cycles: int
-    description: str
-
-
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         {
@@ -225,16 +217,4 @@ def make_config(base: SkirmishConfig | None = None, preset: str | None = None, *
     Raises:
         ValueError: unknown preset or field name (listing the valid ones), or invalid values.
     """
-    fields = {f.name for f in dataclasses.fields(SkirmishConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown skirmish setting(s) {unknown}; valid settings: {sorted(fields)}")
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        values.update(PRESETS[preset].config)
-    values.update(overrides)
-    if base is None:
-        return SkirmishConfig(**values)
-    return dataclasses.replace(base, **values)
+    return build_config(SkirmishConfig, PRESETS, "skirmish", base, preset, overrides)
