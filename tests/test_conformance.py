@@ -181,3 +181,19 @@ def test_batched_worlds_end_every_max_cycles_steps(env_id, settings):
             np.testing.assert_array_equal(batch.spawned, batch.alive)  # the next episode
         else:
             assert not batch.truncated.any() and batch.final is None
+
+
+@pytest.mark.parametrize(("env_id", "settings"), CASES)
+def test_unseeded_reset_continues_the_seeded_stream(env_id, settings):
+    """Gymnasium's rule: ``reset(seed=s)`` once, then ``reset()``, is reproducible, and the
+    later episodes are new maps (the stream goes on), not repeats of the first."""
+
+    def maps(env) -> list[np.ndarray]:
+        out = [env.reset(seed=3)[0]]
+        out += [env.reset()[0] for _ in range(2)]
+        return [np.stack([o["observation"] for o in obs.values()]) for obs in out]
+
+    first, second = maps(make(env_id, **settings)), maps(make(env_id, **settings))
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert not (first[0].shape == first[1].shape and np.array_equal(first[0], first[1]))

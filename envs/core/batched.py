@@ -137,7 +137,8 @@ class BatchedEnv(ABC):
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> BatchStep:
-        """Reset every world. World ``i`` draws from a stream derived from ``(seed, i)``.
+        """Reset every world. World ``i`` draws from a stream derived from ``(seed, i)``;
+        ``seed=None`` after a seeded reset continues the worlds' streams (Gymnasium's rule).
 
         Returns:
             A ``BatchStep`` with ``spawned == alive``, zero rewards and no flags set.
@@ -319,13 +320,18 @@ class SlotArrayEnv(BatchedEnv):
     def reset(self, seed: int | None = None) -> BatchStep:
         """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
 
+        As in Gymnasium, ``seed=None`` after a seeded reset continues each world's stream (so
+        ``reset(seed=s)`` once, then ``reset()`` per episode, is reproducible); only the first
+        reset without a seed draws fresh entropy.
+
         Returns:
             ``BatchStep`` of ``[E, S]`` arrays: the initial entities alive and ``spawned``, zero
             rewards, no flags.
         """
-        children = np.random.SeedSequence(seed).spawn(self.num_envs)
-        self._rngs = [np.random.default_rng(c) for c in children]
-        self._seeded = True
+        if seed is not None or not self._seeded:
+            children = np.random.SeedSequence(seed).spawn(self.num_envs)
+            self._rngs = [np.random.default_rng(c) for c in children]
+            self._seeded = True
         for i in range(self.num_envs):
             self._reset_world(i)
         self._compute_masks()
