@@ -214,7 +214,6 @@ class HarvestWorld(SlotArrayEnv):
         self._slot_owner = np.concatenate(
             [np.arange(p).repeat(f), np.arange(p).repeat(r), [-1]]
         ).astype(np.int8)
-        self._rob_owner = self._slot_owner[p * f : -1, None]  # [P R, 1]
         self._fac_owner = self._slot_owner[: p * f]  # [P F]
         # ---- state ----
         self.ice = np.zeros((e, n * n), dtype=bool)
@@ -689,8 +688,8 @@ class HarvestWorld(SlotArrayEnv):
     def _compute_masks(self) -> None:
         """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
 
-        Dense over slots (empty slots are computed too and masked out at the end): with one
-        world, a handful of whole-array operations beat gathering the live slots first.
+        Robot rows are computed for the live robots only (``[n, 5]`` arrays over the 5
+        directions) and scattered into the mask; empty slots keep only ``IDLE``.
         """
         cfg, k = self.cfg, self._k
         e_n, s_n, n_cells, fs, r = (
@@ -703,38 +702,39 @@ class HarvestWorld(SlotArrayEnv):
         mask = self._mask
         mask[:] = False
         mask[:, :, IDLE] = True
-        # ---- robots: [E, R'] over the P R robot slots, [E, R', 5] over the 5 directions ----
+        # ---- robots: the n live ones, [n] and [n, 5] over the 5 directions ----
         rob = self.alive[:, fs:]
-        cell, kind, power = self.cell[:, fs:], self.kind[:, fs:], self.power[:, fs:]
+        env, slot = np.nonzero(rob)
+        slot += fs
+        cell, kind, power = self.cell[env, slot], self.kind[env, slot], self.power[env, slot]
+        owner = self._slot_owner[slot][:, None]
         inside = self._nbr_inside[cell]
-        tile = self._nbr_cell[cell] + (np.arange(e_n) * n_cells)[:, None, None]
+        tile = self._nbr_cell[cell] + (env * n_cells)[:, None]
         fslot = self.factory_map.reshape(-1)[tile]
         fowner = self._slot_owner[fslot]
-        own_fac = inside & (fowner == self._rob_owner)
+        own_fac = inside & (fowner == owner)
         enemy_fac = inside & (fowner >= 0) & ~own_fac
-        own_rob = inside & (self._slot_owner[self.robot_map.reshape(-1)[tile]] == self._rob_owner)
-        own_rob[..., 0] = False
-        rub = self.rubble.reshape(-1)[tile[..., 1:]]
+        own_rob = inside & (self._slot_owner[self.robot_map.reshape(-1)[tile]] == owner)
+        own_rob[:, 0] = False
+        rub = self.rubble.reshape(-1)[tile[:, 1:]]
         cost = np.floor(
-            k["move_cost"][kind][..., None] + k["rubble_movement_cost"][kind][..., None] * rub
+            k["move_cost"][kind][:, None] + k["rubble_movement_cost"][kind][:, None] * rub
         )
-        m = mask[:, fs:]
-        m[..., MOVE_N : MOVE_W + 1] = (
-            inside[..., 1:] & ~enemy_fac[..., 1:] & (power[..., None] >= cost) & rob[..., None]
-        )
-        here = tile[..., 0]
+        m = np.zeros((env.size, NUM_ACTIONS), dtype=bool)
+        m[:, IDLE] = True
+        m[:, MOVE_N : MOVE_W + 1] = inside[:, 1:] & ~enemy_fac[:, 1:] & (power[:, None] >= cost)
+        here = tile[:, 0]
         diggable = (
             (self.rubble.reshape(-1)[here] > 0)
             | self.ice.reshape(-1)[here]
             | self.ore.reshape(-1)[here]
         )
-        m[..., DIG] = diggable & (fslot[..., 0] < 0) & (power >= k["dig_cost"][kind]) & rob
-        carrying = rob & ((self.cargo_ice[:, fs:] + self.cargo_ore[:, fs:]) > 0)
-        m[..., TRANSFER_C : TRANSFER_W + 1] = carrying[..., None] & (own_fac | own_rob)
-        fpower = self.power.reshape(-1)[(np.arange(e_n) * s_n)[:, None] + fslot[..., 0]]
-        m[..., PICKUP] = (
-            own_fac[..., 0] & (power < k["battery_capacity"][kind]) & (fpower > 0) & rob
-        )
+        m[:, DIG] = diggable & (fslot[:, 0] < 0) & (power >= k["dig_cost"][kind])
+        carrying = (self.cargo_ice[env, slot] + self.cargo_ore[env, slot]) > 0
+        m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & (own_fac | own_rob)
+        fpower = self.power.reshape(-1)[env * s_n + fslot[:, 0]]
+        m[:, PICKUP] = own_fac[:, 0] & (power < k["battery_capacity"][kind]) & (fpower > 0)
+        mask[env, slot] = m
         # ---- factories: [E, P F] ----
         fal = self.alive[:, :fs]
         centre = (np.arange(e_n) * n_cells)[:, None] + self.cell[:, :fs]
