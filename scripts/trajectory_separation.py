@@ -24,11 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from spawnzoo.baselines.compare.suite import PAPER_TABLES
 
-#: the paper's table (§3.5 "Global vs separated trajectories"), 48x48, 102,400 env steps
+#: the paper's table (§3.5 "Global vs separated trajectories"), 48x48, 102,400 env steps: the
+#: same numbers the comparison's paper suite prints (one copy, in baselines/compare/suite.py)
+_PAPER_ROWS = {row.variant: row for row in PAPER_TABLES[0].rows}
 PAPER = {
-    "global": {"ice": "2,142 (1,795)", "length": "505 (187)", "p10": "28,672", "p95": "–"},
-    "entity": {"ice": "6,880 (1,017)", "length": "1000 (0)", "p10": "16,384", "p95": "49,152"},
+    grouping: {"ice": row.ice, "length": row.length, "p10": row.full_10, "p95": row.full_95}
+    for grouping, row in (("entity", _PAPER_ROWS["separate"]), ("global", _PAPER_ROWS["global"]))
 }
 LABELS = {"global": "global trajectory", "entity": "separated per entity"}
 
