@@ -83,3 +83,15 @@ def test_scaling_is_refused_on_other_envs_and_unknown_presets_are_named(bench):
         bench.main(["--env", "skirmish-v0", "--scaling", "--no-pin"])
     with pytest.raises(SystemExit, match=r"forage-v0 has no preset\(s\) \['huge'\]"):
         bench.main(["--env", "forage-v0", "--presets", "huge", *QUICK])
+
+
+def test_harvest_scenarios_place_every_factory_on_every_benchmark_map(bench):
+    from spawnzoo import envs
+
+    for name, settings in bench.SCENARIOS.items():
+        for map_size in (24, 48, 64):
+            env = envs.make("harvest-v0", players=2, map_size=map_size, **settings)
+            env.reset(seed=0)
+            factories = sum(a.split("_")[2] == "factory" for a in env.agents)
+            low, high = env.unwrapped.world.cfg.factory_range
+            assert low * 2 <= factories <= high * 2, (name, map_size, factories)
