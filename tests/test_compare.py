@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -153,12 +154,16 @@ def test_a_folder_in_use_is_refused_and_a_dead_process_lock_is_taken_over(tmp_pa
 
 
 # ---------------------------------------------------------------------- report on a fixture
-def write_run(root: Path, label: str, method: str, seed: int, curve, final, *, finished=True):
-    """A hand-made run directory: ``curve`` = [(env_steps, full-length fraction, ice)]."""
+def write_run(
+    root: Path, label: str, method: str, seed: int, curve, final, *, finished=True, **config
+):
+    """A hand-made run directory: ``curve`` = [(env_steps, full-length fraction, ice)];
+    ``config`` fields over the fixture's."""
     path = root / "runs" / f"harvest-v0__{label}__{seed}"
     path.mkdir(parents=True)
-    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_envs": 2}
-    config |= {"eval_seed": 420, "eval_every": 1, "eval_max_cycles": 512, "seed": seed}
+    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_envs": 2,
+              "eval_seed": 420, "eval_every": 1, "eval_max_cycles": 512, "seed": seed,
+              "num_envs": 16, "num_steps": 256} | config  # fmt: skip
     atomic_write_json(
         path / "config.json",
         {"method": method, "env_id": "harvest-v0", "seed": seed, "config": config},
@@ -218,6 +223,7 @@ def test_report_reads_only_run_directories(tmp_path):
     report = build_report(tmp_path, gif=False).read_text()
 
     assert "spawnzoo compare --suite paper" in report
+    assert "reset seed 420, every 4,096 env steps and at the end." in report
     assert "1 run(s) not finished" in report and "harvest-v0__hybrid-global__1" in report
     # final ice per seed: 30 and 10 -> 20 ± 10; full length 1.0 and 0.5 -> 0.75 ± 0.25
     assert "| hybrid-separate | 2 | 409 ± 103 | 20 ± 10 | 0.75 ± 0.25 |" in report
@@ -239,6 +245,18 @@ def test_report_reads_only_run_directories(tmp_path):
         assert (tmp_path / "plots" / f"harvest-v0__eval_{key}.png").stat().st_size > 0
     runs, _ = read_runs(tmp_path)
     assert [r.label for r in runs] == ["hybrid-separate", "hybrid-separate", "hybrid-global"]
+
+
+def test_report_names_each_methods_evaluation_interval_when_they_differ(tmp_path):
+    write_run(tmp_path, "hybrid", "hybrid", 1, [(4096, 0.5, 10)], ([20.0], [512]))
+    write_run(tmp_path, "independent", "independent", 1, [(512, 0.5, 10)], ([20.0], [512]),
+              num_envs=8, num_steps=64)  # fmt: skip
+    write_run(tmp_path, "mappo", "mappo", 1, [(8192, 0.5, 10)], ([20.0], [512]), eval_every=0)
+    report = build_report(tmp_path, gif=False).read_text()
+    assert (
+        "reset seed 420, hybrid: every 4,096 env steps and at the end; independent: every 512 "
+        "env steps and at the end; mappo: only at the end."
+    ) in report
 
 
 def test_report_of_a_folder_without_runs_says_so(tmp_path):
@@ -333,6 +351,9 @@ def test_bad_requests_fail_before_anything_runs(tmp_path, change, message):
         (["--variants", "global"], "--variants needs --suite"),
         (["--suite", "paper", "--methods", "hybrid"], "--methods does not go with --suite"),
         (["--suite", "paper", "--variants", "best"], "no variant"),
+        (["--eval-interval", "4q"], "--eval-interval: malformed step count '4q'"),
+        (["--eval-interval", "0"], "--eval-interval must be >= 1"),
+        (["--eval-interval", "4096", "--config", "eval_every=2"], "give one of them"),
     ],
 )
 def test_compare_command_rejects_bad_input_with_a_clear_message(tmp_path, extra, message):
@@ -348,6 +369,56 @@ def test_report_command_on_an_empty_folder_fails_clearly(tmp_path):
 
 
 # ---------------------------------------------------------------------- presets and the suite
+def test_an_evaluation_interval_in_env_steps_evaluates_every_method_equally_often(tmp_path):
+    # small: independent's cycle is 8 worlds x 64 steps, the others' 16 x 256
+    cmp = comparison(
+        tmp_path,
+        ("random", "independent", "hybrid"),
+        preset="small",
+        total_timesteps=102_400,
+        config={},
+        eval_interval=4096,
+    )
+    every = {s.method: cmp.config_for(s) for s in cmp.runs()}
+    for config in every.values():
+        cycle = config.num_envs * config.num_steps
+        assert config.eval_every * cycle == 4096
+        assert config.checkpoint_every == config.eval_every
+    assert every["independent"].eval_every == 8 and every["hybrid"].eval_every == 1
+    # the nearest whole number of cycles, at least one; an explicit checkpoint_every stays
+    odd = comparison(tmp_path, ("independent", "hybrid"), preset="small", total_timesteps=102_400,
+                     config={"checkpoint_every": 3}, eval_interval=1000)  # fmt: skip
+    assert [(c.eval_every, c.checkpoint_every) for c in map(odd.config_for, odd.runs())] == [
+        (2, 3),
+        (1, 3),
+    ]
+    # without an interval each method keeps its own eval_every
+    own = comparison(tmp_path, ("independent",), preset="small", total_timesteps=102_400, config={})
+    assert own.config_for(own.runs()[0]).eval_every == 1
+
+
+def test_the_command_evaluates_every_4096_env_steps_unless_told_otherwise(tmp_path):
+    from spawnzoo.baselines.compare.cli import add_compare_command, comparison_from_args
+
+    parser = argparse.ArgumentParser()
+    add_compare_command(parser.add_subparsers())
+
+    def parse(*words: str) -> Comparison:
+        args = parser.parse_args(["compare", "--out", str(tmp_path / "cmp"), *words])
+        return comparison_from_args(args)
+
+    assert parse().eval_interval == 4096
+    assert parse("--eval-interval", "8k").eval_interval == 8000
+    told = parse("--config", "eval_every=2")
+    assert told.eval_interval is None
+    assert {told.config_for(s).eval_every for s in told.runs()} == {2}
+    # the quick preset: 16 worlds x 64 steps per cycle, so every 4 cycles (as its docs say)
+    quick = parse("--quick")
+    assert {(c.eval_every, c.checkpoint_every) for c in map(quick.config_for, quick.runs())} == {
+        (4, 4)
+    }
+
+
 def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
     quick = COMPARE_PRESETS["quick"]
     cmp = comparison(

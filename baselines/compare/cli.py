@@ -20,7 +20,14 @@ from pathlib import Path
 
 from spawnzoo.envs.core.registry import REGISTRY
 
-from .plan import COMPARE_PRESETS, DEFAULT_METHODS, Comparison, parse_count, parse_seeds
+from .plan import (
+    COMPARE_PRESETS,
+    DEFAULT_EVAL_INTERVAL,
+    DEFAULT_METHODS,
+    Comparison,
+    parse_count,
+    parse_seeds,
+)
 from .suite import SUITES
 
 
@@ -61,6 +68,14 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
         help="env steps per learning run: 102400, 100k, 1.5M (default: the methods' own)",
     )
     p.add_argument("--seeds", default=None, help="a count (3 = seeds 1,2,3) or a list (1,4,7)")
+    p.add_argument(
+        "--eval-interval",
+        default=None,
+        metavar="N",
+        help="env steps between evaluations (and checkpoints) of every learning run, rounded "
+        "to whole cycles of each method (default "
+        f"{DEFAULT_EVAL_INTERVAL:,}, the paper's cycle)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder (runs/, report.md)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
@@ -132,6 +147,14 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
     if args.seeds is not None:
         seeds = parse_seeds(args.seeds)
     config.update(dict(args.config))
+    eval_interval: int | None = None
+    if args.eval_interval is not None:
+        try:
+            eval_interval = parse_count(args.eval_interval)
+        except ValueError as err:
+            raise ValueError(f"--eval-interval: {err}") from None
+    elif "eval_every" not in config:
+        eval_interval = DEFAULT_EVAL_INTERVAL
     variants: tuple[str, ...] = ()
     if args.variants is not None:
         if args.suite is None:
@@ -150,6 +173,7 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
         variants=variants,
         out=args.out,
         command=("spawnzoo", *words),
+        eval_interval=eval_interval,
     )
     comparison.check()
     return comparison

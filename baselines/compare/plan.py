@@ -35,6 +35,9 @@ PLAN_FILE = "compare.json"
 OWNED_FIELDS = ("env_id", "preset", "env_settings", "seed", "run_root", "run_name", "resume")
 #: config fields that may differ between the run on disk and the rerun of the same command
 VOLATILE_FIELDS = ("progress", "resume", "run_root", "device")
+#: env steps between evaluations (and checkpoints) of every learning run, unless the command
+#: says otherwise: the paper's cycle of 16 worlds x 256 steps
+DEFAULT_EVAL_INTERVAL = 4096
 
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
@@ -135,8 +138,6 @@ COMPARE_PRESETS: dict[str, ComparePreset] = {
             # evaluation to 256 steps: a factory that gets no ice dies of thirst at step ~150,
             # so the episode length separates surviving policies from the rest
             "eval_max_cycles": 256,
-            "eval_every": 4,
-            "checkpoint_every": 4,
         },
         description="all six methods on harvest tiny, 49,152 env steps, one seed, evaluation "
         "to 256 steps: under 10 minutes with --jobs 2 on two idle cores",
@@ -179,6 +180,12 @@ class Comparison:
         suite: a key of ``suite.SUITES`` or ``None``. variants: the suite's variants to run
             (empty: all).
         out: the output folder. command: the command line, for the report.
+        eval_interval: env steps between evaluations of every learning run. Each method's
+            ``eval_every`` (and ``checkpoint_every``, unless ``config`` sets it) becomes the
+            whole number of its own cycles (``num_envs * num_steps``) nearest to it, at least
+            one, so methods with different cycle lengths are evaluated equally often and their
+            milestones have the same resolution. ``None``: each method's own ``eval_every``
+            (or ``config``'s, which cannot go with an interval).
     """
 
     env_id: str
@@ -192,6 +199,7 @@ class Comparison:
     variants: tuple[str, ...]
     out: Path
     command: tuple[str, ...] = ()
+    eval_interval: int | None = None
 
     def __post_init__(self) -> None:
         if self.env_id not in REGISTRY:
@@ -216,6 +224,14 @@ class Comparison:
                 raise ValueError(
                     f"suite {self.suite!r} has no variant(s) {missing}; it has "
                     f"{sorted(SUITES[self.suite].variants)}"
+                )
+        if self.eval_interval is not None:
+            if self.eval_interval < 1:
+                raise ValueError(f"--eval-interval must be >= 1 env step, got {self.eval_interval}")
+            if "eval_every" in self.config:
+                raise ValueError(
+                    "--config eval_every (cycles of each method) and --eval-interval (env "
+                    "steps) set the same thing: give one of them"
                 )
         owned = sorted(set(self.config) & set(OWNED_FIELDS))
         if owned:
@@ -278,9 +294,26 @@ class Comparison:
         values.update({k: v for k, v in self.config.items() if k in names})
         values.update(spec.overrides)
         try:
-            return cls(**values)
+            config = cls(**values)
+            every = self.eval_every(config)
+            if every is not None:
+                values["eval_every"] = every
+                if "checkpoint_every" not in self.config:
+                    values["checkpoint_every"] = every
+                config = cls(**values)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{spec.label} (seed {spec.seed}): {err}") from None
+        return config
+
+    def eval_every(self, config: Any) -> int | None:
+        """The ``eval_every`` (in cycles of ``config``) nearest to ``eval_interval`` env steps,
+        at least 1; ``None`` when there is no interval or ``config`` has no cycles."""
+        if self.eval_interval is None or not all(
+            hasattr(config, k) for k in ("num_envs", "num_steps", "eval_every")
+        ):
+            return None
+        cycle = config.num_envs * config.num_steps
+        return max(1, round(self.eval_interval / cycle))
 
     def check(self) -> None:
         """Build every run's config now, so bad settings fail before anything runs."""
@@ -300,6 +333,7 @@ class Comparison:
             "config": dict(self.config),
             "suite": self.suite,
             "variants": list(self.variants),
+            "eval_interval": self.eval_interval,
             "command": list(self.command),
             "runs": [
                 {

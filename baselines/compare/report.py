@@ -284,8 +284,7 @@ def env_section(
         f"Env settings over the preset: `{json.dumps(settings)}`. Budget: {budget:,} env steps "
         f"per learning run; seeds {', '.join(map(str, seeds))}. Evaluation: "
         f"{first.get('eval_envs')} episodes of at most {_eval_length(runs[0])} steps, reset "
-        f"seed {first.get('eval_seed')}, after every {first.get('eval_every')} cycle(s) and "
-        "at the end"
+        f"seed {first.get('eval_seed')}, {_eval_cadence(groups)}"
         + (
             f"; the method plays player 0 against the scripted `{first['eval_opponent']}` "
             "(evaluation metrics are player 0's)."
@@ -385,6 +384,27 @@ def _duration(seconds: float) -> str:
     if math.isnan(seconds):
         return "–"
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _eval_cadence(groups: dict[str, list[Run]]) -> str:
+    """When the runs evaluated: ``every 4,096 env steps and at the end`` if every run did so
+    alike, else per label (each run's ``eval_every`` cycles of ``num_envs * num_steps``)."""
+
+    def cadence(run: Run) -> str:
+        c = run.config
+        every = c.get("eval_every")
+        if not every:
+            return "only at the end"
+        if c.get("num_envs") and c.get("num_steps"):
+            return f"every {every * c['num_envs'] * c['num_steps']:,} env steps and at the end"
+        return f"every {every} cycle(s) and at the end"
+
+    per_label = {
+        label: ", ".join(dict.fromkeys(cadence(r) for r in runs)) for label, runs in groups.items()
+    }
+    if len(set(per_label.values())) == 1:
+        return next(iter(per_label.values()))
+    return "; ".join(f"{label}: {text}" for label, text in per_label.items())
 
 
 def _eval_length(run: Run) -> Any:
