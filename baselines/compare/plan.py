@@ -181,11 +181,11 @@ class Comparison:
             (empty: all).
         out: the output folder. command: the command line, for the report.
         eval_interval: env steps between evaluations of every learning run. Each method's
-            ``eval_every`` (and ``checkpoint_every``, unless ``config`` sets it) becomes the
-            whole number of its own cycles (``num_envs * num_steps``) nearest to it, at least
-            one, so methods with different cycle lengths are evaluated equally often and their
-            milestones have the same resolution. ``None``: each method's own ``eval_every``
-            (or ``config``'s, which cannot go with an interval).
+            ``eval_every`` (and ``checkpoint_every``, unless ``config`` or a suite variant sets
+            it) becomes the whole number of its own cycles (``num_envs * num_steps``) nearest
+            to it, at least one, so methods with different cycle lengths are evaluated equally
+            often and their milestones have the same resolution. ``None``: each method's own
+            ``eval_every`` (or ``config``'s, which cannot go with an interval).
     """
 
     env_id: str
@@ -296,9 +296,9 @@ class Comparison:
         try:
             config = cls(**values)
             every = self.eval_every(config)
-            if every is not None:
+            if every is not None and "eval_every" not in spec.overrides:
                 values["eval_every"] = every
-                if "checkpoint_every" not in self.config:
+                if "checkpoint_every" not in {**self.config, **spec.overrides}:
                     values["checkpoint_every"] = every
                 config = cls(**values)
         except (TypeError, ValueError) as err:
