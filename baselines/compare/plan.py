@@ -308,12 +308,9 @@ class Comparison:
     def eval_every(self, config: Any) -> int | None:
         """The ``eval_every`` (in cycles of ``config``) nearest to ``eval_interval`` env steps,
         at least 1; ``None`` when there is no interval or ``config`` has no cycles."""
-        if self.eval_interval is None or not all(
-            hasattr(config, k) for k in ("num_envs", "num_steps", "eval_every")
-        ):
+        if self.eval_interval is None or not hasattr(config, "batch_size"):
             return None
-        cycle = config.num_envs * config.num_steps
-        return max(1, round(self.eval_interval / cycle))
+        return max(1, round(self.eval_interval / config.batch_size))
 
     def check(self) -> None:
         """Build every run's config now, so bad settings fail before anything runs."""
