@@ -1,7 +1,9 @@
-"""The throughput script runs on every env and writes its blocks into the benchmarks page.
+"""The throughput script runs on every env and writes its blocks into the benchmarks page; the
+learner-update script times and profiles an update.
 
-Only that it works is tested here (a fraction of a second per row); the figures themselves come
-from running it on an idle machine (docs/benchmarks.md carries the commands).
+Only that they work is tested here (a fraction of a second per row); the figures themselves come
+from running them on an idle machine (docs/benchmarks.md and docs/methods/hybrid.md carry the
+commands).
 """
 
 from __future__ import annotations
@@ -95,3 +97,33 @@ def test_harvest_scenarios_place_every_factory_on_every_benchmark_map(bench):
             factories = sum(a.split("_")[2] == "factory" for a in env.agents)
             low, high = env.unwrapped.world.cfg.factory_range
             assert low * 2 <= factories <= high * 2, (name, map_size, factories)
+
+
+@pytest.fixture(scope="module")
+def learner_bench():
+    spec = importlib.util.spec_from_file_location(
+        "learner_update", ROOT / "benchmarks/learner_update.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_learner_update_benchmark_times_and_profiles_an_update(learner_bench, capsys):
+    train = ["--preset", "tiny", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
+    argv = ["--repeats", "1", "--profile", "--fast-kernels", "--", *train]
+    assert learner_bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| default (deterministic kernels) |" in out
+    assert "| cuDNN benchmark, non-deterministic |" in out
+    assert "profile of one epoch, by host time" in out and "aten::" in out
+    assert "1 player(s) x 2 minibatches of 16 env steps" in out
+
+
+def test_learner_update_benchmark_rejects_bad_input(learner_bench, capsys):
+    with pytest.raises(SystemExit):
+        learner_bench.main(["--repeats", "0"])
+    assert "--repeats must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        learner_bench.main(["--", "--no-such-option", "1"])
+    assert "--no-such-option" in capsys.readouterr().err
