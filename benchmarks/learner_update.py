@@ -75,15 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
     sep = gppo.Separation(grouping=cfg.grouping, globalise=tuple(cfg.globalise))
-    ro = Rollout.empty(
-        cfg.num_steps,
-        env.num_envs,
-        env.num_players,
-        env.num_slots,
-        env.num_actions,
-        (len(env.plane_names), *env.map_shape),
-        cfg.planes_fp16,
-    )
+    ro = Rollout.for_world(cfg.num_steps, env, cfg.planes_fp16)
     t0 = time.perf_counter()
     stats: dict = {"alive": 0.0, "episodes": []}
     batch = env.reset(seed=cfg.seed)

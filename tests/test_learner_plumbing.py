@@ -371,6 +371,22 @@ def test_resume_finds_the_latest_checkpoint_and_drops_later_rows(tmp_path):
 
 
 # ---------------------------------------------------------------------- config
+@pytest.mark.parametrize("fp16", [False, True])
+def test_rollout_storage_is_sized_by_the_world(fp16):
+    from spawnzoo.baselines.common.buffer import Rollout
+    from spawnzoo.envs import make_batched
+
+    world = make_batched("harvest-v0", num_envs=3, preset="tiny", players=2)
+    ro = Rollout.for_world(5, world, fp16)
+    c, (h, w) = len(world.plane_names), world.map_shape
+    assert ro.planes.shape == (5, 3, 2, c, h, w)
+    assert ro.planes.dtype == (torch.float16 if fp16 else torch.float32)
+    assert ro.mask.shape == (5, 3, world.num_slots, world.num_actions)
+    for name in ("cell", "active", "spawned", "actions", "logp", "rewards", "truncated"):
+        assert getattr(ro, name).shape == (5, 3, world.num_slots), name
+    assert not ro.active.any() and float(ro.rewards.abs().sum()) == 0.0
+
+
 def test_ppo_config_derived_values():
     c = PPOConfig(total_timesteps=102_400)
     assert (c.batch_size, c.minibatch_size, c.num_iterations) == (4096, 512, 25)

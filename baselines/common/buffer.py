@@ -55,3 +55,17 @@ class Rollout:
             terminated=z(t, e, s, dtype=torch.bool),
             truncated=z(t, e, s, dtype=torch.bool),
         )
+
+    @classmethod
+    def for_world(cls, num_steps: int, world, fp16: bool = False) -> Rollout:
+        """``empty`` sized for a batched world: ``[num_steps, E, ...]`` with its worlds,
+        players, slots, actions and ``(C, H, W)`` planes."""
+        return cls.empty(
+            num_steps,
+            world.num_envs,
+            world.num_players,
+            world.num_slots,
+            world.num_actions,
+            (len(world.plane_names), *world.map_shape),
+            fp16,
+        )

@@ -444,15 +444,7 @@ def train_grouped(
         agent_steps = ckpt.get("agent_steps", 0)
         milestones.load_state_dict(ckpt["state"]["milestones"])
         generator.set_state(ckpt["state"]["generator"])
-    ro = Rollout.empty(
-        cfg.num_steps,
-        env.num_envs,
-        env.num_players,
-        env.num_slots,
-        env.num_actions,
-        (len(env.plane_names), *env.map_shape),
-        getattr(cfg, "planes_fp16", False),
-    )
+    ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False))
     batch = env.reset(seed=cfg.seed + 7919 * done_cycles)
     width, params = env.map_shape[1], count_parameters(policy)
     final_metrics: dict = {}
