@@ -34,7 +34,7 @@ from spawnzoo.baselines.common.config import config_from_cli
 from spawnzoo.baselines.common.init import seed_everything
 from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
-from spawnzoo.hybrid.train import build_policy
+from spawnzoo.hybrid.train import build_policy, separation
 
 
 def machine(device: str) -> str:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = policy.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
-    sep = gppo.Separation(grouping=cfg.grouping, globalise=tuple(cfg.globalise))
+    sep = separation(cfg)
     ro = Rollout.for_world(cfg.num_steps, env, cfg.planes_fp16)
     t0 = time.perf_counter()
     stats: dict = {"alive": 0.0, "episodes": []}
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.use_deterministic_algorithms(False)
         measure("cuDNN benchmark, non-deterministic")
 
-    command = shlex.join(["python", "benchmarks/learner_update.py", *(argv or sys.argv[1:])])
+    words = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "benchmarks/learner_update.py", *words])
     samples = cfg.num_envs * cfg.num_steps // max(1, cfg.num_minibatches)
     print(f"command: `{command}`  \nmachine: {machine(cfg.device)}  ")
     settings = f" {cfg.env_settings}" if cfg.env_settings else ""

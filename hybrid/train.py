@@ -36,13 +36,17 @@ def build_policy(cfg: HybridConfig, world) -> HybridPolicy:
     )
 
 
+def separation(cfg: HybridConfig) -> Separation:
+    """The config's trajectory separation switches (grouping, reward weight, ablations, top-N)."""
+    return Separation(
+        grouping=cfg.grouping,
+        own_reward_weight=cfg.own_reward_weight,
+        globalise=tuple(cfg.globalise),
+        top_n=cfg.top_n,
+        top_n_by=cfg.top_n_by,
+    )
+
+
 def train(config: HybridConfig) -> RunResult:
     """Train the hybrid per ``config``; returns the run directory and its summary."""
-    separation = Separation(
-        grouping=config.grouping,
-        own_reward_weight=config.own_reward_weight,
-        globalise=tuple(config.globalise),
-        top_n=config.top_n,
-        top_n_by=config.top_n_by,
-    )
-    return train_grouped(config, build_policy, "hybrid", separation)
+    return train_grouped(config, build_policy, "hybrid", separation(config))

@@ -370,7 +370,6 @@ def test_resume_finds_the_latest_checkpoint_and_drops_later_rows(tmp_path):
     assert new.path != run.path and new.resume(model=fresh) is None  # nothing to resume
 
 
-# ---------------------------------------------------------------------- config
 @pytest.mark.parametrize("fp16", [False, True])
 def test_rollout_storage_is_sized_by_the_world(fp16):
     from spawnzoo.baselines.common.buffer import Rollout
@@ -387,6 +386,7 @@ def test_rollout_storage_is_sized_by_the_world(fp16):
     assert not ro.active.any() and float(ro.rewards.abs().sum()) == 0.0
 
 
+# ---------------------------------------------------------------------- config
 def test_ppo_config_derived_values():
     c = PPOConfig(total_timesteps=102_400)
     assert (c.batch_size, c.minibatch_size, c.num_iterations) == (4096, 512, 25)
