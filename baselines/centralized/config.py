@@ -8,7 +8,8 @@ from typing import Literal
 from spawnzoo.baselines.common.config import PPOConfig
 
 #: (width, blocks) of DashNet per env preset: the paper's code widths on ``paper``, CPU-sized below
-DASHNET_BY_PRESET = {"paper": (64, 4), "small": (32, 2), "tiny": (16, 1)}
+#: (the hybrid's and MAPPO's critic's size on ``small``, so a comparison there fits a CPU)
+DASHNET_BY_PRESET = {"paper": (64, 4), "small": (16, 1), "tiny": (16, 1)}
 #: (width, bottleneck blocks, depth) of BottleNet per env preset: the paper's code on ``paper``
 #: (32 -> 256 channels, 48 -> 3 cells, "simple" bottleneck); every preset ends at 3 x 3 cells
 BOTTLENET_BY_PRESET = {"paper": (32, 2, 4), "small": (16, 2, 3), "tiny": (16, 1, 2)}
@@ -29,11 +30,11 @@ class MonolithicConfig(PPOConfig):
     width: int | None = None
     """DashNet: channels of its trunks (paper code: 64); BottleNet: channels of its first level,
     doubled at each level (paper code: 32). ``None``: by preset and network (DashNet paper 64,
-    small 32, tiny 16; BottleNet paper 32, small and tiny 16)."""
+    small and tiny 16; BottleNet paper 32, small and tiny 16)."""
     blocks: int | None = None
     """DashNet: SE-residual blocks in each trunk (paper: 4); BottleNet: residual blocks of the
-    bottleneck (paper's "simple": 2). ``None``: by preset and network (DashNet paper 4, small 2,
-    tiny 1; BottleNet paper and small 2, tiny 1)."""
+    bottleneck (paper's "simple": 2). ``None``: by preset and network (DashNet paper 4, small
+    and tiny 1; BottleNet paper and small 2, tiny 1)."""
     depth: int | None = None
     """BottleNet only: down (and up) blocks, each halving the map (paper: 4). ``None``: by preset
     (paper 4, small 3, tiny 2: a 3 x 3 bottleneck on each)."""
