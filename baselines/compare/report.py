@@ -89,26 +89,29 @@ def read_runs(out: str | os.PathLike) -> tuple[list[Run], dict[str, Any]]:
     dirs = sorted(p for p in root.glob("*") if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
     if not dirs:
         raise FileNotFoundError(f"no run directories in {root}: run 'spawnzoo compare' first")
-    runs = []
-    for path in dirs:
-        meta = json.loads((path / CONFIG_FILE).read_text())
-        summary = None
-        if (path / SUMMARY_FILE).exists():
-            summary = json.loads((path / SUMMARY_FILE).read_text())
-        runs.append(
-            Run(
-                path=path,
-                label=listed.get(path.name, (0, meta["method"]))[1],
-                method=meta["method"],
-                env_id=meta["env_id"],
-                seed=int(meta["seed"]),
-                config=meta.get("config", {}),
-                summary=summary,
-                rows=_read_rows(path / METRICS_FILE),
-            )
-        )
+    runs = [read_run(path, listed.get(path.name, (0, None))[1]) for path in dirs]
     runs.sort(key=lambda r: (listed.get(r.path.name, (len(listed), ""))[0], r.path.name))
     return runs, plan
+
+
+def read_run(path: str | os.PathLike, label: str | None = None) -> Run:
+    """One run directory (``config.json``, ``summary.json`` if finished, ``metrics.jsonl``);
+    ``label`` defaults to its method."""
+    path = Path(path)
+    meta = json.loads((path / CONFIG_FILE).read_text())
+    summary = None
+    if (path / SUMMARY_FILE).exists():
+        summary = json.loads((path / SUMMARY_FILE).read_text())
+    return Run(
+        path=path,
+        label=label or meta["method"],
+        method=meta["method"],
+        env_id=meta["env_id"],
+        seed=int(meta["seed"]),
+        config=meta.get("config", {}),
+        summary=summary,
+        rows=_read_rows(path / METRICS_FILE),
+    )
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
