@@ -8,27 +8,18 @@ commands).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from script_helpers import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "env_throughput", ROOT / "benchmarks/env_throughput.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield load_script("benchmarks/env_throughput.py")
+    del sys.modules["env_throughput"]
 
 
 QUICK = ["--seconds", "0.02", "--warmup", "2", "--no-pin"]
@@ -101,12 +92,8 @@ def test_harvest_scenarios_place_every_factory_on_every_benchmark_map(bench):
 
 @pytest.fixture(scope="module")
 def learner_bench():
-    spec = importlib.util.spec_from_file_location(
-        "learner_update", ROOT / "benchmarks/learner_update.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    yield load_script("benchmarks/learner_update.py")
+    del sys.modules["learner_update"]
 
 
 def test_learner_update_benchmark_times_and_profiles_an_update(learner_bench, capsys):

@@ -6,23 +6,18 @@ numbers are known; the script reuses finished runs and trains nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from script_helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location(
-        "trajectory_separation", ROOT / "scripts/trajectory_separation.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    yield load_script("scripts/trajectory_separation.py")
+    del sys.modules["trajectory_separation"]
 
 
 def fake_run(root: Path, name: str, seed: int, fractions: list[float], ice: float) -> None:
