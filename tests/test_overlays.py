@@ -10,18 +10,16 @@ import numpy as np
 import pytest
 from spawnzoo.envs import make
 from spawnzoo.envs.core.canvas import Canvas, scale_frame
-from spawnzoo.envs.core.rendering import OVERLAYS, parse_overlays
-from spawnzoo.envs.harvest.render import (
+from spawnzoo.envs.core.rendering import (
     HEAT_ALL,
     HEAT_NONE,
     ILLEGAL,
-    ORE,
+    OVERLAYS,
     SELECTED,
     TRAIL,
-    HarvestRenderer,
-    legal_summary,
-    mask_heat,
+    parse_overlays,
 )
+from spawnzoo.envs.harvest.render import ORE, HarvestRenderer, legal_summary, mask_heat
 from spawnzoo.envs.harvest.world import (
     BUILD_HEAVY,
     BUILD_LIGHT,

@@ -28,10 +28,28 @@ from typing import Any, Protocol
 import numpy as np
 
 from .batched import BatchedEnv, BatchStep
-from .canvas import Canvas
+from .canvas import Canvas, Color
 
 #: every overlay name of the suite (a renderer may offer a subset: ``Renderer.overlay_names``)
 OVERLAYS: tuple[str, ...] = ("ids", "actions", "mask")
+
+# The suite's shared palette: teams and overlays look the same in every env.
+#: agent colour of each player (player_0 blue, player_1 red)
+TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
+#: HUD text of each player: a lighter tint that reads well on the dark strip
+HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
+OUTLINE: Color = (20, 22, 28)
+TEXT: Color = (235, 235, 235)
+TRAIL: Color = (250, 250, 250)
+"""Arrow of a move, from the cell the agent came from."""
+ILLEGAL: Color = (255, 40, 40)
+"""An attempted action that was masked, and the cross where an agent died."""
+SELECTED: Color = (255, 230, 0)
+"""Highlight of the selected agent."""
+HEAT_NONE: Color = (230, 40, 40)
+"""``mask`` overlay: a target cell none of whose actions are legal."""
+HEAT_ALL: Color = (40, 210, 70)
+"""``mask`` overlay: a target cell with a legal action."""
 
 
 class Renderer(Protocol):
@@ -97,8 +115,10 @@ class CanvasRenderer:
     """What every env's renderer shares: options, the overlay setter, ``render`` over world 0,
     the slot lookup by agent name, and one cached ``Canvas`` per (map, window, HUD size).
 
-    Subclasses set ``overlay_names``, ``title`` and ``reset_hint`` and implement ``draw``,
-    ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``hud_lines`` may be overridden.
+    Subclasses set ``overlay_names``, ``title``, ``reset_hint`` and ``summarize_mask`` and
+    implement ``draw``, ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``hud_lines``
+    and ``death_cross`` may be overridden. The helpers below draw the overlays' parts that every
+    env draws alike.
     """
 
     overlay_names: tuple[str, ...] = ()
@@ -106,6 +126,8 @@ class CanvasRenderer:
     title: str = "spawnzoo"
     #: why there is nothing to draw before ``reset()``, for the error message
     reset_hint: str = "the map is made there"
+    #: half the size and the stroke width of the cross where an agent died, in cells
+    death_cross: tuple[float, float] = (0.4, 0.13)
 
     def __init__(
         self,
@@ -172,6 +194,82 @@ class CanvasRenderer:
     def hud_lines(self, world: BatchedEnv) -> int:
         """HUD text lines: the step line, one per player, one for the mask overlay."""
         return 1 + world.num_players + ("mask" in self._overlays)
+
+    @staticmethod
+    def summarize_mask(mask: np.ndarray) -> str:
+        """The ``mask`` overlay's HUD text of an ``[A]`` bool action mask (envs name actions)."""
+        return f"{int(np.count_nonzero(mask))} of {mask.size} actions legal"
+
+    # ------------------------------------------------------------- helpers
+    @staticmethod
+    def _name(world: BatchedEnv, index: int, slot: int) -> str:
+        """The agent name of (live or just dead) ``slot`` of world ``index``."""
+        return world.pool.name_of(
+            int(world.owner[index, slot]),
+            int(world.kind[index, slot]),
+            int(world.serial[index, slot]),
+        )
+
+    @staticmethod
+    def _mask(world: BatchedEnv, index: int, batch: BatchStep | None) -> np.ndarray:
+        """``[S, A]`` bool masks now: from ``batch`` if given, else from the world."""
+        return batch.action_mask[index] if batch is not None else world.action_mask()[index]
+
+    @staticmethod
+    def _acted(
+        world: BatchedEnv, index: int, batch: BatchStep, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Agents that acted in the last step and are still alive: ``(slots [m], actions [m],
+        illegal [m])`` from ``actions`` ``[S]`` or ``[E, S]``."""
+        act = np.asarray(actions).reshape(-1, world.num_slots)
+        act = act[index] if act.shape[0] > 1 else act[0]
+        slots = np.flatnonzero(world.alive[index] & ~batch.spawned[index])
+        illegal = batch.illegal[index, slots] if batch.illegal.size else np.zeros(slots.size, bool)
+        return slots, act[slots], illegal
+
+    @staticmethod
+    def _tint_heat(canvas: Canvas, heat: np.ndarray) -> None:
+        """Tint the cells of ``heat`` ``[H, W]`` (share of legal actions aiming at each cell,
+        NaN where none aims): green by the share where some are legal, red where none is."""
+        shown = ~np.isnan(heat)
+        share = np.where(shown, heat, 0.0)
+        color = np.where((share > 0)[..., None], HEAT_ALL, HEAT_NONE)
+        canvas.tint_grid(color, np.where(share > 0, 0.3 + 0.4 * share, 0.55) * shown)
+
+    def _cross(self, kind: int) -> tuple[float, float]:
+        """Half size and stroke width of the death cross of an agent of ``kind``."""
+        return self.death_cross
+
+    def _draw_deaths(self, canvas: Canvas, world: BatchedEnv, i: int, batch: BatchStep) -> None:
+        """A red cross on the cell of every agent that died in the last step."""
+        n = world.map_shape[1]
+        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
+        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
+        for yy, xx, k in zip(y.tolist(), x.tolist(), batch.kind[i, dead].tolist()):
+            r, width = self._cross(k)
+            cy, cx = yy + 0.5, xx + 0.5
+            for s in (1, -1):
+                start, end = (cy - r, cx - s * r), (cy + r, cx + s * r)
+                canvas.segment(start, end, ILLEGAL, width=width, outline=OUTLINE)
+
+    def _draw_mask_line(
+        self, canvas: Canvas, world: BatchedEnv, i: int, batch: BatchStep | None, slot: int | None
+    ) -> None:
+        """The ``mask`` overlay's HUD line: the selected agent's legal actions (or why none)."""
+        line = 1 + world.num_players
+        if slot is None:
+            note = f"{self.selected} is not alive" if self.selected else "no agent selected"
+            canvas.hud_line(line, [("mask: ", SELECTED), (note, TEXT)])
+            return
+        mask = self._mask(world, i, batch)[slot]
+        canvas.hud_line(
+            line,
+            [
+                (f"{self.selected}  ", HUD_TEAM_COLORS[int(world.owner[i, slot])]),
+                ("legal: ", SELECTED),
+                (self.summarize_mask(mask), TEXT),
+            ],
+        )
 
     def _canvas(self, world: BatchedEnv) -> Canvas:
         hud_lines = self.hud_lines(world)

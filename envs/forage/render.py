@@ -20,13 +20,21 @@ import numpy as np
 
 from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from ..core.rendering import OVERLAYS, CanvasRenderer
+from ..core.rendering import (
+    HEAT_ALL,
+    HEAT_NONE,
+    HUD_TEAM_COLORS,
+    ILLEGAL,
+    OUTLINE,
+    OVERLAYS,
+    SELECTED,
+    TEAM_COLORS,
+    TEXT,
+    TRAIL,
+    CanvasRenderer,
+)
 from .world import ACTION_NAMES, DIRS, MOVE_N, MOVE_W, ForageWorld
 
-#: agent colour of each player
-TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
-#: HUD text of each player: a lighter tint that reads well on the dark strip
-HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
 SOIL: Color = (92, 78, 64)
 """A barren cell."""
 BARE: Color = (170, 182, 120)
@@ -34,18 +42,11 @@ BARE: Color = (170, 182, 120)
 LUSH: Color = (46, 140, 56)
 """A fertile cell at ``food_capacity``; in between is linear."""
 GRID_LINE: Color = (70, 60, 50)
-OUTLINE: Color = (20, 22, 28)
 ENERGY: Color = (120, 230, 90)
 READY: Color = (255, 214, 64)
 """Energy bar of an agent at or above ``split_threshold``."""
-TEXT: Color = (235, 235, 235)
-TRAIL: Color = (250, 250, 250)
-ILLEGAL: Color = (255, 40, 40)
 BIRTH: Color = (255, 140, 225)
 """Ring around a newborn (the selected agent has a yellow one)."""
-SELECTED: Color = (255, 230, 0)
-HEAT_NONE: Color = (230, 40, 40)
-HEAT_ALL: Color = (40, 210, 70)
 AGENT_RADIUS = 0.34
 
 
@@ -89,6 +90,8 @@ class ForageRenderer(CanvasRenderer):
     overlay_names: tuple[str, ...] = OVERLAYS
     title = "spawnzoo forage-v0"
     reset_hint = "the forage map is grown there"
+    summarize_mask = staticmethod(legal_summary)
+    death_cross = (0.38, 0.12)
 
     def draw(
         self,
@@ -118,9 +121,9 @@ class ForageRenderer(CanvasRenderer):
         canvas.grid_lines(GRID_LINE)
         n = world.map_shape[1]
         selected = self.slot_of(world, index, self.selected) if self.selected else None
-        mask = batch.action_mask[index] if batch is not None else world.action_mask()[index]
         if "mask" in self._overlays and selected is not None:
-            self._draw_mask(canvas, world, index, selected, mask[selected])
+            mask = self._mask(world, index, batch)[selected]
+            self._draw_mask(canvas, world, index, selected, mask)
         show_actions = "actions" in self._overlays and batch is not None and actions is not None
         if show_actions:
             self._draw_moves(canvas, world, index, batch, actions)
@@ -149,19 +152,7 @@ class ForageRenderer(CanvasRenderer):
                 canvas.label(yy + 0.45, xx + 0.5, text, size=0.42, color=TEXT, background=None)
         self._draw_hud(canvas, world, index)
         if "mask" in self._overlays:
-            line = 1 + world.num_players
-            if selected is None:
-                note = f"{self.selected} is not alive" if self.selected else "no agent selected"
-                canvas.hud_line(line, [("mask: ", SELECTED), (note, TEXT)])
-            else:
-                canvas.hud_line(
-                    line,
-                    [
-                        (f"{self.selected}  ", HUD_TEAM_COLORS[int(world.owner[index, selected])]),
-                        ("legal: ", SELECTED),
-                        (legal_summary(mask[selected]), TEXT),
-                    ],
-                )
+            self._draw_mask_line(canvas, world, index, batch, selected)
         return canvas
 
     # ------------------------------------------------------------ inspection
@@ -213,11 +204,7 @@ class ForageRenderer(CanvasRenderer):
     ) -> None:
         """White arrows from where movers came from; attempted masked moves in red."""
         n = world.map_shape[1]
-        act = np.asarray(actions).reshape(-1, world.num_slots)
-        act = act[i] if act.shape[0] > 1 else act[0]
-        slots = np.flatnonzero(world.alive[i] & ~batch.spawned[i])
-        a = act[slots]
-        bad = batch.illegal[i, slots] if batch.illegal.size else np.zeros(slots.size, bool)
+        slots, a, bad = self._acted(world, i, batch, actions)
         y, x = np.divmod(world.cell[i, slots], n)
         move = (a >= MOVE_N) & (a <= MOVE_W)
         for yy, xx, aa, b in zip(y[move].tolist(), x[move].tolist(), a[move], bad[move]):
@@ -228,22 +215,6 @@ class ForageRenderer(CanvasRenderer):
             else:
                 start, end = (cy - dy * 0.9, cx - dx * 0.9), (cy - dy * 0.37, cx - dx * 0.37)
                 canvas.arrow(start, end, TRAIL, width=0.13, head=0.28, outline=OUTLINE)
-
-    def _draw_deaths(self, canvas: Canvas, world: ForageWorld, i: int, batch: BatchStep) -> None:
-        """A red cross on the cell of every agent that died in the last step."""
-        n = world.map_shape[1]
-        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
-        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
-        for yy, xx in zip(y.tolist(), x.tolist()):
-            cy, cx = yy + 0.5, xx + 0.5
-            for s in (1, -1):
-                canvas.segment(
-                    (cy - 0.38, cx - s * 0.38),
-                    (cy + 0.38, cx + s * 0.38),
-                    ILLEGAL,
-                    width=0.12,
-                    outline=OUTLINE,
-                )
 
     def _draw_hud(self, canvas: Canvas, world: ForageWorld, i: int) -> None:
         canvas.hud_line(0, [(f"step {int(world.t[i])} / {world.max_cycles}", TEXT)])

@@ -24,7 +24,17 @@ import numpy as np
 
 from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from ..core.rendering import OVERLAYS, CanvasRenderer
+from ..core.rendering import (
+    HUD_TEAM_COLORS,
+    ILLEGAL,
+    OUTLINE,
+    OVERLAYS,
+    SELECTED,
+    TEAM_COLORS,
+    TEXT,
+    TRAIL,
+    CanvasRenderer,
+)
 from .world import (
     ACTION_NAMES,
     BUILD_HEAVY,
@@ -47,12 +57,8 @@ from .world import (
     HarvestWorld,
 )
 
-#: robot colour of each player (player_0 blue, player_1 red)
-TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
 #: factory colour of each player: a deeper shade of the team colour, so robots on it stand out
 FACTORY_COLORS: tuple[Color, ...] = ((30, 68, 160), (150, 34, 34))
-#: HUD text of each player: a lighter tint that reads well on the dark strip
-HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
 
 SAND: Color = (226, 212, 184)
 """A tile without rubble."""
@@ -62,24 +68,14 @@ ICE: Color = (150, 222, 246)
 ORE: Color = (240, 160, 48)
 GRID_LINE: Color = (199, 187, 162)
 """Lines between tiles: a shade darker than sand."""
-OUTLINE: Color = (20, 22, 28)
 WATER: Color = (70, 150, 255)
 WATER_LOW: Color = (255, 214, 64)
 BATTERY: Color = (120, 230, 90)
 """Power, of robots and factories."""
-TEXT: Color = (235, 235, 235)
 DAY: Color = (255, 210, 80)
 NIGHT: Color = (150, 160, 220)
-TRAIL: Color = (250, 250, 250)
-"""Arrow of a move, from the tile the robot came from."""
 TRANSFER: Color = (40, 200, 235)
 """Arrow or badge of a cargo transfer."""
-ILLEGAL: Color = (255, 40, 40)
-"""An attempted action that was masked, and the cross where an agent died."""
-SELECTED: Color = (255, 230, 0)
-"""Highlight of the selected agent."""
-HEAT_NONE: Color = (230, 40, 40)
-HEAT_ALL: Color = (40, 210, 70)
 
 #: circle radius of each robot kind, fraction of a cell
 ROBOT_RADIUS = {LIGHT: 0.27, HEAVY: 0.39}
@@ -194,6 +190,7 @@ class HarvestRenderer(CanvasRenderer):
     overlay_names: tuple[str, ...] = OVERLAYS
     title = "spawnzoo harvest-v0"
     reset_hint = "the harvest map is generated there"
+    summarize_mask = staticmethod(legal_summary)
 
     def draw(
         self,
@@ -232,11 +229,7 @@ class HarvestRenderer(CanvasRenderer):
             self._draw_factory(canvas, world, index, slot)
         if "mask" in self._overlays and selected is not None:
             mask = self._mask(world, index, batch)[selected]
-            heat = mask_heat(world, index, selected, mask)
-            shown = ~np.isnan(heat)
-            share = np.where(shown, heat, 0.0)
-            color = np.where((share > 0)[..., None], HEAT_ALL, HEAT_NONE)
-            canvas.tint_grid(color, np.where(share > 0, 0.3 + 0.4 * share, 0.55) * shown)
+            self._tint_heat(canvas, mask_heat(world, index, selected, mask))
         acted = None
         if "actions" in self._overlays and batch is not None and actions is not None:
             acted = self._acted(world, index, batch, actions)
@@ -305,30 +298,6 @@ class HarvestRenderer(CanvasRenderer):
         return rows
 
     # ------------------------------------------------------------- helpers
-    @staticmethod
-    def _name(world: HarvestWorld, index: int, slot: int) -> str:
-        return world.pool.name_of(
-            int(world.owner[index, slot]),
-            int(world.kind[index, slot]),
-            int(world.serial[index, slot]),
-        )
-
-    @staticmethod
-    def _mask(world: HarvestWorld, index: int, batch: BatchStep | None) -> np.ndarray:
-        """``[S, A]`` bool masks now: from ``batch`` if given, else from the world."""
-        return batch.action_mask[index] if batch is not None else world.action_mask()[index]
-
-    @staticmethod
-    def _acted(
-        world: HarvestWorld, index: int, batch: BatchStep, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Live agents that acted in the last step: ``(slots [m], actions [m], illegal [m])``."""
-        act = np.asarray(actions).reshape(-1, world.num_slots)
-        act = act[index] if act.shape[0] > 1 else act[0]
-        slots = np.flatnonzero(world.alive[index] & ~batch.spawned[index])
-        illegal = batch.illegal[index, slots] if batch.illegal.size else np.zeros(slots.size, bool)
-        return slots, act[slots], illegal
-
     def _draw_factory(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
         n = world.map_shape[1]
         cy, cx = divmod(int(world.cell[i, slot]), n)
@@ -484,23 +453,9 @@ class HarvestRenderer(CanvasRenderer):
             ]
             canvas.polygon(pts, color or BATTERY)
 
-    def _draw_deaths(self, canvas: Canvas, world: HarvestWorld, i: int, batch: BatchStep) -> None:
-        """A red cross on the tile of every agent that died in the last step."""
-        n = world.map_shape[1]
-        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
-        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
-        big = batch.kind[i, dead] == FACTORY
-        for yy, xx, b in zip(y.tolist(), x.tolist(), big.tolist()):
-            r, width = (1.2, 0.3) if b else (0.42, 0.14)
-            cy, cx = yy + 0.5, xx + 0.5
-            for s in (1, -1):
-                canvas.segment(
-                    (cy - r, cx - s * r),
-                    (cy + r, cx + s * r),
-                    ILLEGAL,
-                    width=width,
-                    outline=OUTLINE,
-                )
+    def _cross(self, kind: int) -> tuple[float, float]:
+        """A factory's death cross spans its 3 x 3 footprint."""
+        return (1.2, 0.3) if kind == FACTORY else (0.42, 0.14)
 
     def _draw_selection(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
         n = world.map_shape[1]
@@ -570,27 +525,3 @@ class HarvestRenderer(CanvasRenderer):
                     ),
                 ],
             )
-
-    def _draw_mask_line(
-        self,
-        canvas: Canvas,
-        world: HarvestWorld,
-        i: int,
-        batch: BatchStep | None,
-        slot: int | None,
-    ) -> None:
-        line = 1 + world.num_players
-        if slot is None:
-            note = f"{self.selected} is not alive" if self.selected else "no agent selected"
-            canvas.hud_line(line, [("mask: ", SELECTED), (note, TEXT)])
-            return
-        mask = self._mask(world, i, batch)[slot]
-        owner = int(world.owner[i, slot])
-        canvas.hud_line(
-            line,
-            [
-                (f"{self.selected}  ", HUD_TEAM_COLORS[owner]),
-                ("legal: ", SELECTED),
-                (legal_summary(mask), TEXT),
-            ],
-        )

@@ -24,7 +24,17 @@ import numpy as np
 
 from ..core.batched import BatchStep
 from ..core.canvas import Canvas, Color
-from ..core.rendering import OVERLAYS, CanvasRenderer
+from ..core.rendering import (
+    HUD_TEAM_COLORS,
+    ILLEGAL,
+    OUTLINE,
+    OVERLAYS,
+    SELECTED,
+    TEAM_COLORS,
+    TEXT,
+    TRAIL,
+    CanvasRenderer,
+)
 from .world import (
     ACTION_NAMES,
     ATTACK_N,
@@ -42,33 +52,20 @@ from .world import (
     SkirmishWorld,
 )
 
-#: unit colour of each team (player_0 blue, player_1 red)
-TEAM_COLORS: tuple[Color, ...] = ((58, 120, 240), (228, 64, 56))
 #: base colour of each team: a deeper shade of the team colour
 BASE_COLORS: tuple[Color, ...] = ((30, 68, 160), (150, 34, 34))
-#: HUD text of each team: a lighter tint that reads well on the dark strip
-HUD_TEAM_COLORS: tuple[Color, ...] = ((130, 175, 255), (255, 135, 125))
 
 GROUND: Color = (196, 214, 170)
 ROCK: Color = (92, 94, 100)
 GRID_LINE: Color = (176, 194, 152)
 ZONE: Color = (240, 200, 70)
 """Tint of a capture zone nobody holds (and of its flag)."""
-OUTLINE: Color = (20, 22, 28)
 HP_HIGH: Color = (90, 220, 90)
 HP_MID: Color = (240, 210, 60)
 HP_LOW: Color = (240, 70, 50)
-TEXT: Color = (235, 235, 235)
-TRAIL: Color = (250, 250, 250)
-"""Arrow of a move, from the cell the unit came from."""
 BOUNCE: Color = (160, 160, 160)
 """Short arrow of a move that bounced (the unit stayed)."""
 ATTACK: Color = (255, 150, 30)
-ILLEGAL: Color = (255, 40, 40)
-"""An attempted action that was masked, and the cross where an agent died."""
-SELECTED: Color = (255, 230, 0)
-HEAT_NONE: Color = (230, 40, 40)
-HEAT_ALL: Color = (40, 210, 70)
 
 KIND_INITIAL = {BASE: "B", MELEE: "M", RANGED: "R"}
 #: target of each action as an index into ``DIRS`` (0 = the agent's own cell, 1-4 = N E S W)
@@ -171,6 +168,7 @@ class SkirmishRenderer(CanvasRenderer):
     overlay_names: tuple[str, ...] = OVERLAYS
     title = "spawnzoo skirmish-v0"
     reset_hint = "the skirmish map is generated there"
+    summarize_mask = staticmethod(legal_summary)
 
     def draw(
         self,
@@ -205,11 +203,8 @@ class SkirmishRenderer(CanvasRenderer):
         self._draw_flags(canvas, world, index)
         selected = self.slot_of(world, index, self.selected) if self.selected else None
         if "mask" in self._overlays and selected is not None:
-            heat = mask_heat(world, index, selected, self._mask(world, index, batch)[selected])
-            shown = ~np.isnan(heat)
-            share = np.where(shown, heat, 0.0)
-            color = np.where((share > 0)[..., None], HEAT_ALL, HEAT_NONE)
-            canvas.tint_grid(color, np.where(share > 0, 0.3 + 0.4 * share, 0.55) * shown)
+            mask = self._mask(world, index, batch)[selected]
+            self._tint_heat(canvas, mask_heat(world, index, selected, mask))
         acted = None
         if "actions" in self._overlays and batch is not None and actions is not None:
             acted = self._acted(world, index, batch, actions)
@@ -263,31 +258,6 @@ class SkirmishRenderer(CanvasRenderer):
         return rows
 
     # ------------------------------------------------------------- helpers
-    @staticmethod
-    def _name(world: SkirmishWorld, index: int, slot: int) -> str:
-        return world.pool.name_of(
-            int(world.owner[index, slot]),
-            int(world.kind[index, slot]),
-            int(world.serial[index, slot]),
-        )
-
-    @staticmethod
-    def _mask(world: SkirmishWorld, index: int, batch: BatchStep | None) -> np.ndarray:
-        """``[S, A]`` bool masks now: from ``batch`` if given, else from the world."""
-        return batch.action_mask[index] if batch is not None else world.action_mask()[index]
-
-    @staticmethod
-    def _acted(
-        world: SkirmishWorld, index: int, batch: BatchStep, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Agents that acted in the last step and are still alive: ``(slots [m], actions [m],
-        illegal [m])``."""
-        act = np.asarray(actions).reshape(-1, world.num_slots)
-        act = act[index] if act.shape[0] > 1 else act[0]
-        slots = np.flatnonzero(world.alive[index] & ~batch.spawned[index])
-        illegal = batch.illegal[index, slots] if batch.illegal.size else np.zeros(slots.size, bool)
-        return slots, act[slots], illegal
-
     def _draw_flags(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
         """A pennant on each capture point's centre cell, in the holder's colour (gold: none)."""
         n = world.map_shape[1]
@@ -372,22 +342,6 @@ class SkirmishRenderer(CanvasRenderer):
                     anchor="topright",
                 )
 
-    def _draw_deaths(self, canvas: Canvas, world: SkirmishWorld, i: int, batch: BatchStep):
-        """A red cross on the cell of every agent that died in the last step."""
-        n = world.map_shape[1]
-        dead = np.flatnonzero(batch.terminated[i] & ~world.alive[i])
-        y, x = np.divmod(batch.cell[i, dead].astype(np.int64), n)
-        for yy, xx in zip(y.tolist(), x.tolist()):
-            cy, cx = yy + 0.5, xx + 0.5
-            for s in (1, -1):
-                canvas.segment(
-                    (cy - 0.4, cx - s * 0.4),
-                    (cy + 0.4, cx + s * 0.4),
-                    ILLEGAL,
-                    width=0.13,
-                    outline=OUTLINE,
-                )
-
     def _draw_ids(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
         """Kind initial and serial of every live agent (team by colour)."""
         if canvas.cell_size < 10:
@@ -424,19 +378,3 @@ class SkirmishRenderer(CanvasRenderer):
                     ),
                 ],
             )
-
-    def _draw_mask_line(self, canvas, world: SkirmishWorld, i: int, batch, slot) -> None:
-        if slot is None:
-            note = f"{self.selected} is not alive" if self.selected else "no agent selected"
-            canvas.hud_line(3, [("mask: ", SELECTED), (note, TEXT)])
-            return
-        mask = self._mask(world, i, batch)[slot]
-        owner = int(world.owner[i, slot])
-        canvas.hud_line(
-            3,
-            [
-                (f"{self.selected}  ", HUD_TEAM_COLORS[owner]),
-                ("legal: ", SELECTED),
-                (legal_summary(mask), TEXT),
-            ],
-        )
