@@ -2,7 +2,8 @@
 
 A new env registers itself (``spawnzoo.envs.register``) with a few small ``conformance`` settings
 and gets this whole file. On top of PettingZoo's checks we test ``max_cycles`` ourselves, because
-PettingZoo's ``max_cycles_test`` assumes every possible agent lives from the first step.
+PettingZoo's ``max_cycles_test`` assumes every possible agent lives from the first step, and
+that the dict API plays exactly the batched core it adapts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pettingzoo.test import (
     state_test,
 )
 from pettingzoo.utils import parallel_to_aec
-from spawnzoo.envs import REGISTRY, harvest_v0, make, make_batched
+from spawnzoo.envs import REGISTRY, harvest_v0, make, make_batched, make_policy
 
 CASES = [
     pytest.param(
@@ -197,3 +198,74 @@ def test_unseeded_reset_continues_the_seeded_stream(env_id, settings):
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
     assert not (first[0].shape == first[1].shape and np.array_equal(first[0], first[1]))
+
+
+@pytest.mark.parametrize(("env_id", "settings"), CASES)
+def test_the_dict_api_plays_exactly_the_batched_core(env_id, settings, legal_actions):
+    """The PettingZoo adapter is a view of one batched world: the same agents (live slots,
+    spawns as new names), masks, state, observations (the core's windows and own features),
+    rewards, flags, infos and episode metrics, step for step, under random legal play and the
+    env's scripted ``heuristic`` (which fights, so units die on the larger maps too)."""
+    settings = {**settings, "max_cycles": 100}
+    env = make(env_id, **settings)
+    core = make_batched(env_id, num_envs=1, auto_reset=False, **settings)
+    w = core.map_shape[1]
+    rng = np.random.default_rng(17)
+    spawned = died = 0
+    for seed in range(3):
+        obs, infos = env.reset(seed=seed)
+        batch = core.reset(seed=seed)
+        heuristic = make_policy(env_id, "heuristic", core, seed=seed) if seed == 1 else None
+        while True:
+            slot_of = {a: env.slot_of(a) for a in env.agents}
+            live = np.flatnonzero(batch.alive[0]).tolist() if not batch.done[0] else []
+            assert sorted(slot_of.values()) == live
+            assert set(slot_of) <= set(obs) and set(slot_of) <= set(env.possible_agents)
+            np.testing.assert_array_equal(env.state(), core.planes()[0, 0])
+            if slot_of:
+                slots = np.array(list(slot_of.values()))
+                zeros = np.zeros_like(slots)
+                window = core.egocentric(zeros, slots, core.cfg.obs_radius)
+                expected = np.concatenate(
+                    [window.reshape(len(slots), -1), core.self_features(zeros, slots)], axis=1
+                )
+                for i, (agent, slot) in enumerate(slot_of.items()):
+                    np.testing.assert_array_equal(obs[agent]["observation"], expected[i])
+                    np.testing.assert_array_equal(
+                        obs[agent]["action_mask"].astype(bool), batch.action_mask[0, slot]
+                    )
+            if not env.agents:
+                break
+            if heuristic is None:
+                actions = legal_actions(rng, batch.action_mask)
+            else:
+                actions = heuristic.act(batch)
+            obs, rewards, terminations, truncations, infos = env.step(
+                env.actions_from_slots(actions)
+            )
+            batch = core.step(actions)
+            # this step's dicts hold last step's agents and the ones spawned now (those spawned
+            # in an episode's last step never act, so they never become agents)
+            new = {a: env.slot_of(a) for a in set(obs) - set(slot_of)}
+            born = batch.spawned[0] & ~batch.done[0]
+            assert sorted(new.values()) == np.flatnonzero(born).tolist()
+            spawned += len(new)
+            slot_of |= new
+            assert set(obs) == set(slot_of) == set(rewards) == set(terminations) == set(infos)
+            for agent, slot in slot_of.items():
+                assert rewards[agent] == float(batch.reward[0, slot]), agent
+                assert terminations[agent] == bool(batch.terminated[0, slot]), agent
+                assert truncations[agent] == bool(batch.truncated[0, slot]), agent
+                info = infos[agent]
+                assert info["illegal_action"] == bool(batch.illegal[0, slot]), agent
+                assert info["kind"] == core.kind_names[batch.kind[0, slot]]
+                assert info["owner"] == core.pool.owners[batch.owner[0, slot]]
+                y, x = divmod(int(batch.cell[0, slot]), w)
+                assert info["cell"] == (x, y)
+                if batch.done[0]:
+                    per_player = batch.final.metrics[0]["per_player"][batch.owner[0, slot]]
+                    assert info["episode"] == {"episode_length": int(core.t[0]), **per_player}
+                else:
+                    assert "episode" not in info
+                died += terminations[agent]
+    assert spawned > 0 and died > 0, (spawned, died)

@@ -119,63 +119,6 @@ def test_a_different_seed_gives_a_different_map():
     assert not np.array_equal(env.state(), state0)
 
 
-def test_parallel_env_and_batched_core_give_identical_trajectories(legal_actions):
-    settings = dict(preset="tiny", players=2, max_cycles=90)
-    env = make("harvest-v0", **settings)
-    core = batched_env(num_envs=1, auto_reset=False, **settings)
-    rng = np.random.default_rng(17)
-    spawned = died = 0
-    for seed in range(4):
-        obs, _ = env.reset(seed=seed)
-        batch = core.reset(seed=seed)
-        assert sorted(env.slot_of(a) for a in env.agents) == np.flatnonzero(batch.alive[0]).tolist()
-        while env.agents:
-            slot_of = {a: env.slot_of(a) for a in env.agents}
-            for agent, slot in slot_of.items():
-                np.testing.assert_array_equal(
-                    obs[agent]["action_mask"].astype(bool), batch.action_mask[0, slot]
-                )
-            np.testing.assert_array_equal(env.state(), core.planes()[0, 0])
-            actions = legal_actions(rng, batch.action_mask)
-            obs, rewards, terminations, truncations, infos = env.step(
-                {a: int(actions[0, slot]) for a, slot in slot_of.items()}
-            )
-            batch = core.step(actions)
-            # new agents are the robots built this step (those built in the last step never act,
-            # so they never become agents)
-            new = {a: env.slot_of(a) for a in set(obs) - set(slot_of)}
-            born = batch.spawned[0] & ~batch.done[0]
-            assert sorted(new.values()) == np.flatnonzero(born).tolist()
-            spawned += len(new)
-            slot_of |= new
-            assert set(obs) == set(slot_of)
-            for agent, slot in slot_of.items():
-                assert rewards[agent] == float(batch.reward[0, slot]), agent
-                assert terminations[agent] == bool(batch.terminated[0, slot]), agent
-                assert truncations[agent] == bool(batch.truncated[0, slot]), agent
-                assert infos[agent]["illegal_action"] == bool(batch.illegal[0, slot]), agent
-                assert infos[agent]["kind"] == core.kind_names[batch.kind[0, slot]]
-                y, x = divmod(int(batch.cell[0, slot]), core.map_shape[1])
-                assert infos[agent]["cell"] == (x, y)
-                died += terminations[agent]
-            if batch.done[0]:
-                assert env.agents == []
-            else:
-                live = np.flatnonzero(batch.alive[0]).tolist()
-                assert sorted(env.slot_of(a) for a in env.agents) == live
-            np.testing.assert_array_equal(env.state(), core.planes()[0, 0])
-            if env.agents:  # the observations are cut from the same planes
-                slots = np.array([env.slot_of(a) for a in env.agents])
-                zeros = np.zeros_like(slots)
-                window = core.egocentric(zeros, slots, core.cfg.obs_radius)
-                expected = np.concatenate(
-                    [window.reshape(len(slots), -1), core.self_features(zeros, slots)], axis=1
-                )
-                for i, agent in enumerate(env.agents):
-                    np.testing.assert_array_equal(obs[agent]["observation"], expected[i])
-    assert spawned > 0 and died > 0, (spawned, died)
-
-
 def test_auto_reset_keeps_the_final_state_of_the_episode_it_ends(legal_actions):
     settings = dict(preset="tiny", players=2, max_cycles=30)
     auto = batched_env(num_envs=3, **settings)

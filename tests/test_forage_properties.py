@@ -165,38 +165,6 @@ def test_same_seed_and_actions_give_the_same_dict_trajectory(legal_actions):
         assert x[1:] == y[1:]  # (infos,) after a reset; rewards ... infos after a step
 
 
-def test_the_dict_api_plays_exactly_the_batched_core():
-    settings = dict(preset="tiny", players=2, max_cycles=90)
-    env = make("forage-v0", **settings)
-    core = make_batched("forage-v0", num_envs=1, auto_reset=False, **settings)
-    env.reset(seed=4)
-    batch = core.reset(seed=4)
-    policy = make_policy("forage-v0", "heuristic", core, seed=1)
-    steps = births = 0
-    while env.agents:
-        actions = policy.act(batch)
-        obs, rewards, terms, truncs, infos = env.step(env.actions_from_slots(actions))
-        batch = core.step(actions)
-        steps += 1
-        births += int(batch.spawned.sum())
-        live = core.pool.names_of(
-            core.owner[0][core.alive[0]], core.kind[0][core.alive[0]], core.serial[0][core.alive[0]]
-        )
-        assert sorted(env.agents) == sorted(live) or batch.done[0]
-        acted = batch.alive[0] | batch.terminated[0]
-        names = core.pool.names_of(
-            batch.owner[0][acted], batch.kind[0][acted], batch.serial[0][acted]
-        )
-        by_name = dict(zip(names, batch.reward[0][acted].tolist()))
-        assert rewards == {a: by_name[a] for a in rewards}
-        terminated = dict(zip(names, batch.terminated[0][acted].tolist()))
-        assert all(terms[a] == terminated[a] for a in terms)
-        np.testing.assert_array_equal(env.world.food, core.food)
-        np.testing.assert_array_equal(env.world.energy, core.energy)
-    assert steps == 90 or batch.done[0]
-    assert births > 0
-
-
 def test_the_heuristic_feeds_a_larger_colony_than_random_play():
     results = {}
     for name in ("heuristic", "random"):

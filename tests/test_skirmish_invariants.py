@@ -236,62 +236,6 @@ def test_parallel_env_twins_agree(legal_actions):
                 )
 
 
-def test_parallel_env_and_batched_core_give_identical_trajectories(legal_actions):
-    settings = dict(preset="tiny", max_cycles=80)
-    env = make("skirmish-v0", **settings)
-    core = batched_env(num_envs=1, auto_reset=False, **settings)
-    rng = np.random.default_rng(17)
-    spawned = died = 0
-    for seed in range(3):
-        obs, _ = env.reset(seed=seed)
-        batch = core.reset(seed=seed)
-        while env.agents:
-            assert set(env.agents) <= set(env.possible_agents)
-            slot_of = {a: env.slot_of(a) for a in env.agents}
-            for agent, slot in slot_of.items():
-                np.testing.assert_array_equal(
-                    obs[agent]["action_mask"].astype(bool), batch.action_mask[0, slot]
-                )
-            np.testing.assert_array_equal(env.state(), core.planes()[0, 0])
-            actions = legal_actions(rng, batch.action_mask)
-            obs, rewards, terminations, truncations, infos = env.step(
-                {a: int(actions[0, slot]) for a, slot in slot_of.items()}
-            )
-            batch = core.step(actions)
-            new = {a: env.slot_of(a) for a in set(obs) - set(slot_of)}
-            born = batch.spawned[0] & ~batch.done[0]
-            assert sorted(new.values()) == np.flatnonzero(born).tolist()
-            spawned += len(new)
-            slot_of |= new
-            assert set(obs) == set(slot_of)
-            for agent, slot in slot_of.items():
-                assert rewards[agent] == float(batch.reward[0, slot]), agent
-                assert terminations[agent] == bool(batch.terminated[0, slot]), agent
-                assert truncations[agent] == bool(batch.truncated[0, slot]), agent
-                assert infos[agent]["kind"] == core.kind_names[batch.kind[0, slot]]
-                died += terminations[agent]
-            if batch.done[0]:
-                assert env.agents == []
-                owner = {a: int(batch.owner[0, s]) for a, s in slot_of.items()}
-                for agent in obs:
-                    episode = infos[agent]["episode"]
-                    expected = batch.final.metrics[0]["per_player"][owner[agent]]
-                    assert episode == {"episode_length": int(core.t[0]), **expected}
-            else:
-                live = np.flatnonzero(batch.alive[0]).tolist()
-                assert sorted(env.slot_of(a) for a in env.agents) == live
-            if env.agents:
-                slots = np.array([env.slot_of(a) for a in env.agents])
-                zeros = np.zeros_like(slots)
-                window = core.egocentric(zeros, slots, core.cfg.obs_radius)
-                expected = np.concatenate(
-                    [window.reshape(len(slots), -1), core.self_features(zeros, slots)], axis=1
-                )
-                for i, agent in enumerate(env.agents):
-                    np.testing.assert_array_equal(obs[agent]["observation"], expected[i])
-    assert spawned > 0 and died > 0, (spawned, died)
-
-
 def test_auto_reset_reports_the_final_state_and_starts_a_new_map(legal_actions):
     world = make_batched("skirmish-v0", num_envs=2, preset="tiny", max_cycles=12)
     batch = world.reset(seed=8)
