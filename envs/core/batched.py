@@ -302,7 +302,8 @@ class SlotArrayEnv(BatchedEnv):
     """A ``BatchedEnv`` that keeps its entities in ``[E, S]`` arrays (harvest, forage, skirmish).
 
     It provides ``reset``, ``is_reset``, ``slot_cell``, ``slot_owner``, ``final_planes``, the
-    end-of-episode capture ``_finish`` and the ``BatchStep`` builder ``_batch``. Subclasses keep
+    start of every step ``_begin_step``, the end-of-episode capture ``_finish`` and the
+    ``BatchStep`` builder ``_batch``. Subclasses keep
     ``alive`` ``[E, S]`` bool, ``kind``/``owner`` ``[E, S]`` int8, ``cell``/``serial`` ``[E, S]``
     ints and ``_mask`` ``[E, S, A]`` bool (the masks after ``_compute_masks``), set
     ``_seeded = False`` in ``__init__``, and implement ``_reset_world(i)`` (one world, drawing
@@ -344,6 +345,30 @@ class SlotArrayEnv(BatchedEnv):
             done=np.zeros(self.num_envs, dtype=bool),
             illegal=zeros.astype(bool),
         )
+
+    def _begin_step(self, actions: Any) -> np.ndarray:
+        """What every step starts with: check the world was reset and ``actions`` are valid,
+        and empty the slots whose entity died in the last step.
+
+        Args:
+            actions: ``[E, S]`` ints in ``[0, A)``.
+
+        Returns:
+            ``[E, S]`` int64, a copy the step may edit (e.g. masked actions to the no-op).
+
+        Raises:
+            RuntimeError: ``reset()`` was not called yet.
+            ValueError: ``actions`` has the wrong shape, dtype or a value out of range.
+        """
+        if not self._seeded:
+            raise RuntimeError("call reset() before step()")
+        a = validate_actions(actions, self.num_envs, self.num_slots, self.num_actions).copy()
+        empty = ~self.alive
+        self.kind[empty] = -1
+        self.owner[empty] = -1
+        self.cell[empty] = -1
+        self.serial[empty] = -1
+        return a
 
     @abstractmethod
     def _reset_world(self, i: int) -> None:

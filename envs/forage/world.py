@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv
 from ..core.pool import AgentPool
 from .config import ForageConfig
 
@@ -229,17 +229,9 @@ class ForageWorld(SlotArrayEnv):
         Returns:
             ``BatchStep``; worlds with ``done`` have been reset (``final`` holds their end state).
         """
-        if not self._seeded:
-            raise RuntimeError("call reset() before step()")
-        a = validate_actions(actions, self.num_envs, self.num_slots, NUM_ACTIONS).copy()
+        a = self._begin_step(actions)
         cfg = self.cfg
         e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
-        # slots whose agent died last step are empty from now on
-        empty = ~self.alive
-        self.kind[empty] = -1
-        self.owner[empty] = -1
-        self.cell[empty] = -1
-        self.serial[empty] = -1
         legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
         illegal = self.alive & ~legal
         a[~legal] = STAY

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv
 from ..core.pool import AgentPool
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
@@ -311,15 +311,7 @@ class HarvestWorld(SlotArrayEnv):
         Returns:
             ``BatchStep``; worlds with ``done`` have been reset (``final`` holds their end state).
         """
-        if not self._seeded:
-            raise RuntimeError("call reset() before step()")
-        a = validate_actions(actions, self.num_envs, self.num_slots, NUM_ACTIONS).copy()
-        # slots whose entity died last step are empty from now on
-        empty = ~self.alive
-        self.kind[empty] = -1
-        self.owner[empty] = -1
-        self.cell[empty] = -1
-        self.serial[empty] = -1
+        a = self._begin_step(actions)
         cfg, k = self.cfg, self._k
         e_n, s_n, n_cells = self.num_envs, self.num_slots, self.n_cells
         legal = self._mask.reshape(-1, NUM_ACTIONS)[self._flat_slots, a.reshape(-1)]

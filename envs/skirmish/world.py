@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv, validate_actions
+from ..core.batched import BatchStep, SlotArrayEnv
 from ..core.pool import AgentPool
 from .config import SkirmishConfig
 from .mapgen import generate_map
@@ -248,15 +248,7 @@ class SkirmishWorld(SlotArrayEnv):
         Returns:
             ``BatchStep``; worlds with ``done`` have been reset (``final`` holds their end state).
         """
-        if not self._seeded:
-            raise RuntimeError("call reset() before step()")
-        a = validate_actions(actions, self.num_envs, self.num_slots, NUM_ACTIONS).copy()
-        # slots whose entity died last step are empty from now on
-        empty = ~self.alive
-        self.kind[empty] = -1
-        self.owner[empty] = -1
-        self.cell[empty] = -1
-        self.serial[empty] = -1
+        a = self._begin_step(actions)
         cfg = self.cfg
         e_n, s_n = self.num_envs, self.num_slots
         legal = np.take_along_axis(self._mask, a[..., None], axis=2)[..., 0]
