@@ -47,12 +47,7 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
     with run, TrainingProgress(0, enabled=config.progress) as progress:
         result = evaluate(
             lambda world: make_policy(config.env_id, policy, world, seed=config.seed),
-            config.env_id,
-            config.env_kwargs,
-            num_envs=config.eval_envs,
-            max_cycles=config.eval_horizon,
-            seed=config.eval_seed,
-            opponent=config.eval_opponent,
+            **config.eval_kwargs,
         )
         metrics = result.to_metrics()
         progress.message(

@@ -396,6 +396,14 @@ def test_ppo_config_derived_values():
     assert c.env_kwargs == {"preset": "small"}
     bare = PPOConfig(preset=None, env_settings={"map_size": 16}, eval_max_cycles=64)
     assert bare.env_kwargs == {"map_size": 16} and bare.eval_horizon == 64
+    assert PPOConfig(preset="tiny", eval_envs=3, eval_seed=7).eval_kwargs == {
+        "env_id": "harvest-v0",
+        "settings": {"preset": "tiny"},
+        "num_envs": 3,
+        "max_cycles": 128,
+        "seed": 7,
+        "opponent": None,
+    }
     e = PPOConfig(total_timesteps=5 * 4096, eval_every=2, checkpoint_every=0)
     assert [i for i in range(1, 6) if e.should_evaluate(i)] == [2, 4, 5]
     assert [i for i in range(1, 6) if e.should_checkpoint(i)] == [5]

@@ -226,6 +226,20 @@ class PPOConfig:
             )
         return int(found)
 
+    @property
+    def eval_kwargs(self) -> dict[str, Any]:
+        """The evaluation protocol as ``evaluate``'s arguments after the policy: this config's
+        env and settings, ``eval_envs`` worlds, ``eval_horizon`` steps, ``eval_seed`` and
+        ``eval_opponent`` (``evaluate(make_policy, **cfg.eval_kwargs)``)."""
+        return {
+            "env_id": self.env_id,
+            "settings": self.env_kwargs,
+            "num_envs": self.eval_envs,
+            "max_cycles": self.eval_horizon,
+            "seed": self.eval_seed,
+            "opponent": self.eval_opponent,
+        }
+
     def should_evaluate(self, iteration: int) -> bool:
         """Whether to evaluate after ``iteration`` (1-based); always after the last one."""
         return _every(iteration, self.eval_every, self.num_iterations)

@@ -491,12 +491,7 @@ def train_grouped(
             if cfg.should_evaluate(cycle):
                 result = evaluate(
                     lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_seed),
-                    cfg.env_id,
-                    cfg.env_kwargs,
-                    num_envs=cfg.eval_envs,
-                    max_cycles=cfg.eval_horizon,
-                    seed=cfg.eval_seed,
-                    opponent=cfg.eval_opponent,
+                    **cfg.eval_kwargs,
                 )
                 milestones.update(env_steps, result.full_length_fraction)
                 final_metrics, final_eval = result.to_metrics(), result.to_dict()

@@ -150,12 +150,7 @@ def evaluate_model(cfg: IndependentConfig, model: MaskablePPO) -> EvalResult:
     """The shared evaluation protocol on the current policy."""
     return evaluate(
         lambda world: IndependentAgent(world, model, obs_radius=cfg.obs_radius, seed=cfg.eval_seed),
-        cfg.env_id,
-        cfg.env_kwargs,
-        num_envs=cfg.eval_envs,
-        max_cycles=cfg.eval_horizon,
-        seed=cfg.eval_seed,
-        opponent=cfg.eval_opponent,
+        **cfg.eval_kwargs,
     )
 
 
