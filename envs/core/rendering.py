@@ -115,10 +115,10 @@ class CanvasRenderer:
     """What every env's renderer shares: options, the overlay setter, ``render`` over world 0,
     the slot lookup by agent name, and one cached ``Canvas`` per (map, window, HUD size).
 
-    Subclasses set ``overlay_names``, ``title``, ``reset_hint`` and ``summarize_mask`` and
-    implement ``draw``, ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``hud_lines``
-    and ``death_cross`` may be overridden. The helpers below draw the overlays' parts that every
-    env draws alike.
+    Subclasses set ``overlay_names``, ``title`` and ``reset_hint`` and implement ``draw``,
+    ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``summarize_mask`` (to name the
+    env's actions), ``hud_lines``, ``death_cross`` and ``_cross`` may be overridden. The helpers
+    below draw the overlays' parts that every env draws alike.
     """
 
     overlay_names: tuple[str, ...] = ()
