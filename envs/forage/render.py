@@ -165,7 +165,7 @@ class ForageRenderer(CanvasRenderer):
         slot = int(world.agent_map[index, y * w + x])
         if slot < 0 or not world.alive[index, slot]:
             return None
-        return world.pool.name_of(int(world.owner[index, slot]), 0, int(world.serial[index, slot]))
+        return self._name(world, index, slot)
 
     def describe(self, world: ForageWorld, index: int, agent: str) -> list[tuple[str, str]]:
         """``(field, value)`` rows of a live agent's state (``[]`` if it is not alive)."""
