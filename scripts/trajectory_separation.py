@@ -4,7 +4,12 @@ Runs ``spawnzoo train hybrid`` for each grouping and seed (in parallel processes
 that already finished, resumes partial ones, then writes the table from the runs' summaries:
 
     python scripts/trajectory_separation.py --preset small --seeds 1 2 3 --jobs 2 \\
-        --out docs/results.md
+        --out runs/trajsep/table.md
+
+(the table also goes to stdout; docs/results.md quotes the tables). Arguments after ``--`` go
+to ``spawnzoo train hybrid``; the setting with the paper's number of units (about 24 live
+entities per player, where the paper's factor shows; see docs/results.md) is
+``-- --set 'factories_per_player=[8,8]'``.
 
 Each table row is one grouping: final evaluation ice transferred and episode length (mean and
 std over seeds x evaluation episodes), and the env steps at which >= 10% and >= 95% of the
