@@ -31,6 +31,7 @@ COLUMNS = {
     "approx. KL": "losses/approx_kl",
     "entropy per example": "losses/entropy",
 }
+COUNTS = ("agents/groups_active_mean", "agents/alive_mean")
 
 
 def phases(spec: str) -> list[tuple[int, int]]:
@@ -54,6 +55,11 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return [r for r in rows if "losses/clip_fraction" in r]
 
 
+def phase_mean(parts: list[list[dict]], key: str) -> float:
+    """Mean over seeds of each seed's mean of ``key`` over the phase's cycles."""
+    return float(np.mean([np.mean([r[key] for r in part]) for part in parts]))
+
+
 def table(root: Path, cycle_ranges: list[tuple[int, int]]) -> str:
     runs: dict[str, list[list[dict]]] = {}
     for d in sorted(root.iterdir()):
@@ -69,15 +75,11 @@ def table(root: Path, cycle_ranges: list[tuple[int, int]]) -> str:
             parts = [s[lo - 1 : hi] for s in seeds if len(s) >= lo]
             if not parts:
                 continue
-
-            def mean(key: str, parts: list[list[dict]] = parts) -> float:
-                # mean over seeds of each seed's mean over the phase's cycles
-                return float(np.mean([np.mean([r[key] for r in p]) for p in parts]))
-
-            per_entity = mean("losses/entropy") * mean("agents/groups_active_mean")
-            per_entity /= mean("agents/alive_mean")
-            cells = [f"{mean(key):.3f}" for key in COLUMNS.values()]
-            cells += [f"{per_entity:.2f}", f"{mean('agents/alive_mean'):.1f}"]
+            mean = {key: phase_mean(parts, key) for key in (*COLUMNS.values(), *COUNTS)}
+            live = mean["agents/alive_mean"]
+            per_entity = mean["losses/entropy"] * mean["agents/groups_active_mean"] / live
+            cells = [f"{mean[key]:.3f}" for key in COLUMNS.values()]
+            cells += [f"{per_entity:.2f}", f"{live:.1f}"]
             last = min(hi, max(len(p) + lo - 1 for p in parts))
             lines.append(f"| {grouping} | {lo}-{last} | {len(parts)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
