@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 from spawnzoo import envs
+from spawnzoo.baselines.common.machine import cpu_feature_level, cpu_model
 
 HARVEST = "harvest-v0"
 
@@ -169,15 +170,13 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "unknown"
 
 
-def cpu_model() -> str:
-    """The ``model name`` of /proc/cpuinfo, else ``platform.processor()``."""
+def numpy_dispatch() -> str:
+    """The SIMD targets numpy's loops dispatch to on this machine (e.g. ``X86_V3 X86_V4``)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return " ".join(n for n in __cpu_dispatch__ if __cpu_features__.get(n)) or "baseline only"
 
 
 def git_commit() -> str:
@@ -215,6 +214,7 @@ def machine_header(pinning: str) -> dict[str, str]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu": cpu_model(),
+        "cpu features": f"{cpu_feature_level()} (numpy dispatch: {numpy_dispatch()})",
         "cores": f"{os.cpu_count()} on the machine",
         "threads": f"one: {pinning}; OMP_NUM_THREADS=1 and the other BLAS pools likewise",
         "spawnzoo commit": git_commit(),

@@ -32,22 +32,18 @@ from spawnzoo.baselines.common import grouping as grp
 from spawnzoo.baselines.common.buffer import Rollout
 from spawnzoo.baselines.common.config import config_from_cli
 from spawnzoo.baselines.common.init import seed_everything
+from spawnzoo.baselines.common.machine import describe, one_line
 from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import build_policy, separation
 
 
 def machine(device: str) -> str:
-    """One line: CPU model, torch threads, Python, torch and, on CUDA, the GPU's name."""
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    """One line: CPU model and feature level, torch and its kernels, threads, Python and, on
+    CUDA, the GPU's name."""
     line = (
-        f"{cpu}, {torch.get_num_threads()} torch threads, Python {platform.python_version()}, "
-        f"torch {torch.__version__}"
+        f"{one_line(describe())}, {torch.get_num_threads()} torch threads, "
+        f"Python {platform.python_version()}"
     )
     if device.startswith("cuda"):
         line += f", {torch.cuda.get_device_name(torch.device(device))}"

@@ -30,6 +30,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The kernels this session's floats come from (a learning or determinism check that
+    fails on one machine only is usually about these; see ``docs/testing.md``)."""
+    from cpu_profile import describe
+    from spawnzoo.baselines.common.machine import cpu_feature_level, cpu_model
+
+    return f"cpu: {cpu_model()} ({cpu_feature_level()}); kernels: {describe()}"
+
+
 @pytest.fixture(scope="session")
 def legal_actions() -> Callable[[np.random.Generator, np.ndarray], np.ndarray]:
     """``sample_masked``: random legal actions from a mask, for tests that drive an env."""

@@ -200,6 +200,7 @@ def test_monolithic_two_iterations_write_the_standard_run_dir(monolithic_run):
     assert rows[-1][M.AGENTS_ALIVE_MEAN] > 1.0
 
 
+@pytest.mark.numerics
 def test_monolithic_same_seed_same_metrics(monolithic_run, tmp_path):
     again = train_monolithic(MonolithicConfig(**QUICK_RUN, run_root=str(tmp_path), run_name="b"))
     assert metric_rows(again.run_dir) == metric_rows(monolithic_run.run_dir)

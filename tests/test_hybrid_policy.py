@@ -113,6 +113,7 @@ def test_gradients_flow_only_from_present_entities():
     assert all(p.grad is None or (p.grad == 0).all() for p in model.parameters())
 
 
+@pytest.mark.numerics
 def test_same_seed_same_init_different_seed_different_init():
     a, b, c = make(seed=1), make(seed=1), make(seed=2)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
@@ -190,6 +191,7 @@ def test_layer_seed_is_stable_and_name_dependent():
     assert layer_seed(0, "a") == layer_seed(0, "a")
 
 
+@pytest.mark.numerics
 def test_seed_everything_repeats_python_numpy_and_torch(monkeypatch):
     for var in ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG"):  # restored after the test
         monkeypatch.setenv(var, "")
@@ -244,6 +246,7 @@ def test_global_critic_reads_only_the_kind():
     assert count_parameters(make(critic="global")) == count_parameters(make())
 
 
+@pytest.mark.numerics
 def test_state_dict_roundtrip_gives_identical_outputs(tmp_path):
     model = make(seed=3)
     planes, cell, kind = batch()

@@ -37,6 +37,7 @@ def test_a_run_writes_its_directory_and_summary(tmp_path):
     assert all(np.isfinite(r["losses/policy_loss"]) for r in rows)
 
 
+@pytest.mark.numerics
 def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):
     a = metric_rows(train(tiny_config(tmp_path, run_name="a")).run_dir)
     b = metric_rows(train(tiny_config(tmp_path, run_name="b")).run_dir)
@@ -45,6 +46,7 @@ def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):
     assert a != c
 
 
+@pytest.mark.numerics
 def test_checkpoint_reloads_to_identical_actions(tmp_path):
     cfg = tiny_config(tmp_path, run_name="ckpt")
     result = train(cfg)
@@ -72,6 +74,7 @@ def test_checkpoint_reloads_to_identical_actions(tmp_path):
         assert batch.action_mask[np.arange(3)[:, None], np.arange(a.shape[1]), a].all()
 
 
+@pytest.mark.numerics
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     first = train(tiny_config(tmp_path, run_name="r"))
     rows_before = metric_rows(first.run_dir)
@@ -125,38 +128,3 @@ def test_spawnzoo_train_hybrid_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "hybrid on harvest-v0" in out
     assert (tmp_path / "cli" / "summary.json").exists()
-
-
-def test_hybrid_learns_to_deliver_ice_on_the_tiny_map(tmp_path):
-    """A real learning check (about a minute of CPU): 16 cycles of 16 worlds x 64 steps on the
-    tiny map with rubble-free ice. The random policy delivers ~17 ice per episode there; the
-    hybrid ends far above it (seeds 1 and 2 reached 322 and 168 when this test was written)."""
-    from spawnzoo.baselines.common.evaluation import evaluate
-    from spawnzoo.envs.core.policies import RandomPolicy
-
-    easy = {"resource_rubble_divisor": 1000}
-    cfg = HybridConfig(
-        preset="tiny",
-        env_settings=easy,
-        total_timesteps=16_384,
-        num_envs=16,
-        num_steps=64,
-        update_epochs=4,
-        num_minibatches=16,
-        eval_every=0,  # evaluate once, at the end
-        run_root=str(tmp_path),
-        run_name="learn",
-        progress=False,
-        seed=1,
-    )
-    learned = train(cfg).summary["final_metrics"]["eval/ice_transferred"]
-    random = evaluate(
-        lambda world: RandomPolicy(world, seed=0),
-        "harvest-v0",
-        {"preset": "tiny", **easy},
-        num_envs=cfg.eval_envs,
-        max_cycles=cfg.eval_horizon,
-        seed=cfg.eval_seed,
-    ).ice_transferred
-    assert random < 40
-    assert learned > max(4 * random, 60), (learned, random)

@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .machine import describe
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -238,7 +240,9 @@ class RunDir:
                     f"{(method, env_id, seed)}"
                 )
             data["config"] = values
-            data.setdefault("resumed", []).append({"time": now, "command": command})
+            data.setdefault("resumed", []).append(
+                {"time": now, "command": command, "machine": describe()}
+            )
         else:
             data = {
                 "method": method,
@@ -250,6 +254,7 @@ class RunDir:
                 "version": _package_version(),
                 "torch": torch.__version__,
                 "python": platform.python_version(),
+                "machine": describe(),
                 "created": now,
                 "resumed": [],
             }

@@ -32,6 +32,7 @@ import numpy as np
 from spawnzoo.envs import REGISTRY
 
 from ..common import metrics as M
+from ..common.machine import one_line
 from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_text
 from .plan import PLAN_FILE, RUNS_DIR
 from .suite import SUITES, PaperTable
@@ -51,7 +52,8 @@ class Run:
     Attributes:
         path: the directory. label: its row. method, env_id, seed: from ``config.json``.
         config: its config fields. summary: ``summary.json`` (``None``: unfinished).
-        rows: ``metrics.jsonl`` rows.
+        rows: ``metrics.jsonl`` rows. machine: where it trained (``machine.describe()``, as
+        recorded in ``config.json``; empty for runs older than that record).
     """
 
     path: Path
@@ -62,6 +64,7 @@ class Run:
     config: dict[str, Any]
     summary: dict[str, Any] | None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    machine: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -111,6 +114,7 @@ def read_run(path: str | os.PathLike, label: str | None = None) -> Run:
         config=meta.get("config", {}),
         summary=summary,
         rows=_read_rows(path / METRICS_FILE),
+        machine=meta.get("machine", {}),
     )
 
 
@@ -226,6 +230,7 @@ def build_report(out: str | os.PathLike, *, gif: bool = True, window_size: int =
     command = plan.get("command")
     if command:
         parts += ["Command:", "", "```bash", shlex.join(command), "```", ""]
+    parts += machine_section(runs)
     unfinished = [r for r in runs if not r.finished]
     if unfinished:
         names = ", ".join(f"`{r.path.name}`" for r in unfinished)
@@ -243,6 +248,26 @@ def build_report(out: str | os.PathLike, *, gif: bool = True, window_size: int =
     path = out / REPORT_FILE
     atomic_write_text(path, "\n".join(parts).rstrip() + "\n")
     return path
+
+
+def machine_section(runs: Sequence[Run]) -> list[str]:
+    """Where the runs trained (CPU, its feature level, torch and its kernels), and what that
+    means for the numbers."""
+    machines = dict.fromkeys(one_line(r.machine) for r in runs if r.machine)
+    if len(runs) > sum(1 for r in runs if r.machine):
+        machines["not recorded (runs older than the machine record)"] = None
+    lines = [f"Machine: {m}" if len(machines) == 1 else f"- {m}" for m in machines]
+    if len(machines) > 1:
+        lines.insert(0, "Machines:\n")
+    return [
+        *lines,
+        "",
+        "Learned numbers depend on the machine: torch picks its floating-point kernels by the "
+        "CPU's instruction set (AVX2, AVX-512), so the same seeds train to other results on "
+        "another CPU. Compare methods within one report; spawnzoo's docs/testing.md says how "
+        "far results moved between machines.",
+        "",
+    ]
 
 
 def _by_label(runs: Sequence[Run]) -> dict[str, list[Run]]:
