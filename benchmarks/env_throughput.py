@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from spawnzoo import envs
 from spawnzoo.baselines.common.machine import cpu_feature_level, cpu_model
 

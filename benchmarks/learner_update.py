@@ -27,6 +27,7 @@ import sys
 import time
 
 import torch
+
 from spawnzoo.baselines.common import grouped_ppo as gppo
 from spawnzoo.baselines.common import grouping as grp
 from spawnzoo.baselines.common.buffer import Rollout

@@ -35,10 +35,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from torch import nn
+
 from spawnzoo.baselines.common.init import LEAKY_SLOPE, init_model
 from spawnzoo.baselines.common.layers import SE_REDUCTION, ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import count_parameters
-from torch import nn
 
 #: channels of the critic's shared conv block and of its heads' hidden 1x1 block (the paper's)
 CRITIC_SHARED, CRITIC_HIDDEN = 8, 4

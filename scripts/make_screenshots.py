@@ -52,6 +52,7 @@ def main() -> None:
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
+
     from spawnzoo.envs.core.recording import run_episode
     from spawnzoo.envs.core.viewer import Viewer
 

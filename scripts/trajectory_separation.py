@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
 from spawnzoo.baselines.compare.report import pooled_milestone, read_run
 from spawnzoo.baselines.compare.suite import PAPER_TABLES
 
@@ -54,7 +55,7 @@ def launch(args: argparse.Namespace, grouping: str, seed: int) -> Path:
     run_dir = Path(args.run_root) / name
     if (run_dir / "summary.json").exists():
         return run_dir
-    cmd = [sys.executable, "-m", "spawnzoo.envs.cli", "train", "hybrid"]
+    cmd = [sys.executable, "-m", "spawnzoo.cli", "train", "hybrid"]
     cmd += ["--preset", args.preset, "--grouping", grouping, "--seed", str(seed)]
     cmd += ["--total-timesteps", str(args.total_timesteps), "--run-root", args.run_root]
     cmd += ["--run-name", name, "--resume", "--no-progress", *args.extra]

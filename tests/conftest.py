@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs.core.policies import sample_masked
 
 
@@ -34,6 +35,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     """The kernels this session's floats come from (a learning or determinism check that
     fails on one machine only is usually about these; see ``docs/testing.md``)."""
     from cpu_profile import describe
+
     from spawnzoo.baselines.common.machine import cpu_feature_level, cpu_model
 
     return f"cpu: {cpu_model()} ({cpu_feature_level()}); kernels: {describe()}"

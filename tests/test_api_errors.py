@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make, make_batched, spec
 from spawnzoo.envs.harvest.world import BUILD_LIGHT, MOVE_N, NUM_ACTIONS
 

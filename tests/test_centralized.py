@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from learner_helpers import QUICK_RUN, metric_rows
+
 from spawnzoo.baselines.centralized.bottlenet import BottleNet, BottleNetEncoder
 from spawnzoo.baselines.centralized.config import MappoConfig, MonolithicConfig
 from spawnzoo.baselines.centralized.mappo import MappoPolicy
@@ -18,8 +19,8 @@ from spawnzoo.baselines.centralized.monolithic import MonolithicPolicy
 from spawnzoo.baselines.centralized.monolithic import build_policy as build_monolithic
 from spawnzoo.baselines.centralized.monolithic import train as train_monolithic
 from spawnzoo.baselines.common import metrics as M
+from spawnzoo.cli import main as cli_main
 from spawnzoo.envs import make_batched
-from spawnzoo.envs.cli import main as cli_main
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from spawnzoo.envs import cli
+
+from spawnzoo import cli
 from spawnzoo.envs.core.replay import Replay
 
 imageio = pytest.importorskip("imageio.v3")
@@ -71,6 +72,7 @@ def test_render_takes_a_policy_by_module_path_and_writes_mp4(tmp_path, capsys):
 def test_render_plays_a_trained_run_from_its_directory_or_checkpoint(tmp_path, capsys):
     pytest.importorskip("torch")
     from learner_helpers import QUICK_RUN
+
     from spawnzoo.baselines.registry import make_algorithm
 
     hybrid = make_algorithm("hybrid")
@@ -121,6 +123,7 @@ def test_replay_errors_are_clear(tmp_path):
 def test_render_without_out_opens_the_viewer(tmp_path, monkeypatch, capsys):
     """The viewer starts playing; a scripted window close ends it."""
     import pygame
+
     from spawnzoo.envs.core.viewer import Viewer
 
     seen = {}
@@ -146,7 +149,7 @@ def test_the_console_entry_point_renders_a_gif(tmp_path):
     out = tmp_path / "demo.gif"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     result = subprocess.run(
-        [sys.executable, "-m", "spawnzoo.envs.cli", *render("--out", str(out))],
+        [sys.executable, "-m", "spawnzoo.cli", *render("--out", str(out))],
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from learner_helpers import QUICK_RUN
+
+from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.evaluation import evaluate
 from spawnzoo.baselines.common.runs import atomic_write_json
@@ -34,7 +36,7 @@ from spawnzoo.baselines.compare.report import (
 from spawnzoo.baselines.compare.suite import SUITES
 from spawnzoo.baselines.loading import find_run, load_policy, rebuild_config
 from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
-from spawnzoo.envs import EnvSpec, cli, make_batched
+from spawnzoo.envs import EnvSpec, make_batched
 
 #: the shared settings of QUICK_RUN that a comparison sets for every method
 SHARED = {k: v for k, v in QUICK_RUN.items() if k not in ("preset", "seed", "progress")}
@@ -398,7 +400,7 @@ def test_an_evaluation_interval_in_env_steps_evaluates_every_method_equally_ofte
 
 
 def test_the_command_evaluates_every_4096_env_steps_unless_told_otherwise(tmp_path):
-    from spawnzoo.baselines.compare.cli import add_compare_command, comparison_from_args
+    from spawnzoo.cli.compare import add_compare_command, comparison_from_args
 
     parser = argparse.ArgumentParser()
     add_compare_command(parser.add_subparsers())
@@ -444,7 +446,7 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
 def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
     code = (
         "import argparse, sys\n"
-        "from spawnzoo.envs import cli\n"
+        "from spawnzoo import cli\n"
         "from spawnzoo.envs.core.registry import load\n"
         "sub = argparse.ArgumentParser().add_subparsers()\n"
         "for entry in cli.COMMANDS.values(): load(entry)(sub)\n"

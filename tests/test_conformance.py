@@ -23,6 +23,7 @@ from pettingzoo.test import (
     state_test,
 )
 from pettingzoo.utils import parallel_to_aec
+
 from spawnzoo.envs import REGISTRY, harvest_v0, make, make_batched, make_policy
 
 CASES = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+
 from spawnzoo.envs import make, make_batched
 from spawnzoo.envs.harvest import batched_env
 from spawnzoo.envs.harvest.world import FACTORY

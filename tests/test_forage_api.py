@@ -13,6 +13,7 @@ import pettingzoo
 import pytest
 from gymnasium import spaces
 from pettingzoo.test import max_cycles_test
+
 from spawnzoo.envs import forage_v0, make, make_batched, presets
 from spawnzoo.envs.forage.forage import ForageEnv
 from spawnzoo.envs.forage.world import MOVE_N, NUM_ACTIONS

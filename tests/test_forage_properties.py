@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spawnzoo.envs import make, make_batched, make_policy
 from spawnzoo.envs.forage.world import DIRS, NUM_ACTIONS, STAY, ForageWorld
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make
 from spawnzoo.envs.forage.config import make_config
 from spawnzoo.envs.forage.world import (

@@ -12,14 +12,15 @@ import pytest
 pytest.importorskip("torch")
 
 from learner_helpers import metric_rows
-from spawnzoo.baselines.cli import format_summary
+from toy_envs import register_toys
+
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import PPOConfig
 from spawnzoo.baselines.common.evaluation import EvalResult, evaluate
 from spawnzoo.baselines.registry import make_algorithm
+from spawnzoo.cli.train import format_summary
 from spawnzoo.envs import make_batched
 from spawnzoo.envs.core.registry import make_policy
-from toy_envs import register_toys
 
 MITES, NESTS = "toy-mites-v0", "toy-nests-v0"
 #: two iterations of 2 worlds x 8 steps, evaluated on 2 episodes of at most 10 steps

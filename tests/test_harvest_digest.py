@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from spawnzoo import envs
 
 #: crowded 2-player worlds (many spawns, collisions and deaths) that end within the run

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 from learner_helpers import metric_rows
+
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.policy import HybridPolicy
 from spawnzoo.hybrid.train import train

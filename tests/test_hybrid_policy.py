@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from torch import nn  # noqa: E402
+
 from spawnzoo.baselines.common.init import (  # noqa: E402 -- after the torch skip
     GAINS,
     init_model,
@@ -19,7 +21,6 @@ from spawnzoo.baselines.common.init import (  # noqa: E402 -- after the torch sk
     seed_everything,
 )
 from spawnzoo.hybrid.policy import HybridPolicy, count_parameters  # noqa: E402
-from torch import nn  # noqa: E402
 
 #: the paper's published total (§2.4) and its embeddings + critic part at 18 planes, width 32
 PAPER_TOTAL = 208_457

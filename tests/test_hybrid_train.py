@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from learner_helpers import QUICK_RUN, metric_rows
+
 from spawnzoo.baselines.common.runs import RunDir
+from spawnzoo.cli import main as cli_main
 from spawnzoo.envs import make_batched
-from spawnzoo.envs.cli import main as cli_main
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import HybridAgent, build_policy, train
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import config_from_cli, field_docs
 from spawnzoo.baselines.common.runs import RunDir
@@ -23,7 +25,7 @@ from spawnzoo.baselines.independent.train import (
 )
 from spawnzoo.baselines.registry import make_algorithm
 from spawnzoo.baselines.wrappers import SlotVecEnv
-from spawnzoo.envs import cli, make_batched
+from spawnzoo.envs import make_batched
 
 #: two cycles of 2 worlds x 16 steps on the tiny map, evaluated on 2 short episodes
 QUICK = dict(
@@ -208,7 +210,7 @@ def test_zero_timesteps_only_evaluates(tmp_path):
 def test_spawnzoo_train_independent_from_the_registry(tmp_path, monkeypatch, capsys):
     algo = make_algorithm("independent")
     assert algo.config_cls is IndependentConfig and algo.train is train
-    monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.baselines.cli:add_train_command")
+    monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.cli.train:add_train_command")
     argv = ["train", "independent", "--preset", "tiny", "--total-timesteps", "32"]
     argv += ["--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
     argv += ["--update-epochs", "1", "--eval-envs", "2", "--eval-max-cycles", "8"]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spawnzoo.envs import make, make_batched
 from spawnzoo.envs.harvest.config import make_config
 from spawnzoo.envs.harvest.mapgen import generate_map

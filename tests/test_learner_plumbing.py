@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 import pytest
 import torch
+
+from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import (
     PPOConfig,
@@ -26,7 +28,7 @@ from spawnzoo.baselines.common.evaluation import EvalResult, MilestoneTracker, e
 from spawnzoo.baselines.common.progress import progress_bar
 from spawnzoo.baselines.common.runs import RunDir, RunResult, atomic_write_json
 from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
-from spawnzoo.envs import cli, make_policy
+from spawnzoo.envs import make_policy
 
 TINY = {"preset": "tiny"}
 
@@ -531,7 +533,7 @@ def test_progress_bar_only_on_a_terminal():
 # ---------------------------------------------------------------------- spawnzoo train
 @pytest.mark.parametrize("method", ["random", "heuristic"])
 def test_spawnzoo_train_reference_writes_a_run_dir(tmp_path, monkeypatch, capsys, method):
-    monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.baselines.cli:add_train_command")
+    monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.cli.train:add_train_command")
     argv = ["train", method, "--preset", "tiny", "--total-timesteps", "0"]
     argv += ["--seed", "2", "--run-root", str(tmp_path), "--no-progress", "--set", "players=2"]
     assert cli.main(argv) == 0
@@ -565,6 +567,6 @@ def test_reference_curve_spans_the_learners_schedule(tmp_path):
 
 def test_the_train_command_does_not_import_torch_until_it_runs():
     """``spawnzoo render`` loads every subcommand's parser: ``train``'s must stay light."""
-    code = "import sys, spawnzoo.baselines.cli; print('torch' in sys.modules)"
+    code = "import sys, spawnzoo.cli.train; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

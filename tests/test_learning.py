@@ -19,6 +19,7 @@ import statistics
 import pytest
 from learner_helpers import QUICK_RUN
 from learning_checks import CHECKS, SEEDS, random_ice
+
 from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
 
 #: the methods that learn (the others are the reference policies)

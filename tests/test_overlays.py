@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make
 from spawnzoo.envs.core.canvas import Canvas, scale_frame
 from spawnzoo.envs.core.rendering import (

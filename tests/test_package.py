@@ -12,8 +12,9 @@ import textwrap
 import numpy as np
 import pettingzoo
 import pytest
-import spawnzoo.envs
 from gymnasium import spaces
+
+import spawnzoo.envs
 from spawnzoo.envs import REGISTRY, make, make_batched
 from spawnzoo.envs import harvest_v0 as harvest_module
 from spawnzoo.envs.core.batched import BatchedEnv

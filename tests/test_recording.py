@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make, make_policy
 from spawnzoo.envs.core.policies import RandomPolicy
 from spawnzoo.envs.core.recording import (

@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make
 from spawnzoo.envs.core.canvas import Canvas
 from spawnzoo.envs.harvest.render import FACTORY_COLORS, TEAM_COLORS

@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs.core.recording import run_episode
 from spawnzoo.envs.core.rendering import make_renderer
 from spawnzoo.envs.core.replay import (

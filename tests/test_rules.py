@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make
 from spawnzoo.envs.harvest.config import make_config
 from spawnzoo.envs.harvest.world import (

@@ -15,11 +15,6 @@ import pytest
 import torch
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
-from spawnzoo.baselines.wrappers import SlotVecEnv, observation_size, slot_observations
-from spawnzoo.baselines.wrappers.sb3_slots import final_windows
-from spawnzoo.envs import make, make_batched
-from spawnzoo.envs.core.policies import sample_masked
-from spawnzoo.envs.harvest import HarvestWorld, make_config
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import (
     VecCheckNan,
@@ -28,6 +23,12 @@ from stable_baselines3.common.vec_env import (
     VecFrameStack,
     VecNormalize,
 )
+
+from spawnzoo.baselines.wrappers import SlotVecEnv, observation_size, slot_observations
+from spawnzoo.baselines.wrappers.sb3_slots import final_windows
+from spawnzoo.envs import make, make_batched
+from spawnzoo.envs.core.policies import sample_masked
+from spawnzoo.envs.harvest import HarvestWorld, make_config
 
 TINY = {"preset": "tiny"}
 

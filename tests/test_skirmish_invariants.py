@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spawnzoo.envs import make, make_batched, make_policy
 from spawnzoo.envs.skirmish import batched_env
 from spawnzoo.envs.skirmish.mapgen import mirror

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from spawnzoo.envs import cli, make
+
+from spawnzoo import cli
+from spawnzoo.envs import make
 from spawnzoo.envs.core.recording import run_episode
 from spawnzoo.envs.core.rendering import make_renderer
 from spawnzoo.envs.core.replay import Replay, ReplayCursor, replay_frames, replay_metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs import make
 from spawnzoo.envs.skirmish.config import make_config
 from spawnzoo.envs.skirmish.world import (

@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 from learner_helpers import QUICK_RUN, metric_rows
+
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.registry import make_algorithm
 

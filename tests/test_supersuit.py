@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import supersuit as ss
 from pettingzoo.test import parallel_api_test
+
 from spawnzoo.envs import REGISTRY, make
 
 CASES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spawnzoo.envs.core.recording import run_episode
 from spawnzoo.envs.core.replay import replay_frames
 from spawnzoo.envs.core.viewer import SPEEDS, Viewer

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from spawnzoo.envs.core.batched import BatchedEnv, BatchStep, FinalState, validate_actions
 from spawnzoo.envs.core.registry import REGISTRY, EnvSpec
 

@@ -28,10 +28,11 @@ zero is what the convolutions already see beyond the map's edge.
 from __future__ import annotations
 
 import torch
-from spawnzoo.baselines.common.init import LEAKY_SLOPE
-from spawnzoo.baselines.common.layers import ConvBlock, SqueezeExcite
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from spawnzoo.baselines.common.init import LEAKY_SLOPE
+from spawnzoo.baselines.common.layers import ConvBlock, SqueezeExcite
 
 #: squeeze-excitation reduction of BottleNet's residual blocks (the paper's code: 16)
 BOTTLENET_SE_REDUCTION = 16

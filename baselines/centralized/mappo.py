@@ -31,10 +31,11 @@ Shapes (``B`` images = (world, player) pairs, ``C`` planes of which the first ``
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
 from spawnzoo.baselines.common.init import init_model
 from spawnzoo.baselines.common.runs import RunResult, count_parameters
-from torch import nn
 
 from .config import MappoConfig
 from .monolithic import DashNet

@@ -39,11 +39,12 @@ add nothing), which is what the group sum computes.
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
 from spawnzoo.baselines.common.init import init_model
 from spawnzoo.baselines.common.layers import ConvBlock, SEResidual
 from spawnzoo.baselines.common.runs import RunResult, count_parameters
-from torch import nn
 
 from .bottlenet import BottleNet, BottleNetEncoder
 from .config import MonolithicConfig

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, TypeVar, Union
 
 import torch
+
 from spawnzoo.envs.core.registry import REGISTRY, presets
 
 from .evaluation import check_policy_name

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from spawnzoo.envs.core.batched import BatchedEnv
 from spawnzoo.envs.core.policies import Policy
 from spawnzoo.envs.core.registry import make_batched, spec

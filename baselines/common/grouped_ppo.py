@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from spawnzoo.envs import make_batched
 from spawnzoo.envs.core.batched import BatchStep
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from spawnzoo.envs import REGISTRY
 
 from ..common import metrics as M

@@ -24,6 +24,9 @@ import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
+
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.evaluation import (
     EvalResult,
@@ -41,8 +44,6 @@ from spawnzoo.baselines.wrappers.sb3_slots import (
 )
 from spawnzoo.envs import make_batched
 from spawnzoo.envs.core.batched import BatchedEnv, BatchStep
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger
 
 from .config import IndependentConfig
 

@@ -34,6 +34,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
 from spawnzoo.envs.core.batched import BatchStep
 from spawnzoo.envs.core.registry import make_batched
 

@@ -54,13 +54,14 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from spawnzoo.envs.core.batched import BatchedEnv, BatchStep, FinalState
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvIndices,
     VecEnvObs,
     VecEnvStepReturn,
 )
+
+from spawnzoo.envs.core.batched import BatchedEnv, BatchStep, FinalState
 
 #: ``env_method`` names whose result differs per slot (the rest are shared by all slots)
 PER_SLOT_METHODS = ("action_masks",)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common.metrics import REPORT_KEYS, std_key
-from .registry import ALGORITHMS, make_algorithm
+from spawnzoo.baselines.common.metrics import REPORT_KEYS, std_key
+from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
 
 
 def add_train_command(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Build the method's config from ``args.options``, train, print the summary."""
-    from .common.config import config_from_cli
+    from spawnzoo.baselines.common.config import config_from_cli
 
     try:
         algorithm = make_algorithm(args.method)

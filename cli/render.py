@@ -1,4 +1,4 @@
-"""The ``spawnzoo`` command line.
+"""``spawnzoo render`` and ``spawnzoo replay``: episodes to videos, replays and the viewer.
 
     spawnzoo render --env harvest-v0 --preset small --policy heuristic --seed 0 --out ep.gif
     spawnzoo render --env harvest-v0 --preset small --out ep.mp4 --overlay ids,actions \\
@@ -8,8 +8,7 @@
     spawnzoo replay ep.replay.npz                    # the interactive viewer
     spawnzoo replay ep.replay.npz --out ep.gif       # the replay's frames to a video
 
-Subcommands of the learner packages (``train``, ``compare``, ...) join this table by
-"module:function" string, so this module never imports them unless they are asked for.
+Torch-free: a trained run's policy (``--policy RUN``) loads the learners only when asked for.
 """
 
 from __future__ import annotations
@@ -21,16 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core.registry import REGISTRY, load, presets
-
-#: subcommand -> "module:function" taking the subparsers object and adding itself
-COMMANDS: dict[str, str] = {
-    "render": "spawnzoo.envs.cli:add_render_command",
-    "replay": "spawnzoo.envs.cli:add_replay_command",
-    "train": "spawnzoo.baselines.cli:add_train_command",
-    "compare": "spawnzoo.baselines.compare.cli:add_compare_command",
-    "report": "spawnzoo.baselines.compare.cli:add_report_command",
-}
+from spawnzoo.envs.core.registry import REGISTRY, presets
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
@@ -161,7 +151,7 @@ class Progress:
 
 def run_render(args: argparse.Namespace) -> int:
     """Play one episode; write a video and/or a replay, or open the viewer; print the metrics."""
-    from .core.recording import VIDEO_SUFFIXES, record_video, run_episode
+    from spawnzoo.envs.core.recording import VIDEO_SUFFIXES, record_video, run_episode
 
     policy: Any = args.policy
     if Path(args.policy).exists():  # a saved run: its env and settings are the defaults
@@ -252,8 +242,8 @@ def _saved_policy(args: argparse.Namespace) -> Any:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Load a replay; print what it holds; write it to a video or open the viewer."""
-    from .core.recording import VIDEO_SUFFIXES, replay_video
-    from .core.replay import Replay, ReplayError
+    from spawnzoo.envs.core.recording import VIDEO_SUFFIXES, replay_video
+    from spawnzoo.envs.core.replay import Replay, ReplayError
 
     if args.out is not None and args.out.suffix.lower() not in VIDEO_SUFFIXES:
         raise SystemExit(f"--out must end in .gif or .mp4, got {args.out}")
@@ -302,7 +292,7 @@ def _check_mask(args: argparse.Namespace) -> None:
 
 def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
     """Open the viewer on ``replay`` until its window is closed."""
-    from .core.viewer import Viewer
+    from spawnzoo.envs.core.viewer import Viewer
 
     overlays = "actions" if args.overlay is None else args.overlay
     try:
@@ -328,22 +318,3 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     for p, row in enumerate(rows):
         values = "".join(f"{row[k]:>20g}" for k in keys)
         print("  " + f"{p}".ljust(8) + values)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spawnzoo`` command."""
-    parser = argparse.ArgumentParser(prog="spawnzoo", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for entry in COMMANDS.values():
-        try:
-            load(entry)(sub)
-        except ImportError:  # a learner package whose extras are not installed
-            continue
-    words = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(words)
-    args.argv = words  # the command as typed, for commands that record it (compare)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,9 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from spawnzoo.envs.core.registry import REGISTRY
-
-from .plan import (
+from spawnzoo.baselines.compare.plan import (
     COMPARE_PRESETS,
     DEFAULT_EVAL_INTERVAL,
     DEFAULT_METHODS,
@@ -28,12 +26,13 @@ from .plan import (
     parse_count,
     parse_seeds,
 )
-from .suite import SUITES
+from spawnzoo.baselines.compare.suite import SUITES
+from spawnzoo.envs.core.registry import REGISTRY
 
 
 def _setting(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` (value as JSON, else text); torch-free until an option is parsed."""
-    from ..common.config import parse_setting
+    from spawnzoo.baselines.common.config import parse_setting
 
     return parse_setting(text)
 
@@ -181,8 +180,8 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Check the request, run what is not finished, write the report; 1 if a run failed."""
-    from .report import build_report
-    from .runner import run_comparison
+    from spawnzoo.baselines.compare.report import build_report
+    from spawnzoo.baselines.compare.runner import run_comparison
 
     try:
         comparison = comparison_from_args(args)
@@ -219,7 +218,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Rebuild the report of ``args.out``."""
-    from .report import build_report
+    from spawnzoo.baselines.compare.report import build_report
 
     try:
         path = build_report(args.out, gif=not args.no_gif)

@@ -1,0 +1,45 @@
+"""spawnzoo: environments whose agents spawn and die mid-episode, and a zoo of learners.
+
+    spawnzoo render --env harvest-v0 --preset small --policy heuristic --out ep.gif
+    spawnzoo replay ep.replay.npz
+    spawnzoo train hybrid --preset small --total-timesteps 102400
+    spawnzoo compare --quick --jobs 2 --out runs/quick
+    spawnzoo report runs/quick
+
+This package is the top layer, above every layer it dispatches to (``envs <- baselines <-
+hybrid <- cli``). Each subcommand lives in its own module here and joins the table below by "module:function"
+string, so this package imports nothing until a subcommand is built: ``render`` and ``replay``
+need only the base install (``spawnzoo.envs``), ``train``/``compare``/``report`` the learners.
+``python -m spawnzoo.cli`` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from spawnzoo.envs.core.registry import load
+
+#: subcommand -> "module:function" taking the subparsers object and adding itself
+COMMANDS: dict[str, str] = {
+    "render": "spawnzoo.cli.render:add_render_command",
+    "replay": "spawnzoo.cli.render:add_replay_command",
+    "train": "spawnzoo.cli.train:add_train_command",
+    "compare": "spawnzoo.cli.compare:add_compare_command",
+    "report": "spawnzoo.cli.compare:add_report_command",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spawnzoo`` command."""
+    parser = argparse.ArgumentParser(prog="spawnzoo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for entry in COMMANDS.values():
+        try:
+            load(entry)(sub)
+        except ImportError:  # a learner package whose extras are not installed
+            continue
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.argv = words  # the command as typed, for commands that record it (compare)
+    return args.func(args)
