@@ -5,11 +5,12 @@
     actions = agent.act(batch)                                           # [E, S] int actions
 
 A run directory records everything needed to rebuild its policy: ``config.json`` names the
-method and holds the config, and each checkpoint holds the network's ``state_dict``. The
-network is rebuilt with the method's own public builder (the ``build_policy(config, world)``
-beside the method's ``train`` in ``registry.ALGORITHMS``; ``build_model`` for the SB3
-``independent`` method) and the weights are loaded into it. The reference methods ``random``
-and ``heuristic`` have no checkpoint; their policy is made afresh from the env's table.
+method and holds the config's fields, and each checkpoint holds the network's ``state_dict``.
+Everything else comes from the method's entry in ``registry.METHODS``: its config class
+(never a class named in the file: a run directory can't make this import anything) and its
+``load_agent``, which rebuilds the network and loads the weights. Methods that don't learn
+(``random``, ``heuristic``) have no checkpoint; their policy is made afresh from the env's
+table.
 
 Used by the comparison report (its GIF of the best run) and by ``spawnzoo render --policy RUN``.
 """
@@ -23,13 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spawnzoo.envs.core.registry import load, make_batched, make_policy
+from spawnzoo.envs.core.registry import load, make_policy
 
 from .common.runs import CHECKPOINT_DIR, CONFIG_FILE
-from .registry import ALGORITHMS
-
-#: methods without a network: their policy is the env's policy of the same name
-REFERENCE_METHODS = ("random", "heuristic")
+from .registry import METHODS, MethodSpec
 
 
 @dataclass(frozen=True)
@@ -38,11 +36,10 @@ class RunSource:
 
     Attributes:
         run_dir: the run directory (holds ``config.json``).
-        checkpoint: the checkpoint to load; ``None`` for a reference method.
-        method: the run's method (a key of ``ALGORITHMS``).
+        checkpoint: the checkpoint to load; ``None`` for a method that does not learn.
+        method: the run's method (a key of ``registry.METHODS``).
         env_id: the run's env id.
         config: the run's config fields (``config.json``'s ``"config"``).
-        config_class: ``"module:Class"`` of the config.
     """
 
     run_dir: Path
@@ -50,7 +47,11 @@ class RunSource:
     method: str
     env_id: str
     config: dict[str, Any]
-    config_class: str
+
+    @property
+    def spec(self) -> MethodSpec:
+        """The method's entry in ``registry.METHODS``."""
+        return METHODS[self.method]
 
 
 def find_run(path: str | os.PathLike) -> RunSource:
@@ -82,11 +83,11 @@ def find_run(path: str | os.PathLike) -> RunSource:
         raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}")
     meta = json.loads(config_path.read_text())
     method = meta.get("method")
-    if method not in ALGORITHMS:
+    if method not in METHODS:
         raise ValueError(
-            f"{config_path} names method {method!r}, which is not one of {sorted(ALGORITHMS)}"
+            f"{config_path} names method {method!r}, which is not one of {sorted(METHODS)}"
         )
-    if checkpoint is None and method not in REFERENCE_METHODS:
+    if checkpoint is None and METHODS[method].learns:
         found = sorted((run_dir / CHECKPOINT_DIR).glob("cycle_*.pt"))
         if not found:
             raise FileNotFoundError(
@@ -99,14 +100,14 @@ def find_run(path: str | os.PathLike) -> RunSource:
         method=method,
         env_id=meta["env_id"],
         config=meta.get("config", {}),
-        config_class=meta.get("config_class") or ALGORITHMS[method][1],
     )
 
 
 def rebuild_config(source: RunSource, **overrides: Any) -> Any:
-    """The run's config dataclass, rebuilt from ``config.json`` (fields the class no longer has
-    are dropped; ``overrides`` replace fields, e.g. ``device="cpu"``)."""
-    cls = load(source.config_class)
+    """The run's config dataclass (its method's config class in ``registry.METHODS``), rebuilt
+    from ``config.json``'s fields (fields the class no longer has are dropped; ``overrides``
+    replace fields, e.g. ``device="cpu"``)."""
+    cls = load(source.spec.config)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     values = {k: v for k, v in source.config.items() if k in names}
     return cls(**{**values, **overrides})
@@ -139,40 +140,16 @@ def load_policy(
             checkpoint does not fit the rebuilt network (the message says which keys).
     """
     source = find_run(path)
-    if source.method in REFERENCE_METHODS:
+    if not source.spec.learns:
         return make_policy(source.env_id, source.method, world, seed=seed)
     import torch
 
     config = rebuild_config(source, device=device)
     state = torch.load(source.checkpoint, map_location=device, weights_only=True)["model"]
-    if source.method == "independent":
-        return _load_independent(source, config, state, world, seed, greedy)
-    from .common.grouped_ppo import SlotPolicyAgent
-
-    train_module = ALGORITHMS[source.method][0].partition(":")[0]
-    network = load(f"{train_module}:build_policy")(config, world).to(device)
-    _load_state(network, state, source)
-    network.eval()
-    return SlotPolicyAgent(world, network, seed=seed, greedy=greedy)
-
-
-def _load_independent(
-    source: RunSource, config: Any, state: dict, world: Any, seed: int | None, greedy: bool
-) -> Any:
-    """MaskablePPO's policy, rebuilt by the method's ``build_model`` on a one-world env."""
-    from .independent.train import IndependentAgent, build_model
-    from .wrappers.sb3_slots import SlotVecEnv
-
-    # the model only needs the spaces: one training world of the run's settings gives them
-    shape_world = make_batched(source.env_id, num_envs=1, **config.env_kwargs)
-    model = build_model(config, SlotVecEnv(shape_world, obs_radius=config.obs_radius))
-    _load_state(model.policy, state, source)
-    return IndependentAgent(world, model, obs_radius=config.obs_radius, seed=seed, greedy=greedy)
-
-
-def _load_state(network: Any, state: dict, source: RunSource) -> None:
     try:
-        network.load_state_dict(state)
+        return load(source.spec.load_agent)(
+            config, state, world, seed=seed, greedy=greedy, device=device
+        )
     except RuntimeError as err:
         raise ValueError(
             f"checkpoint {source.checkpoint} does not fit the {source.method} network rebuilt "

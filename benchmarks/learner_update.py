@@ -28,12 +28,12 @@ import time
 
 import torch
 
-from spawnzoo.baselines.common import grouped_ppo as gppo
-from spawnzoo.baselines.common import grouping as grp
 from spawnzoo.baselines.common.buffer import Rollout
 from spawnzoo.baselines.common.config import config_from_cli
-from spawnzoo.baselines.common.init import seed_everything
 from spawnzoo.baselines.common.machine import describe, one_line
+from spawnzoo.baselines.common.seeding import seed_everything
+from spawnzoo.baselines.grouped import grouping as grp
+from spawnzoo.baselines.grouped import ppo as gppo
 from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import build_policy, separation
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_cli(HybridConfig, args.train, prog="learner_update.py --")
     cuda = cfg.device.startswith("cuda")
 
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.torch_deterministic)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     layout = grp.EntityLayout.of(env)
     policy = build_policy(cfg, env).to(cfg.device)

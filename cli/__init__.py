@@ -7,9 +7,10 @@
     spawnzoo report runs/quick
 
 This package is the top layer, above every layer it dispatches to (``envs <- baselines <-
-hybrid <- cli``). Each subcommand lives in its own module here and joins the table below by "module:function"
-string, so this package imports nothing until a subcommand is built: ``render`` and ``replay``
-need only the base install (``spawnzoo.envs``), ``train``/``compare``/``report`` the learners.
+hybrid <- cli``). Each subcommand lives in its own module here and joins the table below by
+"module:function" string, so this package imports nothing until a subcommand is built:
+``render`` and ``replay`` need only the base install (``spawnzoo.envs``), ``train``,
+``compare`` and ``report`` the learners.
 ``python -m spawnzoo.cli`` is the same command.
 """
 

@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from spawnzoo.baselines.common.metrics import REPORT_KEYS, std_key
-from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
+from spawnzoo.baselines.registry import METHODS, make_algorithm
 
 
 def add_train_command(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
         epilog="'spawnzoo train METHOD --help' lists the options of METHOD's config.",
     )
-    p.add_argument("method", choices=sorted(ALGORITHMS), help="what to run")
+    p.add_argument("method", choices=sorted(METHODS), help="what to run")
     p.add_argument(
         "options",
         nargs=argparse.REMAINDER,

@@ -10,6 +10,7 @@ numpy, gymnasium, pettingzoo and pygame only: importing this never imports torch
 from .core.registry import (
     REGISTRY,
     EnvSpec,
+    env_config,
     make,
     make_batched,
     make_policy,
@@ -24,6 +25,7 @@ register(
         parallel_entry_point="spawnzoo.envs.harvest.harvest:parallel_env",
         batched_entry_point="spawnzoo.envs.harvest:batched_env",
         presets="spawnzoo.envs.harvest.config:PRESETS",
+        config_entry_point="spawnzoo.envs.harvest.config:make_config",
         policies={"heuristic": "spawnzoo.envs.harvest.policies:HeuristicPolicy"},
         conformance=(
             {"preset": "tiny"},
@@ -41,6 +43,7 @@ register(
         parallel_entry_point="spawnzoo.envs.forage.forage:parallel_env",
         batched_entry_point="spawnzoo.envs.forage:batched_env",
         presets="spawnzoo.envs.forage.config:PRESETS",
+        config_entry_point="spawnzoo.envs.forage.config:make_config",
         policies={"heuristic": "spawnzoo.envs.forage.policies:HeuristicPolicy"},
         conformance=(
             {"preset": "tiny"},
@@ -57,6 +60,7 @@ register(
         parallel_entry_point="spawnzoo.envs.skirmish.skirmish:parallel_env",
         batched_entry_point="spawnzoo.envs.skirmish:batched_env",
         presets="spawnzoo.envs.skirmish.config:PRESETS",
+        config_entry_point="spawnzoo.envs.skirmish.config:make_config",
         policies={"heuristic": "spawnzoo.envs.skirmish.policies:HeuristicPolicy"},
         conformance=({"preset": "tiny"}, {"preset": "small"}),
         headline_metrics=("win", "points", "units_lost"),
@@ -67,6 +71,7 @@ register(
 __all__ = [
     "REGISTRY",
     "EnvSpec",
+    "env_config",
     "make",
     "make_batched",
     "make_policy",

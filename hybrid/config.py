@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spawnzoo.baselines.common.config import PPOConfig
+from spawnzoo.baselines.common.config import LARGE_MAP_SIDE, PPOConfig
 
-#: (width, depth, stages) per env preset: the paper's network on ``paper``, CPU-sized below it
-NETWORK_BY_PRESET = {"paper": (32, 2, 2), "small": (16, 1, 1), "tiny": (16, 1, 1)}
+#: (width, depth, stages) of the network on maps of at least ``LARGE_MAP_SIDE`` (the paper's
+#: network, 206,990 parameters at 17 planes) and on smaller maps (CPU-sized, 22,150)
+PAPER_NETWORK, CPU_NETWORK = (32, 2, 2), (16, 1, 1)
 GLOBALISABLE = ("reward", "critic", "advantage", "logprob", "entropy", "dones")
 
 
@@ -16,12 +17,14 @@ class HybridConfig(PPOConfig):
     """The paper's hybrid: one conv pass, per-entity heads, PPO quantities kept per group."""
 
     width: int | None = None
-    """Channels of the conv trunks; ``None``: by preset (paper 32, small/tiny 16)."""
+    """Channels of the conv trunks; ``None``: by map size (32 on maps of 48 x 48 and larger,
+    the paper's; else 16)."""
     depth: int | None = None
-    """SE-residual blocks per stage (the paper: 2); ``None``: by preset (paper 2, else 1)."""
+    """SE-residual blocks per stage (the paper: 2); ``None``: by map size (2 on maps of 48 x 48
+    and larger, else 1)."""
     stages: int | None = None
-    """Stages of (conv, SE-residual blocks) in each trunk (the paper: 2); ``None``: by preset
-    (paper 2, else 1)."""
+    """Stages of (conv, SE-residual blocks) in each trunk (the paper: 2); ``None``: by map size
+    (2 on maps of 48 x 48 and larger, else 1)."""
     critic: str = "local+global"
     """``local+global`` (value map at the entity's cell + board mean) or ``global`` only."""
     init: str = "paper"
@@ -66,7 +69,7 @@ class HybridConfig(PPOConfig):
             raise ValueError(f"top_n must be >= 1 or None, got {self.top_n}")
         if self.top_n_by not in ("advantage", "abs_advantage", "return", "random"):
             raise ValueError(f"top_n_by: unknown rule {self.top_n_by!r}")
-        width, depth, stages = NETWORK_BY_PRESET.get(self.preset or "", (32, 2, 2))
+        width, depth, stages = PAPER_NETWORK if self.map_side >= LARGE_MAP_SIDE else CPU_NETWORK
         if self.width is None:
             self.width = width
         if self.depth is None:

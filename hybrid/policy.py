@@ -37,9 +37,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from spawnzoo.baselines.common.init import LEAKY_SLOPE, init_model
-from spawnzoo.baselines.common.layers import SE_REDUCTION, ConvBlock, SEResidual
-from spawnzoo.baselines.common.runs import count_parameters
+from spawnzoo.baselines.nets.initialization import LEAKY_SLOPE, init_model
+from spawnzoo.baselines.nets.layers import SE_REDUCTION, ConvBlock, SEResidual, count_parameters
 
 #: channels of the critic's shared conv block and of its heads' hidden 1x1 block (the paper's)
 CRITIC_SHARED, CRITIC_HIDDEN = 8, 4
@@ -185,7 +184,7 @@ class HybridPolicy(nn.Module):
             init_model(self, self.init_roles(), global_seed=seed, weight_scale=weight_scale)
 
     def init_roles(self) -> dict[str, str]:
-        """Init role (a key of ``baselines.common.init.GAINS``) of every weight layer, by name.
+        """Init role (a key of ``nets.initialization.GAINS``) of every weight layer, by name.
 
         Returns:
             ``{qualified module name: role}`` for every ``nn.Conv2d`` and ``nn.Linear``.

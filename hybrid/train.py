@@ -1,7 +1,7 @@
 """Train the hybrid: masked PPO whose every quantity is kept per entity or group.
 
 The hybrid is the paper's network (``policy.py``) trained by the shared grouped masked PPO
-(``spawnzoo.baselines.common.grouped_ppo``): rollout, per-player group advantages, epochs x
+(``spawnzoo.baselines.grouped.ppo``): rollout, per-player group advantages, epochs x
 players x minibatches, evaluation, log, checkpoint.
 
     spawnzoo train hybrid --env harvest-v0 --preset small --total-timesteps 100000 --seed 1
@@ -9,8 +9,13 @@ players x minibatches, evaluation, log, checkpoint.
 
 from __future__ import annotations
 
-from spawnzoo.baselines.common.grouped_ppo import Separation, SlotPolicyAgent, train_grouped
 from spawnzoo.baselines.common.runs import RunResult
+from spawnzoo.baselines.grouped.ppo import (
+    Separation,
+    SlotPolicyAgent,
+    load_slot_agent,
+    train_grouped,
+)
 
 from .config import HybridConfig
 from .policy import HybridPolicy
@@ -50,3 +55,9 @@ def separation(cfg: HybridConfig) -> Separation:
 def train(config: HybridConfig) -> RunResult:
     """Train the hybrid per ``config``; returns the run directory and its summary."""
     return train_grouped(config, build_policy, "hybrid", separation(config))
+
+
+def load_agent(config: HybridConfig, state: dict, world, **options) -> SlotPolicyAgent:
+    """A checkpoint's weights as a policy for ``world`` (``options``: ``seed``, ``greedy``,
+    ``device``; see ``load_slot_agent``)."""
+    return load_slot_agent(build_policy, config, state, world, **options)

@@ -35,7 +35,7 @@ from spawnzoo.baselines.compare.report import (
 )
 from spawnzoo.baselines.compare.suite import SUITES
 from spawnzoo.baselines.loading import find_run, load_policy, rebuild_config
-from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
+from spawnzoo.baselines.registry import METHODS, make_algorithm
 from spawnzoo.envs import EnvSpec, make_batched
 
 #: the shared settings of QUICK_RUN that a comparison sets for every method
@@ -267,7 +267,7 @@ def test_report_of_a_folder_without_runs_says_so(tmp_path):
 
 
 # ---------------------------------------------------------------------- loading policies
-@pytest.mark.parametrize("method", sorted(ALGORITHMS))
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_load_policy_replays_the_final_evaluation_exactly(tmp_path, method):
     algorithm = make_algorithm(method)
     config = algorithm.config_cls(**QUICK_RUN, run_root=str(tmp_path))
@@ -431,7 +431,7 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
         config=quick.config,
     )
     cmp.check()
-    assert {s.method for s in cmp.runs()} == set(ALGORITHMS)
+    assert {s.method for s in cmp.runs()} == set(METHODS)
     suite = SUITES["paper"]
     paper = comparison(tmp_path, (), suite="paper", seeds=(1, 2, 3))
     paper.check()  # every variant is a valid HybridConfig

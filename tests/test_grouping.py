@@ -1,4 +1,4 @@
-"""Trajectory separation (baselines/common/grouping.py) on hand-built scenes, exact groups.
+"""Trajectory separation (baselines/grouped/grouping.py) on hand-built scenes, exact groups.
 
 The hand-built scene is one player's view of a 12 x 12 map with the harvest slot layout of two
 players (factory slots 0-3, robot slots 4-13): the player owns factories 0 and 1 and robots in
@@ -14,9 +14,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from spawnzoo.baselines.common import grouping  # noqa: E402
 from spawnzoo.baselines.common.gae import masked_gae  # noqa: E402
-from spawnzoo.baselines.common.grouping import (  # noqa: E402
+from spawnzoo.baselines.grouped import grouping  # noqa: E402
+from spawnzoo.baselines.grouped.grouping import (  # noqa: E402
     EntityLayout,
     GroupingSpec,
     assign_groups,

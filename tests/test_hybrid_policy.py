@@ -1,4 +1,4 @@
-"""The hybrid network (hybrid/policy.py) and the shared init scheme (baselines/common/init.py)."""
+"""The hybrid network (hybrid/policy.py) and the shared init (baselines/nets/initialization.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from spawnzoo.baselines.common.init import (  # noqa: E402 -- after the torch skip
+from spawnzoo.baselines.common.seeding import seed_everything  # noqa: E402
+from spawnzoo.baselines.nets.initialization import (  # noqa: E402 -- after the torch skip
     GAINS,
     init_model,
     init_module,
     layer_seed,
-    seed_everything,
 )
 from spawnzoo.hybrid.policy import HybridPolicy, count_parameters  # noqa: E402
 

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import pytest
 import torch
+from learner_helpers import QUICK_RUN
 
 from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
@@ -27,7 +28,7 @@ from spawnzoo.baselines.common.config import (
 from spawnzoo.baselines.common.evaluation import EvalResult, MilestoneTracker, evaluate
 from spawnzoo.baselines.common.progress import progress_bar
 from spawnzoo.baselines.common.runs import RunDir, RunResult, atomic_write_json
-from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
+from spawnzoo.baselines.registry import METHODS, make_algorithm
 from spawnzoo.envs import make_policy
 
 TINY = {"preset": "tiny"}
@@ -498,9 +499,32 @@ def test_cli_help_comes_from_the_field_docstrings():
 def test_registry_loads_methods_lazily():
     algo = make_algorithm("random")
     assert algo.config_cls is PPOConfig and callable(algo.train)
-    assert {"hybrid", "random", "heuristic"} <= set(ALGORITHMS)
+    assert {"hybrid", "random", "heuristic"} <= set(METHODS)
     with pytest.raises(ValueError, match="unknown method 'ppo'; available"):
         make_algorithm("ppo")
+
+
+def test_every_method_is_one_complete_spec():
+    """Each method names its train function, config class and, when it learns, how its trained
+    policy is rebuilt; all of them load."""
+    from spawnzoo.baselines.common.config import PPOConfig as Base
+
+    for name, spec in METHODS.items():
+        algo = make_algorithm(name)
+        assert issubclass(algo.config_cls, Base) and callable(algo.train)
+        assert spec.learns == callable(algo.load_agent), name
+    assert {n for n, s in METHODS.items() if not s.learns} == {"random", "heuristic"}
+
+
+def test_a_learning_method_without_a_loader_is_refused():
+    from spawnzoo.baselines.registry import MethodSpec, register_method
+
+    with pytest.raises(ValueError, match="needs load_agent"):
+        MethodSpec("mine", train="pkg.mod:train", config="pkg.mod:Config", learns=True)
+    with pytest.raises(ValueError, match="'module:attr'"):
+        MethodSpec("mine", train="train", config="pkg.mod:Config", learns=False)
+    with pytest.raises(ValueError, match="already registered"):
+        register_method(METHODS["hybrid"])
 
 
 class Tty(io.StringIO):
@@ -570,3 +594,70 @@ def test_the_train_command_does_not_import_torch_until_it_runs():
     code = "import sys, spawnzoo.cli.train; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------- config honours its fields
+def test_network_size_follows_the_map_size_on_every_env():
+    """Sizes come from the map, not from a preset's name: forage's 128 x 128 and skirmish's
+    64 x 64 ``large`` presets get the full-size networks like harvest's 48 x 48 ``paper``,
+    their 12-32 cell presets the CPU-sized ones."""
+    from spawnzoo.baselines.centralized.config import MappoConfig, MonolithicConfig
+    from spawnzoo.hybrid.config import HybridConfig
+
+    for env_id, preset, side in [
+        ("harvest-v0", "tiny", 12),
+        ("harvest-v0", "small", 24),
+        ("harvest-v0", "paper", 48),
+        ("forage-v0", "small", 32),
+        ("forage-v0", "large", 128),
+        ("skirmish-v0", "large", 64),
+    ]:
+        big = side >= 48
+        h = HybridConfig(env_id=env_id, preset=preset)
+        assert h.map_side == side
+        assert (h.width, h.depth, h.stages) == ((32, 2, 2) if big else (16, 1, 1))
+        d = MonolithicConfig(env_id=env_id, preset=preset)
+        assert (d.width, d.blocks) == ((64, 4) if big else (16, 1))
+        m = MappoConfig(env_id=env_id, preset=preset)
+        assert (m.width, m.blocks) == ((32, 2) if big else (16, 1))
+    # BottleNet: halvings down to 3 x 3 cells, at most the paper's 4
+    depths = {
+        s: MonolithicConfig(
+            preset="small", env_settings={"map_size": s}, network="bottlenet"
+        ).depth
+        for s in (12, 24, 48, 64)
+    }
+    assert depths == {12: 2, 24: 3, 48: 4, 64: 4}
+    # a map size set by hand counts, and explicit widths win
+    assert HybridConfig(preset="small", env_settings={"map_size": 48}).width == 32
+    assert HybridConfig(preset="paper", width=8).width == 8
+
+
+def test_target_kl_stops_the_update_epochs_early(tmp_path):
+    """As in CleanRL's PPO: after an epoch whose last minibatch's approximate KL exceeds
+    target_kl, the update stops; without it every epoch runs."""
+    from spawnzoo.hybrid.config import HybridConfig
+    from spawnzoo.hybrid.train import train
+
+    common = {**QUICK_RUN, "update_epochs": 6, "learning_rate": 0.05, "run_root": str(tmp_path)}
+    full = RunDir.open(train(HybridConfig(**common, run_name="full")).run_dir).read_metrics()
+    assert [r[M.CHARTS_UPDATE_EPOCHS] for r in full] == [6, 6]
+    early = HybridConfig(**common, target_kl=1e-9, run_name="early")
+    rows = RunDir.open(train(early).run_dir).read_metrics()
+    assert [r[M.CHARTS_UPDATE_EPOCHS] for r in rows] == [1, 1]
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_torch_deterministic_is_what_seeding_asks_torch_for(deterministic):
+    import torch
+
+    from spawnzoo.baselines.common.seeding import seed_everything
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        seed_everything(3, deterministic=deterministic)
+        assert torch.are_deterministic_algorithms_enabled() is deterministic
+        assert torch.backends.cudnn.deterministic is deterministic
+        assert torch.backends.cudnn.benchmark is (not deterministic)
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=True)

@@ -20,10 +20,10 @@ import pytest
 from learner_helpers import QUICK_RUN
 from learning_checks import CHECKS, SEEDS, random_ice
 
-from spawnzoo.baselines.registry import ALGORITHMS, make_algorithm
+from spawnzoo.baselines.registry import METHODS, make_algorithm
 
 #: the methods that learn (the others are the reference policies)
-LEARNED = sorted(set(ALGORITHMS) - {"random", "heuristic"})
+LEARNED = sorted(name for name, spec in METHODS.items() if spec.learns)
 
 
 @pytest.mark.parametrize("method", LEARNED)
@@ -38,8 +38,8 @@ def test_every_learned_method_reports_its_parameter_count(tmp_path, method):
         assert parts["total"] == summary["parameter_count"]
         assert sum(v for k, v in parts.items() if k != "total") == parts["total"]
     if method == "independent":  # SB3: the MaskablePPO policy's trainable weights
-        from spawnzoo.baselines.common.runs import count_parameters
         from spawnzoo.baselines.independent.train import build_model
+        from spawnzoo.baselines.nets.layers import count_parameters
         from spawnzoo.baselines.wrappers import SlotVecEnv
         from spawnzoo.envs import make_batched
 

@@ -158,23 +158,28 @@ def test_pickle_round_trip_rebuilds_an_equal_env():
     np.testing.assert_array_equal(env.state(), clone.state())
 
 
-def test_only_spawnzoo_packages_are_installed():
-    """The top-level folders map into spawnzoo.*; nothing named bare envs/baselines/hybrid ships."""
+def test_the_wheel_ships_every_package_under_spawnzoo_and_nothing_else(tmp_path):
+    """The top-level folders map into spawnzoo.*; every package below them is found (none
+    listed by hand goes missing), py.typed ships, and nothing named bare envs/baselines/hybrid
+    or setup.py does."""
+    import subprocess
+    import sys
+    import zipfile
     from pathlib import Path
 
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-
-    config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    setuptools = config["tool"]["setuptools"]
-    assert all(p.startswith("spawnzoo.") for p in setuptools["packages"])
-    assert setuptools["package-dir"] == {
-        "spawnzoo.envs": "envs",
-        "spawnzoo.baselines": "baselines",
-        "spawnzoo.hybrid": "hybrid",
-    }
-    # every folder with an __init__.py under the mapped roots is listed, so none goes missing
     root = Path(__file__).parents[1]
-    for pkg, folder in setuptools["package-dir"].items():
-        for init in (root / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(root / folder).parts
-            assert ".".join((pkg, *rel)) in setuptools["packages"], init
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + [str(root), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("spawnzoo-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert all(n.startswith(("spawnzoo/", "spawnzoo-")) for n in names), names
+    shipped = {str(Path(n).parent) for n in names if n.endswith("__init__.py")}
+    for layer in ("envs", "baselines", "hybrid", "cli"):
+        for init in (root / layer).rglob("__init__.py"):
+            rel = init.parent.relative_to(root).as_posix()
+            assert f"spawnzoo/{rel}" in shipped, f"{rel} is not in the wheel"
+    assert "spawnzoo/envs/py.typed" in names

@@ -8,6 +8,6 @@
 * ``mappo`` (``mappo.py``, ``MappoConfig``): a shared actor on each entity's egocentric view,
   a centralized critic on the global planes, per-entity trajectories, team or own rewards.
 
-Both train with the shared grouped masked PPO (``baselines/common/grouped_ppo.py``), like the
+Both train with the shared grouped masked PPO (``baselines/grouped/ppo.py``), like the
 hybrid, and differ from it in the network and the grouping.
 """

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from spawnzoo.baselines.common.init import LEAKY_SLOPE
-from spawnzoo.baselines.common.layers import ConvBlock, SqueezeExcite
+from spawnzoo.baselines.nets.initialization import LEAKY_SLOPE
+from spawnzoo.baselines.nets.layers import ConvBlock, SqueezeExcite
 
 #: squeeze-excitation reduction of BottleNet's residual blocks (the paper's code: 16)
 BOTTLENET_SE_REDUCTION = 16

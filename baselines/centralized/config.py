@@ -5,14 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from spawnzoo.baselines.common.config import PPOConfig
+from spawnzoo.baselines.common.config import LARGE_MAP_SIDE, PPOConfig
 
-#: (width, blocks) of DashNet per env preset: the paper's code widths on ``paper``, CPU-sized below
-#: (the hybrid's and MAPPO's critic's size on ``small``, so a comparison there fits a CPU)
-DASHNET_BY_PRESET = {"paper": (64, 4), "small": (16, 1), "tiny": (16, 1)}
-#: (width, bottleneck blocks, depth) of BottleNet per env preset: the paper's code on ``paper``
-#: (32 -> 256 channels, 48 -> 3 cells, "simple" bottleneck); every preset ends at 3 x 3 cells
-BOTTLENET_BY_PRESET = {"paper": (32, 2, 4), "small": (16, 2, 3), "tiny": (16, 1, 2)}
+
+def dashnet_size(map_side: int) -> tuple[int, int]:
+    """(width, blocks) of DashNet for a map: the paper's code widths (64 x 4 SE blocks) on maps
+    of ``LARGE_MAP_SIDE`` and larger; below, 16 x 1, the hybrid's and MAPPO's critic's size,
+    so a comparison on small maps fits a CPU."""
+    return (64, 4) if map_side >= LARGE_MAP_SIDE else (16, 1)
+
+
+def bottlenet_size(map_side: int) -> tuple[int, int, int]:
+    """(width, bottleneck blocks, depth) of BottleNet for a map: the paper's code on maps of
+    ``LARGE_MAP_SIDE`` and larger (32 -> 256 channels, "simple" bottleneck of 2 blocks), 16 wide
+    below; as many halvings as leave at least 3 x 3 cells (48 -> 3 at depth 4, 24 -> 3 at 3,
+    12 -> 3 at 2), at most the paper's 4; one bottleneck block on maps under 24 cells."""
+    depth = 1
+    while depth < 4 and map_side // 2 ** (depth + 1) >= 3:
+        depth += 1
+    return (32 if map_side >= LARGE_MAP_SIDE else 16), (2 if map_side >= 24 else 1), depth
+
+
+def mappo_critic_size(map_side: int) -> tuple[int, int]:
+    """(width, blocks) of MAPPO's critic DashNet: 32 x 2 on maps of ``LARGE_MAP_SIDE`` and
+    larger, 16 x 1 below."""
+    return (32, 2) if map_side >= LARGE_MAP_SIDE else (16, 1)
 
 
 @dataclass
@@ -29,15 +46,16 @@ class MonolithicConfig(PPOConfig):
     is read from its own encoder's bottleneck)."""
     width: int | None = None
     """DashNet: channels of its trunks (paper code: 64); BottleNet: channels of its first level,
-    doubled at each level (paper code: 32). ``None``: by preset and network (DashNet paper 64,
-    small and tiny 16; BottleNet paper 32, small and tiny 16)."""
+    doubled at each level (paper code: 32). ``None``: by map size and network
+    (``dashnet_size``, ``bottlenet_size``: DashNet 64 on maps of 48 x 48 and larger, else 16;
+    BottleNet 32, else 16)."""
     blocks: int | None = None
     """DashNet: SE-residual blocks in each trunk (paper: 4); BottleNet: residual blocks of the
-    bottleneck (paper's "simple": 2). ``None``: by preset and network (DashNet paper 4, small
-    and tiny 1; BottleNet paper and small 2, tiny 1)."""
+    bottleneck (paper's "simple": 2). ``None``: by map size and network (DashNet 4 on maps of
+    48 x 48 and larger, else 1; BottleNet 2 on maps of 24 x 24 and larger, else 1)."""
     depth: int | None = None
-    """BottleNet only: down (and up) blocks, each halving the map (paper: 4). ``None``: by preset
-    (paper 4, small 3, tiny 2: a 3 x 3 bottleneck on each)."""
+    """BottleNet only: down (and up) blocks, each halving the map (paper: 4). ``None``: by map
+    size (48 -> 4, 24 -> 3, 12 -> 2: a 3 x 3 bottleneck on each; at most 4)."""
     init: str = "paper"
     """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
 
@@ -52,12 +70,10 @@ class MonolithicConfig(PPOConfig):
                     f"{name}: depth is a BottleNet setting; use network='bottlenet' or leave "
                     f"depth None (got {self.depth})"
                 )
-            width, blocks = DASHNET_BY_PRESET.get(self.preset or "", DASHNET_BY_PRESET["paper"])
+            width, blocks = dashnet_size(self.map_side)
             depth = None
         elif self.network == "bottlenet":
-            width, blocks, depth = BOTTLENET_BY_PRESET.get(
-                self.preset or "", BOTTLENET_BY_PRESET["paper"]
-            )
+            width, blocks, depth = bottlenet_size(self.map_side)
         else:
             raise ValueError(
                 f"{name}: network must be 'dashnet' or 'bottlenet', got {self.network!r}"
@@ -78,10 +94,6 @@ class MonolithicConfig(PPOConfig):
             raise ValueError(f"{name}: depth must be >= 1, got {self.depth}")
 
 
-#: (critic width, critic blocks) per env preset
-MAPPO_CRITIC_BY_PRESET = {"paper": (32, 2), "small": (16, 1), "tiny": (16, 1)}
-
-
 @dataclass
 class MappoConfig(PPOConfig):
     """MAPPO: a shared actor on egocentric views, a centralized critic on the global planes.
@@ -98,9 +110,11 @@ class MappoConfig(PPOConfig):
     obs_radius: int | None = None
     """Radius of the egocentric window (``2 r + 1`` cells); ``None``: the env's own."""
     width: int | None = None
-    """Channels of the critic's DashNet; ``None``: by preset (paper 32, small/tiny 16)."""
+    """Channels of the critic's DashNet; ``None``: by map size (``mappo_critic_size``: 32 on
+    maps of 48 x 48 and larger, else 16)."""
     blocks: int | None = None
-    """SE-residual blocks of the critic's DashNet; ``None``: by preset (paper 2, else 1)."""
+    """SE-residual blocks of the critic's DashNet; ``None``: by map size (2 on maps of 48 x 48
+    and larger, else 1)."""
     init: str = "paper"
     """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
 
@@ -117,7 +131,7 @@ class MappoConfig(PPOConfig):
             raise ValueError(f"{name}: actor_hidden must be widths >= 1, got {self.actor_hidden}")
         if self.obs_radius is not None and self.obs_radius < 1:
             raise ValueError(f"{name}: obs_radius must be >= 1 or None, got {self.obs_radius}")
-        width, blocks = MAPPO_CRITIC_BY_PRESET.get(self.preset or "", (32, 2))
+        width, blocks = mappo_critic_size(self.map_side)
         if self.width is None:
             self.width = width
         if self.blocks is None:

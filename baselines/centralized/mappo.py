@@ -33,9 +33,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
-from spawnzoo.baselines.common.init import init_model
-from spawnzoo.baselines.common.runs import RunResult, count_parameters
+from spawnzoo.baselines.common.runs import RunResult
+from spawnzoo.baselines.grouped.ppo import (
+    Separation,
+    SlotPolicyAgent,
+    load_slot_agent,
+    train_grouped,
+)
+from spawnzoo.baselines.nets.initialization import init_model
+from spawnzoo.baselines.nets.layers import count_parameters
 
 from .config import MappoConfig
 from .monolithic import DashNet
@@ -244,3 +250,9 @@ def train(config: MappoConfig) -> RunResult:
     # one trajectory per entity; the team reward gives every entity the player's summed reward
     team = ("reward",) if config.reward == "team" else ()
     return train_grouped(config, build_policy, "mappo", Separation("entity", globalise=team))
+
+
+def load_agent(config: MappoConfig, state: dict, world, **options) -> SlotPolicyAgent:
+    """A checkpoint's weights as a policy for ``world`` (``options``: ``seed``, ``greedy``,
+    ``device``; see ``load_slot_agent``)."""
+    return load_slot_agent(build_policy, config, state, world, **options)

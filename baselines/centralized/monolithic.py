@@ -10,7 +10,7 @@ Network (``B`` images = (world, player) pairs, ``C`` planes, ``H x W`` map, ``w`
 
   - ``DashNet``, shape preserving: input 3x3 conv block ``C -> w`` -> ``blocks`` x SE-residual
     ``w`` -> output 3x3 conv block ``w -> w``, ``[B, C, H, W] -> [B, w, H, W]``. The blocks are
-    the hybrid's (``baselines/common/layers.py``: spectral-normalised conv, BatchNorm,
+    the hybrid's (``baselines/nets/layers.py``: spectral-normalised conv, BatchNorm,
     LeakyReLU; squeeze-excitation).
   - ``BottleNet``, the U-Net of ``bottlenet.py``: ``depth`` down blocks to a bottleneck of
     ``blocks`` residual blocks and back up with summed skips, ``[B, C, H, W] -> [B, w, H, W]``.
@@ -41,10 +41,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spawnzoo.baselines.common.grouped_ppo import Separation, train_grouped
-from spawnzoo.baselines.common.init import init_model
-from spawnzoo.baselines.common.layers import ConvBlock, SEResidual
-from spawnzoo.baselines.common.runs import RunResult, count_parameters
+from spawnzoo.baselines.common.runs import RunResult
+from spawnzoo.baselines.grouped.ppo import (
+    Separation,
+    SlotPolicyAgent,
+    load_slot_agent,
+    train_grouped,
+)
+from spawnzoo.baselines.nets.initialization import init_model
+from spawnzoo.baselines.nets.layers import ConvBlock, SEResidual, count_parameters
 
 from .bottlenet import BottleNet, BottleNetEncoder
 from .config import MonolithicConfig
@@ -93,8 +98,8 @@ class MonolithicPolicy(nn.Module):
         blocks: DashNet: SE-residual blocks per trunk (paper: 4); BottleNet: residual blocks of
             the bottleneck (paper: 2).
         seed: seed of the init (also of torch's default init, drawn locally).
-        init: ``"paper"`` (orthogonal, ``baselines.common.init`` role gains, per-layer seeds) or
-            ``"default"`` (torch's own).
+        init: ``"paper"`` (orthogonal, ``baselines.nets.initialization`` role gains, per-layer
+            seeds) or ``"default"`` (torch's own).
         network: ``"dashnet"`` or ``"bottlenet"``.
         depth: BottleNet's down blocks (paper: 4); must be ``None`` for DashNet.
 
@@ -244,7 +249,13 @@ def train(config: MonolithicConfig) -> RunResult:
 
     The hybrid's ``collect``, ``player_targets`` and ``update`` with one group per (world,
     player) (the ``global`` grouping) and this module's network, through the shared
-    ``baselines/common/grouped_ppo.py``.
+    ``baselines/grouped/ppo.py``.
     """
     # one group per (world, player): all of the player's entities, the team's summed reward
     return train_grouped(config, build_policy, "monolithic", Separation(grouping="global"))
+
+
+def load_agent(config: MonolithicConfig, state: dict, world, **options) -> SlotPolicyAgent:
+    """A checkpoint's weights as a policy for ``world`` (``options``: ``seed``, ``greedy``,
+    ``device``; see ``load_slot_agent``)."""
+    return load_slot_agent(build_policy, config, state, world, **options)

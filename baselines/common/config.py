@@ -31,11 +31,17 @@ from typing import Any, Literal, NoReturn, TypeVar, Union
 
 import torch
 
-from spawnzoo.envs.core.registry import REGISTRY, presets
+from spawnzoo.envs.core.registry import REGISTRY, env_config, make_batched, presets
 
 from .evaluation import check_policy_name
 
 C = TypeVar("C")
+
+#: maps at least this wide (the paper's 48 x 48) get the methods' full-size networks (the
+#: paper's where it gives one); smaller maps a CPU-sized network. Every method sizes its network
+#: from the map (``PPOConfig.map_side``), never from a preset's name, so every env's presets
+#: follow one rule; explicit ``width``/``depth``/... settings win.
+LARGE_MAP_SIDE = 48
 
 
 @dataclass
@@ -52,7 +58,8 @@ class PPOConfig:
     seed: int = 1
     """Seed of the run: torch, numpy and the training worlds (world ``i`` uses stream ``i``)."""
     torch_deterministic: bool = True
-    """Set ``torch.backends.cudnn.deterministic``."""
+    """Deterministic torch kernels (``seeding.seed_everything``): a run repeats bit for bit on
+    the same machine. ``false`` lets torch pick its fastest kernels (cuDNN benchmarking on)."""
     device: str = "cpu"
     """Torch device of the learner (``cpu``, ``cuda``, ``cuda:1``)."""
 
@@ -191,6 +198,14 @@ class PPOConfig:
     def batch_size(self) -> int:
         """Env steps per rollout: ``num_envs * num_steps``."""
         return self.num_envs * self.num_steps
+
+    @property
+    def map_side(self) -> int:
+        """Side of the training maps (the longer one): the env config's ``map_size`` for this
+        preset and settings; an env that registers no config is built once to measure it."""
+        if REGISTRY[self.env_id].config_entry_point is not None:
+            return int(env_config(self.env_id, self.preset, **self.env_settings).map_size)
+        return max(make_batched(self.env_id, num_envs=1, **self.env_kwargs).map_shape)
 
     @property
     def minibatch_size(self) -> int:

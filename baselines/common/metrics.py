@@ -57,6 +57,8 @@ CHARTS_ROLLOUT_SECONDS = "charts/rollout_seconds"
 """Wall-clock seconds of the last rollout (acting and env steps)."""
 CHARTS_UPDATE_SECONDS = "charts/update_seconds"
 """Wall-clock seconds of the last update (advantages and gradient steps)."""
+CHARTS_UPDATE_EPOCHS = "charts/update_epochs"
+"""Epochs the last update ran: ``update_epochs``, fewer when ``target_kl`` stopped it early."""
 
 # --- PPO losses and statistics ---
 LOSSES_POLICY = "losses/policy_loss"

@@ -46,12 +46,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .machine import describe
+
+if TYPE_CHECKING:  # reading a run directory needs no torch: it is imported where tensors are
+    import torch
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -252,7 +254,7 @@ class RunDir:
                 "config_class": f"{type(config).__module__}:{type(config).__qualname__}",
                 "command": command,
                 "version": _package_version(),
-                "torch": torch.__version__,
+                "torch": sys.modules["torch"].__version__ if "torch" in sys.modules else None,
                 "python": platform.python_version(),
                 "machine": describe(),
                 "created": now,
@@ -378,6 +380,8 @@ class RunDir:
             "rng": capture_rng_state(rngs),
         }
         path = self.checkpoint_path(cycle)
+        import torch
+
         _atomic_write(path, lambda f: torch.save(ckpt, f))
         if keep_last is not None:
             for old in self.checkpoints()[:-keep_last]:
@@ -428,6 +432,8 @@ class RunDir:
         path = self.latest_checkpoint() if path is None else Path(path)
         if path is None:
             raise FileNotFoundError(f"no checkpoint in {self.checkpoint_dir}")
+        import torch
+
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
         if model is not None:
             model.load_state_dict(ckpt["model"])
@@ -547,12 +553,6 @@ class RunDir:
 
 
 # ---------------------------------------------------------------------- helpers
-def count_parameters(model: torch.nn.Module) -> int:
-    """Trainable parameters of ``model``, counted like the paper: spectral norm's raw weight
-    counts, its ``u``/``v`` buffers and BatchNorm's running statistics do not."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def capture_rng_state(
     generators: Mapping[str, np.random.Generator] | None = None,
 ) -> dict[str, Any]:
@@ -560,6 +560,8 @@ def capture_rng_state(
 
     Everything is a tensor or plain Python data, so ``torch.load(weights_only=True)`` reads it.
     """
+    import torch
+
     legacy = np.random.get_state()  # noqa: NPY002  # the global state third-party code draws from
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -583,6 +585,8 @@ def restore_rng_state(
         KeyError: a generator name that the saved state does not have.
     """
     if globals_too:
+        import torch
+
         torch.set_rng_state(state["torch"].cpu())
         if state["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
@@ -642,7 +646,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, torch.Tensor):
+    if hasattr(value, "detach"):  # a torch tensor
         return float(value.detach().cpu().item())
     return float(value)
 

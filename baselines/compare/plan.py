@@ -24,7 +24,7 @@ from typing import Any
 
 from spawnzoo.envs.core.registry import REGISTRY, load, presets
 
-from ..registry import ALGORITHMS
+from ..registry import METHODS
 from .suite import SUITES
 
 #: run directories of a comparison live in ``OUT/RUNS_DIR``
@@ -151,7 +151,7 @@ class RunSpec:
 
     Attributes:
         label: its row in the tables: the method, or the suite variant (``hybrid-top4-adv``).
-        method: a key of ``ALGORITHMS``.
+        method: a key of ``registry.METHODS``.
         seed: the run's seed.
         overrides: config fields of this label only (a suite variant's switches).
     """
@@ -209,9 +209,9 @@ class Comparison:
                 f"unknown preset {self.preset!r} for {self.env_id}; env presets: "
                 f"{sorted(presets(self.env_id))}, comparison presets: {sorted(COMPARE_PRESETS)}"
             )
-        unknown = [m for m in self.methods if m not in ALGORITHMS]
+        unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; available: {sorted(ALGORITHMS)}")
+            raise ValueError(f"unknown method(s) {unknown}; available: {sorted(METHODS)}")
         if not self.methods and self.suite is None:
             raise ValueError("no methods to compare: pass --methods a,b,...")
         if len(set(self.methods)) != len(self.methods):
@@ -352,7 +352,7 @@ class Comparison:
 
 
 def _config_class(method: str) -> type:
-    return load(ALGORITHMS[method][1])
+    return load(METHODS[method].config)
 
 
 def comparable(config: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ callback that, after every rollout-and-update cycle, evaluates, logs and checkpo
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -34,9 +35,10 @@ from spawnzoo.baselines.common.evaluation import (
     check_opponent,
     evaluate,
 )
-from spawnzoo.baselines.common.init import seed_everything
 from spawnzoo.baselines.common.progress import TrainingProgress, progress_bar
-from spawnzoo.baselines.common.runs import RunDir, RunResult, count_parameters
+from spawnzoo.baselines.common.runs import RunDir, RunResult
+from spawnzoo.baselines.common.seeding import seed_everything
+from spawnzoo.baselines.nets.layers import count_parameters
 from spawnzoo.baselines.wrappers.sb3_slots import (
     SlotVecEnv,
     default_obs_radius,
@@ -145,6 +147,30 @@ def build_model(cfg: IndependentConfig, env: SlotVecEnv) -> MaskablePPO:
     )
     model.set_logger(Logger(folder=None, output_formats=[]))  # we log into the RunDir
     return model
+
+
+def load_agent(
+    config: IndependentConfig,
+    state: dict[str, torch.Tensor],
+    world: BatchedEnv,
+    *,
+    seed: int | None = None,
+    greedy: bool = False,
+    device: str = "cpu",
+) -> IndependentAgent:
+    """A checkpoint's MaskablePPO policy weights as a policy for ``world``: the model is rebuilt
+    by ``build_model`` on one training world of the run's settings (it only needs the spaces).
+
+    Raises:
+        RuntimeError: ``state`` does not fit the policy (torch's ``load_state_dict`` message).
+    """
+    shape_world = make_batched(config.env_id, num_envs=1, **config.env_kwargs)
+    model = build_model(
+        dataclasses.replace(config, device=device),
+        SlotVecEnv(shape_world, obs_radius=config.obs_radius),
+    )
+    model.policy.load_state_dict(state)
+    return IndependentAgent(world, model, obs_radius=config.obs_radius, seed=seed, greedy=greedy)
 
 
 def evaluate_model(cfg: IndependentConfig, model: MaskablePPO) -> EvalResult:
@@ -264,7 +290,7 @@ class CycleCallback(BaseCallback):
 def train(config: IndependentConfig) -> RunResult:
     """Train ``independent`` per ``config``; returns the run directory and its summary."""
     cfg = config
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.torch_deterministic)
     world = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     check_opponent(cfg.eval_opponent, cfg.env_id, world)
     env = SlotVecEnv(world, obs_radius=cfg.obs_radius)

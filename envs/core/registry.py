@@ -24,6 +24,9 @@ class EnvSpec:
         batched_entry_point: ``"module:attr"`` of a callable ``(num_envs, preset, **settings)``
             returning the ``BatchedEnv``.
         presets: ``"module:attr"`` of the env's dict of named presets.
+        config_entry_point: ``"module:attr"`` of ``make_config(base=None, preset=None,
+            **settings)``, the env's frozen, validated config (its numbers, ``map_size``
+            among them) without building a world; ``None`` if the env has none.
         kwargs: default settings merged under the caller's.
         policies: scripted policies, name -> ``"module:attr"`` of a class ``(world, seed)`` with
             ``act(batch) -> actions``; ``random`` is available for every env.
@@ -41,6 +44,7 @@ class EnvSpec:
     parallel_entry_point: str
     batched_entry_point: str
     presets: str
+    config_entry_point: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)
     conformance: tuple[dict[str, Any], ...] = ({},)
@@ -101,6 +105,19 @@ def make_batched(env_id: str, num_envs: int = 1, **kwargs: Any):
 def presets(env_id: str) -> dict[str, Any]:
     """The named presets of ``env_id``."""
     return load(spec(env_id).presets)
+
+
+def env_config(env_id: str, preset: str | None = None, **settings: Any) -> Any:
+    """The frozen config ``env_id`` would run with (preset + settings over its defaults),
+    validated, without building a world: e.g. ``env_config("harvest-v0", "small").map_size``.
+
+    Raises:
+        ValueError: the env has no config entry point, or the settings are invalid.
+    """
+    s = spec(env_id)
+    if s.config_entry_point is None:
+        raise ValueError(f"{env_id} registers no config_entry_point")
+    return load(s.config_entry_point)(None, preset, **{**s.kwargs, **settings})
 
 
 def make_policy(env_id: str, name: str, world: Any, seed: int | None = None) -> Any:

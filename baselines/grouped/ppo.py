@@ -22,16 +22,17 @@ import torch
 from spawnzoo.envs import make_batched
 from spawnzoo.envs.core.batched import BatchStep
 
+from ..common import metrics as M
+from ..common.buffer import Rollout
+from ..common.distributions import MaskedCategorical
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate
+from ..common.gae import masked_gae
+from ..common.losses import masked_mean, normalize_advantages, policy_loss, value_loss
+from ..common.progress import progress_bar
+from ..common.runs import RunDir, RunResult
+from ..common.seeding import seed_everything
+from ..nets.layers import count_parameters
 from . import grouping as grp
-from . import metrics as M
-from .buffer import Rollout
-from .distributions import MaskedCategorical
-from .evaluation import MilestoneTracker, check_opponent, evaluate
-from .gae import masked_gae
-from .init import seed_everything
-from .losses import masked_mean, normalize_advantages, policy_loss, value_loss
-from .progress import progress_bar
-from .runs import RunDir, RunResult, count_parameters
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,29 @@ class SlotPolicyAgent:
         )
         dist = MaskedCategorical(logits, x["mask"])
         return (dist.mode() if self.greedy else dist.sample(self.generator)).numpy()
+
+
+def load_slot_agent(
+    build_policy: Callable[[Any, Any], torch.nn.Module],
+    config: Any,
+    state: dict[str, torch.Tensor],
+    world: Any,
+    *,
+    seed: int | None = None,
+    greedy: bool = False,
+    device: str = "cpu",
+) -> SlotPolicyAgent:
+    """A checkpoint's weights as a policy for ``world``: the network ``build_policy(config,
+    world)`` (on ``device``, in eval mode) with ``state`` loaded, wrapped in ``SlotPolicyAgent``.
+    The ``load_agent`` of every grouped method (see ``registry.MethodSpec``).
+
+    Raises:
+        RuntimeError: ``state`` does not fit the network (torch's ``load_state_dict`` message).
+    """
+    network = build_policy(config, world).to(device)
+    network.load_state_dict(state)
+    network.eval()
+    return SlotPolicyAgent(world, network, seed=seed, greedy=greedy)
 
 
 @dataclass
@@ -340,7 +364,9 @@ def update(
     targets: list[PlayerTargets],
     generator: torch.Generator,
 ) -> dict[str, float]:
-    """Epochs x players x minibatches of masked PPO on group tensors; returns mean losses."""
+    """Epochs x players x minibatches of masked PPO on group tensors; returns mean losses and
+    the epochs run (``"epochs"``). With ``cfg.target_kl``, the epochs stop early as in CleanRL's
+    PPO: after an epoch whose last minibatch's approximate KL exceeds it."""
     policy.train()
     t_n, e_n = ro.actions.shape[:2]
     rows = t_n * e_n
@@ -348,7 +374,9 @@ def update(
     flat = {k: v.flatten(0, 1) for k, v in vars(ro).items()}
     glob = set(sep.globalise)
     logs: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip")}
+    epochs = 0
     for _ in range(cfg.update_epochs):
+        epochs += 1
         for p, tg in enumerate(targets):
             tgf = {k: v.flatten(0, 1) for k, v in vars(tg).items()}
             order = torch.randperm(rows, generator=generator)
@@ -402,7 +430,12 @@ def update(
                     ("clip", clip),
                 ):
                     logs[key].append(float(val.detach()))
-    return {k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()}
+        if cfg.target_kl is not None and logs["kl"] and logs["kl"][-1] > cfg.target_kl:
+            break
+    return {
+        "epochs": float(epochs),
+        **{k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()},
+    }
 
 
 def train_grouped(
@@ -424,7 +457,7 @@ def train_grouped(
         The run directory and its summary.
     """
     cfg, sep = config, separation
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.torch_deterministic)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     layout = grp.EntityLayout.of(env)
     grp.check_grouping(grp.GroupingSpec.parse(sep.grouping), layout, env.num_slots)
@@ -476,6 +509,7 @@ def train_grouped(
                 M.CHARTS_LEARNING_RATE: optimizer.param_groups[0]["lr"],
                 M.CHARTS_ROLLOUT_SECONDS: rollout_s,
                 M.CHARTS_UPDATE_SECONDS: update_s,
+                M.CHARTS_UPDATE_EPOCHS: losses["epochs"],
                 M.CHARTS_SPS: steps / (rollout_s + update_s),
                 M.CHARTS_AGENT_SPS: stats["alive"] / (rollout_s + update_s),
                 M.LOSSES_POLICY: losses["pg"],

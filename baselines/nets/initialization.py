@@ -1,4 +1,4 @@
-"""Seeding and the paper's weight initialisation, shared by every learner.
+"""The paper's weight initialisation, shared by the conv networks (hybrid, MAPPO, monolithic).
 
 The scheme of the paper (§6.3), which its ablations show to be essential for the hybrid net:
 
@@ -14,9 +14,8 @@ The scheme of the paper (§6.3), which its ablations show to be essential for th
   the layer's unique name (``layer_seed``), so a layer's initial weights do not depend on which
   layers were built or initialised before it.
 
-Typical use::
+Typical use (after ``common.seeding.seed_everything``)::
 
-    seed_everything(cfg.seed)
     model = Net(...)
     init_model(model, {"body.0": "hidden", "head": "output"}, global_seed=cfg.seed,
                weight_scale=0.01)
@@ -26,11 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import random
 from collections.abc import Mapping
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -59,26 +55,6 @@ UNSCALED_ROLES = frozenset({"head_hidden"})
 #: power-method iterations used to re-estimate a spectral-norm layer's singular vectors after
 #: its weight is replaced (the number torch itself uses when it wraps a layer)
 _POWER_ITERATIONS = 15
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch, and ask torch for deterministic kernels.
-
-    Also sets ``PYTHONHASHSEED`` (for subprocesses; the running interpreter's hash seed is fixed
-    at start-up) and ``CUBLAS_WORKSPACE_CONFIG`` (needed by deterministic cuBLAS, harmless on
-    CPU) unless the caller set them, and turns cuDNN benchmarking off. Nothing here requires CUDA.
-
-    Args:
-        seed: non-negative integer seed.
-    """
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 -- legacy global state, seeded for third-party code
-    torch.manual_seed(seed)  # also seeds every CUDA device, if any
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def layer_seed(global_seed: int, name: str) -> int:

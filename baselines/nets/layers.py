@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .init import LEAKY_SLOPE
+from .initialization import LEAKY_SLOPE
 
 #: squeeze-excitation reduction (the paper's: 32 -> 8 -> 32)
 SE_REDUCTION = 4
@@ -88,3 +88,9 @@ class SEResidual(nn.Module):
             ``[B, w, H, W]``.
         """
         return x + self.se(self.block2(self.block1(x)))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of ``model``, counted like the paper: spectral norm's raw weight
+    counts, its ``u``/``v`` buffers and BatchNorm's running statistics do not."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
