@@ -622,9 +622,7 @@ def test_network_size_follows_the_map_size_on_every_env():
         assert (m.width, m.blocks) == ((32, 2) if big else (16, 1))
     # BottleNet: halvings down to 3 x 3 cells, at most the paper's 4
     depths = {
-        s: MonolithicConfig(
-            preset="small", env_settings={"map_size": s}, network="bottlenet"
-        ).depth
+        s: MonolithicConfig(preset="small", env_settings={"map_size": s}, network="bottlenet").depth
         for s in (12, 24, 48, 64)
     }
     assert depths == {12: 2, 24: 3, 48: 4, 64: 4}

@@ -246,7 +246,7 @@ def build_policy(cfg: MappoConfig, world) -> MappoPolicy:
 
 def train(config: MappoConfig) -> RunResult:
     """Train MAPPO per ``config``: the shared grouped PPO with per-entity groups
-    (``grouped_ppo.train_grouped``); returns the run directory and its summary."""
+    (``grouped.ppo.train_grouped``); returns the run directory and its summary."""
     # one trajectory per entity; the team reward gives every entity the player's summed reward
     team = ("reward",) if config.reward == "team" else ()
     return train_grouped(config, build_policy, "mappo", Separation("entity", globalise=team))

@@ -24,7 +24,7 @@ Network (``B`` images = (world, player) pairs, ``C`` planes, ``H x W`` map, ``w`
   average pool ``[B, w']`` -> linear -> one value per image. (The paper's actor and critic have
   separate extractors, §2.2.)
 
-To train with the shared grouped PPO (``grouped_ppo.py``: ``collect`` fills a slot-level
+To train with the shared grouped PPO (``grouped/ppo.py``: ``collect`` fills a slot-level
 ``Rollout``, ``player_targets`` sums slot quantities into groups, ``update`` is masked PPO on
 group tensors) the policy keeps the slot contract ``forward(planes, cell, kind) -> (logits
 [B, S, A], values [B, S])`` and writes the image's value on its first live slot (0 elsewhere),

@@ -107,6 +107,79 @@ class BatchStep:
     """``[E, S]`` bool: the slot's submitted action was masked and ran as the no-op."""
 
 
+@dataclass(frozen=True)
+class StepFlags:
+    """The episode flags of one step (``step_flags``).
+
+    Attributes:
+        terminated: ``[E, S]`` bool, per entity. truncated: ``[E, S]`` bool, per entity.
+        died: ``[E, S]`` bool, entities that acted and are gone after the step.
+        env_terminated: ``[E]`` bool. env_truncated: ``[E]`` bool. done: ``[E]`` bool, either.
+    """
+
+    terminated: np.ndarray
+    truncated: np.ndarray
+    died: np.ndarray
+    env_terminated: np.ndarray
+    env_truncated: np.ndarray
+    done: np.ndarray
+
+
+def step_flags(
+    acted: np.ndarray,
+    alive: np.ndarray,
+    env_terminated: np.ndarray,
+    t: np.ndarray,
+    max_cycles: int,
+) -> StepFlags:
+    """Who is terminated or truncated after a step: the rules every world's step shares.
+
+    The rules, written only here:
+
+    * a world is **truncated** when it reached ``max_cycles`` steps without terminating;
+      it is **done** when terminated or truncated;
+    * an entity is **terminated** when it acted and died in the step, or acted and its world
+      terminated; it is **truncated** when it acted, is alive, and its world was truncated;
+    * an entity that spawned in the step did not act: it is in no earlier transition and gets
+      neither flag (its first transition starts now, see ``spawned_flags``).
+
+    Args:
+        acted: ``[E, S]`` bool, the entities alive when the step began (they acted in it).
+        alive: ``[E, S]`` bool, the entities alive after the step's rules.
+        env_terminated: ``[E]`` bool, worlds whose episode reached a terminal state.
+        t: ``[E]`` int, steps of each world's episode, this one included.
+        max_cycles: the episode time limit.
+
+    Returns:
+        The ``StepFlags``.
+    """
+    env_truncated = (t >= max_cycles) & ~env_terminated
+    died = acted & ~alive
+    terminated = died | (acted & alive & env_terminated[:, None])
+    truncated = acted & alive & env_truncated[:, None] & ~terminated
+    return StepFlags(
+        terminated=terminated,
+        truncated=truncated,
+        died=died,
+        env_terminated=env_terminated,
+        env_truncated=env_truncated,
+        done=env_terminated | env_truncated,
+    )
+
+
+def spawned_flags(built: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """``[E, S]`` bool: the entities spawned in a step that are alive after it.
+
+    Args:
+        built: ``[n]`` flat slot indices (``env * S + slot``) of the entities created.
+        alive: ``[E, S]`` bool after the step (an entity built and destroyed in the same step
+            never took part in a transition).
+    """
+    spawned = np.zeros(alive.size, dtype=bool)
+    spawned[built] = True
+    return spawned.reshape(alive.shape) & alive
+
+
 class BatchedEnv(ABC):
     """Base class of the array API: ``num_envs`` worlds, fixed slots, masks and planes.
 
@@ -302,8 +375,8 @@ class SlotArrayEnv(BatchedEnv):
     """A ``BatchedEnv`` that keeps its entities in ``[E, S]`` arrays (harvest, forage, skirmish).
 
     It provides ``reset``, ``is_reset``, ``slot_cell``, ``slot_owner``, ``final_planes``, the
-    start of every step ``_begin_step``, the end-of-episode capture ``_finish`` and the
-    ``BatchStep`` builder ``_batch``. Subclasses keep
+    start of every step ``_begin_step``, its end ``_end_step`` (flags from ``step_flags``,
+    ended worlds captured by ``_finish``, masks, the ``BatchStep`` from ``_batch``). Subclasses keep
     ``alive`` ``[E, S]`` bool, ``kind``/``owner`` ``[E, S]`` int8, ``cell``/``serial`` ``[E, S]``
     ints and ``_mask`` ``[E, S, A]`` bool (the masks after ``_compute_masks``), set
     ``_seeded = False`` in ``__init__``, and implement ``_reset_world(i)`` (one world, drawing
@@ -401,6 +474,32 @@ class SlotArrayEnv(BatchedEnv):
         out = np.empty((envs.size, self.num_players, len(self.plane_names), h, w), np.float32)
         self.write_planes(out, envs)
         return out
+
+    def _end_step(
+        self, flags: StepFlags, *, spawned: np.ndarray, reward: np.ndarray, illegal: np.ndarray
+    ) -> BatchStep:
+        """What every step ends with: capture (and, with ``auto_reset``, reset) the worlds that
+        are done, recompute the masks, return the step's ``BatchStep``.
+
+        Args:
+            flags: the step's ``step_flags``.
+            spawned: ``[E, S]`` bool entities spawned in the step (updated in place with the
+                entities of worlds reset here).
+            reward: ``[E, S]`` rewards (returned as float32). illegal: ``[E, S]`` bool.
+        """
+        final = None
+        if flags.done.any():
+            final = self._finish(np.flatnonzero(flags.done), spawned)
+        self._compute_masks()
+        return self._batch(
+            spawned=spawned,
+            reward=reward.astype(np.float32, copy=False),
+            terminated=flags.terminated,
+            truncated=flags.truncated,
+            done=flags.done,
+            illegal=illegal,
+            final=final,
+        )
 
     def _finish(self, envs: np.ndarray, spawned: np.ndarray) -> FinalState:
         """Capture the end state of worlds ``envs`` (``[D]``) and, with ``auto_reset``, reset

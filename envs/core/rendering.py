@@ -115,10 +115,27 @@ class CanvasRenderer:
     """What every env's renderer shares: options, the overlay setter, ``render`` over world 0,
     the slot lookup by agent name, and one cached ``Canvas`` per (map, window, HUD size).
 
-    Subclasses set ``overlay_names``, ``title`` and ``reset_hint`` and implement ``draw``,
-    ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``summarize_mask`` (to name the
-    env's actions), ``hud_lines``, ``death_cross`` and ``_cross`` may be overridden. The helpers
-    below draw the overlays' parts that every env draws alike.
+    ``draw`` is the one frame template every env shares; an env fills in its layers:
+
+    ======================  =========  ===================================================
+    hook                    required   draws
+    ======================  =========  ===================================================
+    ``tile_colors``         yes        ``[H, W, 3]`` colours of the board's cells
+    ``draw_board``          no         what lies under everything (harvest's factories)
+    ``draw_mask``           no         the ``mask`` overlay's tint for the selected agent
+                                       (default: ``_tint_heat`` of ``mask_heat``)
+    ``draw_actions_under``  no         the ``actions`` overlay under the agents (moves)
+    ``draw_agents``         yes        the live agents
+    ``draw_actions_over``   no         the ``actions`` overlay over the agents (icons)
+    ``draw_selection``      no         the selected agent's outline
+    ``draw_ids``            no         the ``ids`` overlay
+    ``draw_hud``            yes        the HUD lines (step, one per player)
+    ======================  =========  ===================================================
+
+    Subclasses set ``overlay_names``, ``title`` and ``reset_hint`` and implement the required
+    hooks, ``agent_at`` and ``describe`` (the ``Renderer`` protocol); ``summarize_mask`` (to
+    name the env's actions), ``hud_lines``, ``death_cross`` and ``_cross`` may be overridden.
+    The helpers below draw the overlays' parts that every env draws alike.
     """
 
     overlay_names: tuple[str, ...] = ()
@@ -128,6 +145,8 @@ class CanvasRenderer:
     reset_hint: str = "the map is made there"
     #: half the size and the stroke width of the cross where an agent died, in cells
     death_cross: tuple[float, float] = (0.4, 0.13)
+    #: colour of the grid lines between cells
+    grid_line: Color = (128, 128, 128)
 
     def __init__(
         self,
@@ -171,6 +190,111 @@ class CanvasRenderer:
         canvas = self.draw(env.world, 0, batch=env.last_batch, actions=env.last_actions)
         return canvas.present(mode, self.fps)
 
+    def draw(
+        self,
+        world: BatchedEnv,
+        index: int = 0,
+        *,
+        batch: BatchStep | None = None,
+        actions: np.ndarray | None = None,
+    ) -> Canvas:
+        """Draw world ``index`` of ``world`` on the canvas (without presenting it), bottom layer
+        first: cells and grid, ``draw_board``, mask tint, actions under, agents, actions over,
+        selection, ids, HUD, the mask's HUD line.
+
+        Args:
+            world: the env's batched world (any ``num_envs``).
+            index: which world to draw.
+            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays): who was just
+                spawned, who died, which actions were masked, the action masks now. Needed by
+                the ``actions`` and ``mask`` overlays; without it ``mask`` uses the world's
+                masks and ``actions`` draws nothing.
+            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
+
+        Returns:
+            The canvas holding the frame.
+
+        Raises:
+            RuntimeError: ``world`` was not reset yet.
+        """
+        if not world.is_reset:
+            raise RuntimeError(f"call reset() before render(): {self.reset_hint}")
+        canvas = self._canvas(world)
+        canvas.clear()
+        canvas.fill_grid(self.tile_colors(world, index))
+        canvas.grid_lines(self.grid_line)
+        self.draw_board(canvas, world, index)
+        selected = self.slot_of(world, index, self.selected) if self.selected else None
+        if "mask" in self._overlays and selected is not None:
+            mask = self._mask(world, index, batch)[selected]
+            self.draw_mask(canvas, world, index, selected, mask)
+        show_actions = "actions" in self._overlays and batch is not None
+        if show_actions and actions is not None:
+            self.draw_actions_under(canvas, world, index, batch, actions)
+        self.draw_agents(canvas, world, index)
+        if show_actions:
+            self.draw_actions_over(canvas, world, index, batch, actions)
+        if selected is not None:
+            self.draw_selection(canvas, world, index, selected)
+        if "ids" in self._overlays:
+            self.draw_ids(canvas, world, index)
+        self.draw_hud(canvas, world, index)
+        if "mask" in self._overlays:
+            self._draw_mask_line(canvas, world, index, batch, selected)
+        return canvas
+
+    # ------------------------------------------------------------- the frame's layers
+    def tile_colors(self, world: BatchedEnv, index: int) -> np.ndarray:
+        """``[H, W, 3]`` uint8 colours of world ``index``'s cells (required)."""
+        raise NotImplementedError
+
+    def draw_board(self, canvas: Canvas, world: BatchedEnv, index: int) -> None:
+        """What lies on the board under every overlay and agent (nothing by default)."""
+
+    def mask_heat(self, world: BatchedEnv, index: int, slot: int, mask: np.ndarray) -> np.ndarray:
+        """``[H, W]`` share of ``slot``'s legal actions (``[A]`` ``mask``) aiming at each cell,
+        NaN where none aims; needed by the default ``draw_mask``."""
+        raise NotImplementedError
+
+    def draw_mask(
+        self, canvas: Canvas, world: BatchedEnv, index: int, slot: int, mask: np.ndarray
+    ) -> None:
+        """The ``mask`` overlay's tint for the selected ``slot`` and its ``[A]`` mask."""
+        self._tint_heat(canvas, self.mask_heat(world, index, slot, mask))
+
+    def draw_actions_under(
+        self, canvas: Canvas, world: BatchedEnv, index: int, batch: BatchStep, actions: np.ndarray
+    ) -> None:
+        """The ``actions`` overlay's layer under the agents (nothing by default)."""
+
+    def draw_agents(self, canvas: Canvas, world: BatchedEnv, index: int) -> None:
+        """Every live agent of world ``index`` (required)."""
+        raise NotImplementedError
+
+    def draw_actions_over(
+        self,
+        canvas: Canvas,
+        world: BatchedEnv,
+        index: int,
+        batch: BatchStep,
+        actions: np.ndarray | None,
+    ) -> None:
+        """The ``actions`` overlay's layer over the agents (nothing by default); ``actions``
+        may be ``None`` (a state drawn without the actions that led to it)."""
+
+    def draw_selection(self, canvas: Canvas, world: BatchedEnv, index: int, slot: int) -> None:
+        """The selected agent's outline: a round one on its cell."""
+        y, x = divmod(int(world.cell[index, slot]), world.map_shape[1])
+        canvas.rect(y, x, None, inset=0.0, radius=0.5, outline=SELECTED, outline_width=0.08)
+
+    def draw_ids(self, canvas: Canvas, world: BatchedEnv, index: int) -> None:
+        """The ``ids`` overlay (nothing by default)."""
+
+    def draw_hud(self, canvas: Canvas, world: BatchedEnv, index: int) -> None:
+        """The HUD: the step line and one line per player (required)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- lookups
     def slot_of(self, world: BatchedEnv, index: int, agent: str) -> int | None:
         """The slot of live agent ``agent`` in world ``index``, or ``None`` (dead, unborn or not
         a name of this world's pool)."""

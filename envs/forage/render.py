@@ -27,7 +27,6 @@ from ..core.rendering import (
     ILLEGAL,
     OUTLINE,
     OVERLAYS,
-    SELECTED,
     TEAM_COLORS,
     TEXT,
     TRAIL,
@@ -92,42 +91,20 @@ class ForageRenderer(CanvasRenderer):
     reset_hint = "the forage map is grown there"
     summarize_mask = staticmethod(legal_summary)
     death_cross = (0.38, 0.12)
+    tile_colors = staticmethod(cell_colors)
+    grid_line = GRID_LINE
 
-    def draw(
-        self,
-        world: ForageWorld,
-        index: int = 0,
-        *,
-        batch: BatchStep | None = None,
-        actions: np.ndarray | None = None,
-    ) -> Canvas:
-        """Draw world ``index`` of ``world`` on the canvas (without presenting it).
+    # ------------------------------------------------------------ the frame's layers
+    def draw_actions_under(
+        self, canvas: Canvas, world: ForageWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """Trails of the foragers that moved and crosses where foragers died."""
+        self._draw_moves(canvas, world, index, batch, actions)
+        self._draw_deaths(canvas, world, index, batch)
 
-        Args:
-            world: the forage world (batched; any ``num_envs``).
-            index: which world to draw.
-            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays), for the
-                ``actions`` and ``mask`` overlays.
-            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
-
-        Raises:
-            RuntimeError: ``world`` was not reset yet.
-        """
-        if not world.is_reset:
-            raise RuntimeError("call reset() before render(): the forage map is grown there")
-        canvas = self._canvas(world)
-        canvas.clear()
-        canvas.fill_grid(cell_colors(world, index))
-        canvas.grid_lines(GRID_LINE)
+    def draw_agents(self, canvas: Canvas, world: ForageWorld, index: int) -> None:
+        """Each forager in its colony's colour, with its energy bar on large cells."""
         n = world.map_shape[1]
-        selected = self.slot_of(world, index, self.selected) if self.selected else None
-        if "mask" in self._overlays and selected is not None:
-            mask = self._mask(world, index, batch)[selected]
-            self._draw_mask(canvas, world, index, selected, mask)
-        show_actions = "actions" in self._overlays and batch is not None and actions is not None
-        if show_actions:
-            self._draw_moves(canvas, world, index, batch, actions)
-            self._draw_deaths(canvas, world, index, batch)
         slots = np.flatnonzero(world.alive[index])
         y, x = np.divmod(world.cell[index, slots], n)
         energy = world.energy[index, slots] / world.cfg.max_energy
@@ -138,22 +115,27 @@ class ForageRenderer(CanvasRenderer):
             canvas.circle(yy, xx, TEAM_COLORS[o], radius=AGENT_RADIUS, outline=OUTLINE)
             if big:
                 canvas.bar(yy, xx, float(en), READY if rd else ENERGY, top=0.84, height=0.12)
-        if "actions" in self._overlays and batch is not None and world.t[index] > 0:
-            # newborns (at step 0 every agent counts as spawned: no rings there)
-            for slot in np.flatnonzero(batch.spawned[index] & world.alive[index]).tolist():
-                cy, cx = divmod(int(world.cell[index, slot]), n)
-                canvas.rect(cy, cx, None, inset=0.02, radius=0.5, outline=BIRTH)
-        if selected is not None:
-            sy, sx = divmod(int(world.cell[index, selected]), n)
-            canvas.rect(sy, sx, None, inset=0.0, radius=0.5, outline=SELECTED, outline_width=0.08)
-        if "ids" in self._overlays and canvas.cell_size >= 10:
-            for slot, yy, xx in zip(slots.tolist(), y.tolist(), x.tolist()):
-                text = str(int(world.serial[index, slot]))
-                canvas.label(yy + 0.45, xx + 0.5, text, size=0.42, color=TEXT, background=None)
-        self._draw_hud(canvas, world, index)
-        if "mask" in self._overlays:
-            self._draw_mask_line(canvas, world, index, batch, selected)
-        return canvas
+
+    def draw_actions_over(
+        self, canvas: Canvas, world: ForageWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """Rings around the newborns (at step 0 every agent counts as spawned: no rings)."""
+        if world.t[index] == 0:
+            return
+        n = world.map_shape[1]
+        for slot in np.flatnonzero(batch.spawned[index] & world.alive[index]).tolist():
+            cy, cx = divmod(int(world.cell[index, slot]), n)
+            canvas.rect(cy, cx, None, inset=0.02, radius=0.5, outline=BIRTH)
+
+    def draw_ids(self, canvas: Canvas, world: ForageWorld, index: int) -> None:
+        """Each forager's serial number, on cells large enough to read it."""
+        if canvas.cell_size < 10:
+            return
+        slots = np.flatnonzero(world.alive[index])
+        y, x = np.divmod(world.cell[index, slots], world.map_shape[1])
+        for slot, yy, xx in zip(slots.tolist(), y.tolist(), x.tolist()):
+            text = str(int(world.serial[index, slot]))
+            canvas.label(yy + 0.45, xx + 0.5, text, size=0.42, color=TEXT, background=None)
 
     # ------------------------------------------------------------ inspection
     def agent_at(self, world: ForageWorld, index: int, cell: tuple[int, int]) -> str | None:
@@ -184,7 +166,7 @@ class ForageRenderer(CanvasRenderer):
         ]
 
     # ------------------------------------------------------------- helpers
-    def _draw_mask(
+    def draw_mask(
         self, canvas: Canvas, world: ForageWorld, i: int, slot: int, mask: np.ndarray
     ) -> None:
         """Tint the selected agent's move targets: green if legal, red if not."""
@@ -216,7 +198,7 @@ class ForageRenderer(CanvasRenderer):
                 start, end = (cy - dy * 0.9, cx - dx * 0.9), (cy - dy * 0.37, cx - dx * 0.37)
                 canvas.arrow(start, end, TRAIL, width=0.13, head=0.28, outline=OUTLINE)
 
-    def _draw_hud(self, canvas: Canvas, world: ForageWorld, i: int) -> None:
+    def draw_hud(self, canvas: Canvas, world: ForageWorld, i: int) -> None:
         canvas.hud_line(0, [(f"step {int(world.t[i])} / {world.max_cycles}", TEXT)])
         alive, owner = world.alive[i], world.owner[i]
         m = world.metrics

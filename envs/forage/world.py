@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv
+from ..core.batched import BatchStep, SlotArrayEnv, step_flags
 from ..core.pool import AgentPool
 from .config import ForageConfig
 
@@ -303,24 +303,8 @@ class ForageWorld(SlotArrayEnv):
         pop = self.alive.reshape(e_n, self.num_players, -1).sum(-1)
         self.population_steps += pop
         np.maximum(self.metrics["population_peak"], pop, out=self.metrics["population_peak"])
-        env_term = pop.sum(1) == 0
-        env_trunc = (self.t >= self.max_cycles) & ~env_term
-        done = env_term | env_trunc
-        terminated = acted & ~self.alive
-        truncated = acted & self.alive & env_trunc[:, None]
-        final = None
-        if done.any():
-            final = self._finish(np.flatnonzero(done), spawned)
-        self._compute_masks()
-        return self._batch(
-            spawned=spawned,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            illegal=illegal,
-            final=final,
-        )
+        flags = step_flags(acted, self.alive, pop.sum(1) == 0, self.t, self.max_cycles)
+        return self._end_step(flags, spawned=spawned, reward=reward, illegal=illegal)
 
     def _split(
         self,

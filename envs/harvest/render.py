@@ -191,62 +191,38 @@ class HarvestRenderer(CanvasRenderer):
     title = "spawnzoo harvest-v0"
     reset_hint = "the harvest map is generated there"
     summarize_mask = staticmethod(legal_summary)
+    tile_colors = staticmethod(tile_colors)
+    mask_heat = staticmethod(mask_heat)
+    grid_line = GRID_LINE
 
-    def draw(
-        self,
-        world: HarvestWorld,
-        index: int = 0,
-        *,
-        batch: BatchStep | None = None,
-        actions: np.ndarray | None = None,
-    ) -> Canvas:
-        """Draw world ``index`` of ``world`` on the canvas (without presenting it).
-
-        Args:
-            world: the harvest world (batched; any ``num_envs``).
-            index: which world to draw.
-            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays): who was just
-                spawned, who died, which actions were masked, the action masks now. Needed by
-                the ``actions`` and ``mask`` overlays; without it ``mask`` uses the world's
-                masks and ``actions`` draws nothing.
-            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
-
-        Returns:
-            The canvas holding the frame.
-
-        Raises:
-            RuntimeError: ``world`` was not reset yet.
-        """
-        if not world.is_reset:
-            raise RuntimeError("call reset() before render(): the harvest map is generated there")
-        canvas = self._canvas(world)
-        canvas.clear()
-        canvas.fill_grid(tile_colors(world, index))
-        canvas.grid_lines(GRID_LINE)
+    # ------------------------------------------------------------ the frame's layers
+    def draw_board(self, canvas: Canvas, world: HarvestWorld, index: int) -> None:
+        """The factories (under overlays and robots)."""
         alive, kind = world.alive[index], world.kind[index]
-        selected = self.slot_of(world, index, self.selected) if self.selected else None
         for slot in np.flatnonzero(alive & (kind == FACTORY)).tolist():
             self._draw_factory(canvas, world, index, slot)
-        if "mask" in self._overlays and selected is not None:
-            mask = self._mask(world, index, batch)[selected]
-            self._tint_heat(canvas, mask_heat(world, index, selected, mask))
-        acted = None
-        if "actions" in self._overlays and batch is not None and actions is not None:
-            acted = self._acted(world, index, batch, actions)
-            self._draw_moves(canvas, world, index, *acted)
-            self._draw_deaths(canvas, world, index, batch)
+
+    def draw_actions_under(
+        self, canvas: Canvas, world: HarvestWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """Trails of the robots that moved and crosses where robots died."""
+        self._draw_moves(canvas, world, index, *self._acted(world, index, batch, actions))
+        self._draw_deaths(canvas, world, index, batch)
+
+    def draw_agents(self, canvas: Canvas, world: HarvestWorld, index: int) -> None:
+        """The robots (the factories are the board's)."""
+        alive, kind = world.alive[index], world.kind[index]
         for slot in np.flatnonzero(alive & (kind > FACTORY)).tolist():
             self._draw_robot(canvas, world, index, slot)
-        if acted is not None:
-            self._draw_action_icons(canvas, world, index, *acted)
-        if selected is not None:
-            self._draw_selection(canvas, world, index, selected)
-        if "ids" in self._overlays:
-            self._draw_ids(canvas, world, index)
-        self._draw_hud(canvas, world, index)
-        if "mask" in self._overlays:
-            self._draw_mask_line(canvas, world, index, batch, selected)
-        return canvas
+
+    def draw_actions_over(
+        self, canvas: Canvas, world: HarvestWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """The badge of each acting agent's action."""
+        if actions is not None:
+            self._draw_action_icons(
+                canvas, world, index, *self._acted(world, index, batch, actions)
+            )
 
     # ------------------------------------------------------------ inspection
     def agent_at(self, world: HarvestWorld, index: int, cell: tuple[int, int]) -> str | None:
@@ -457,7 +433,7 @@ class HarvestRenderer(CanvasRenderer):
         """A factory's death cross spans its 3 x 3 footprint."""
         return (1.2, 0.3) if kind == FACTORY else (0.42, 0.14)
 
-    def _draw_selection(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
+    def draw_selection(self, canvas: Canvas, world: HarvestWorld, i: int, slot: int) -> None:
         n = world.map_shape[1]
         y, x = divmod(int(world.cell[i, slot]), n)
         if world.kind[i, slot] == FACTORY:
@@ -465,7 +441,7 @@ class HarvestRenderer(CanvasRenderer):
         else:
             canvas.rect(y, x, None, inset=0.0, radius=0.5, outline=SELECTED, outline_width=0.08)
 
-    def _draw_ids(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
+    def draw_ids(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
         """Kind initial and serial of every live agent (team by colour)."""
         if canvas.cell_size < 10:
             return
@@ -489,7 +465,7 @@ class HarvestRenderer(CanvasRenderer):
             else:
                 canvas.label(yy + 0.5, xx + 0.5, text, size=0.45, color=TEXT, background=None)
 
-    def _draw_hud(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
+    def draw_hud(self, canvas: Canvas, world: HarvestWorld, i: int) -> None:
         cfg = world.cfg
         t = int(world.t[i])
         phase = t % cfg.cycle_length

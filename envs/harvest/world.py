@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv
+from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
@@ -424,33 +424,14 @@ class HarvestWorld(SlotArrayEnv):
             env_term = fac_alive[:, 0] == 0
         else:
             env_term = (fac_alive > 0).sum(axis=1) <= 1
-        env_trunc = (self.t >= self.max_cycles) & ~env_term
-        done = env_term | env_trunc
+        flags = step_flags(acted, self.alive, env_term, self.t, self.max_cycles)
 
         # a robot built and destroyed in the same step never acted: it is in no transition
-        dead = acted & ~self.alive
         if died.size:
             reward_f[died[acted.reshape(-1)[died]]] += cfg.reward_robot_destroyed
-        # flags describe the entities that acted; a robot built this step starts fresh
-        terminated = dead | (acted & self.alive & env_term[:, None])
-        truncated = acted & self.alive & env_trunc[:, None] & ~terminated
-        spawned = np.zeros(e_n * s_n, dtype=bool)
-        spawned[built] = True
-        spawned = spawned.reshape(e_n, s_n) & self.alive
         # the reward of a robot built this step belongs to nobody's past transition: it is 0
-        final = None
-        if done.any():
-            final = self._finish(np.flatnonzero(done), spawned)
-        self._compute_masks()
-        return self._batch(
-            spawned=spawned,
-            reward=reward.astype(np.float32),
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            illegal=illegal,
-            final=final,
-        )
+        spawned = spawned_flags(built, self.alive)
+        return self._end_step(flags, spawned=spawned, reward=reward, illegal=illegal)
 
     def _build(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
         """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots."""

@@ -169,60 +169,40 @@ class SkirmishRenderer(CanvasRenderer):
     title = "spawnzoo skirmish-v0"
     reset_hint = "the skirmish map is generated there"
     summarize_mask = staticmethod(legal_summary)
+    tile_colors = staticmethod(tile_colors)
+    mask_heat = staticmethod(mask_heat)
+    grid_line = GRID_LINE
 
-    def draw(
-        self,
-        world: SkirmishWorld,
-        index: int = 0,
-        *,
-        batch: BatchStep | None = None,
-        actions: np.ndarray | None = None,
-    ) -> Canvas:
-        """Draw world ``index`` of ``world`` on the canvas (without presenting it).
-
-        Args:
-            world: the skirmish world (batched; any ``num_envs``).
-            index: which world to draw.
-            batch: the ``BatchStep`` that led to this state (``[E, S]`` arrays), for the
-                ``actions`` and ``mask`` overlays; without it ``mask`` uses the world's masks and
-                ``actions`` draws nothing.
-            actions: ``[S]`` (or ``[E, S]``) actions submitted in that step.
-
-        Returns:
-            The canvas holding the frame.
-
-        Raises:
-            RuntimeError: ``world`` was not reset yet.
-        """
-        if not world.is_reset:
-            raise RuntimeError("call reset() before render(): the skirmish map is generated there")
-        canvas = self._canvas(world)
-        canvas.clear()
-        canvas.fill_grid(tile_colors(world, index))
-        canvas.grid_lines(GRID_LINE)
+    # ------------------------------------------------------------ the frame's layers
+    def draw_board(self, canvas: Canvas, world: SkirmishWorld, index: int) -> None:
+        """The capture points' flags."""
         self._draw_flags(canvas, world, index)
-        selected = self.slot_of(world, index, self.selected) if self.selected else None
-        if "mask" in self._overlays and selected is not None:
-            mask = self._mask(world, index, batch)[selected]
-            self._tint_heat(canvas, mask_heat(world, index, selected, mask))
-        acted = None
-        if "actions" in self._overlays and batch is not None and actions is not None:
-            acted = self._acted(world, index, batch, actions)
-            self._draw_moves(canvas, world, index, *acted)
+
+    def draw_actions_under(
+        self, canvas: Canvas, world: SkirmishWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """Trails of the units that moved."""
+        self._draw_moves(canvas, world, index, *self._acted(world, index, batch, actions))
+
+    def draw_agents(self, canvas: Canvas, world: SkirmishWorld, index: int) -> None:
+        """Bases and units."""
         for slot in np.flatnonzero(world.alive[index]).tolist():
             self._draw_entity(canvas, world, index, slot)
-        if acted is not None:
-            self._draw_action_icons(canvas, world, index, *acted)
+
+    def draw_actions_over(
+        self, canvas: Canvas, world: SkirmishWorld, index: int, batch: BatchStep, actions
+    ) -> None:
+        """Attack and build badges, then crosses where units died."""
+        if actions is not None:
+            self._draw_action_icons(
+                canvas, world, index, *self._acted(world, index, batch, actions)
+            )
             self._draw_deaths(canvas, world, index, batch)
-        if selected is not None:
-            y, x = divmod(int(world.cell[index, selected]), world.map_shape[1])
-            canvas.rect(y, x, None, inset=0.0, radius=0.3, outline=SELECTED, outline_width=0.08)
-        if "ids" in self._overlays:
-            self._draw_ids(canvas, world, index)
-        self._draw_hud(canvas, world, index)
-        if "mask" in self._overlays:
-            self._draw_mask_line(canvas, world, index, batch, selected)
-        return canvas
+
+    def draw_selection(self, canvas: Canvas, world: SkirmishWorld, index: int, slot: int) -> None:
+        """A rounded square around the selected agent."""
+        y, x = divmod(int(world.cell[index, slot]), world.map_shape[1])
+        canvas.rect(y, x, None, inset=0.0, radius=0.3, outline=SELECTED, outline_width=0.08)
 
     # ------------------------------------------------------------ inspection
     def agent_at(self, world: SkirmishWorld, index: int, cell: tuple[int, int]) -> str | None:
@@ -342,7 +322,7 @@ class SkirmishRenderer(CanvasRenderer):
                     anchor="topright",
                 )
 
-    def _draw_ids(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
+    def draw_ids(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
         """Kind initial and serial of every live agent (team by colour)."""
         if canvas.cell_size < 10:
             return
@@ -355,7 +335,7 @@ class SkirmishRenderer(CanvasRenderer):
                 yy + 0.55, xx + 0.5, f"{KIND_INITIAL[k]}{s}", size=0.4, color=TEXT, background=None
             )
 
-    def _draw_hud(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
+    def draw_hud(self, canvas: Canvas, world: SkirmishWorld, i: int) -> None:
         canvas.hud_line(0, [(f"step {int(world.t[i])} / {world.max_cycles}", TEXT)])
         alive, kind, owner = world.alive[i], world.kind[i], world.owner[i]
         for p in range(2):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batched import BatchStep, SlotArrayEnv
+from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
 from .config import SkirmishConfig
 from .mapgen import generate_map
@@ -285,10 +285,9 @@ class SkirmishWorld(SlotArrayEnv):
         self.t += 1
         bases_alive = self._bases_alive()
         env_term = (bases_alive > 0).sum(axis=1) <= 1
-        env_trunc = (self.t >= self.max_cycles) & ~env_term
-        done = env_term | env_trunc
-        dead = acted & ~self.alive
-        reward[dead] += cfg.reward_death
+        flags = step_flags(acted, self.alive, env_term, self.t, self.max_cycles)
+        done = flags.done
+        reward[flags.died] += cfg.reward_death
         if done.any() and cfg.reward_win:
             outcome = self._outcome(np.flatnonzero(done))  # [D, 2]: 1 win, 0 loss, 0.5 draw
             de = np.flatnonzero(done)
@@ -296,25 +295,8 @@ class SkirmishWorld(SlotArrayEnv):
             sign[de] = (outcome - 0.5) * 2.0  # +1 / -1 / 0
             owner = self.owner.astype(np.int64).clip(0)
             reward += acted * cfg.reward_win * np.take_along_axis(sign, owner, axis=1)
-        # flags describe the entities that acted; a unit built this step starts fresh
-        terminated = dead | (acted & self.alive & env_term[:, None])
-        truncated = acted & self.alive & env_trunc[:, None] & ~terminated
-        spawned = np.zeros(e_n * s_n, dtype=bool)
-        spawned[built] = True
-        spawned = spawned.reshape(e_n, s_n) & self.alive
-        final = None
-        if done.any():
-            final = self._finish(np.flatnonzero(done), spawned)
-        self._compute_masks()
-        return self._batch(
-            spawned=spawned,
-            reward=reward.astype(np.float32),
-            terminated=terminated,
-            truncated=truncated,
-            done=done,
-            illegal=illegal,
-            final=final,
-        )
+        spawned = spawned_flags(built, self.alive)
+        return self._end_step(flags, spawned=spawned, reward=reward, illegal=illegal)
 
     def _attack(
         self,
