@@ -13,6 +13,10 @@ can run what an AVX2 machine (or an old SSE4 one) would compute:
     python tests/cpu_profile.py --list
 
 A profile can only lower the level: on a machine without AVX-512, ``avx512`` is ``native``.
+``aten-default`` is the cheap one ``make test`` reruns the numerics checks under: torch's
+portable ATen kernels (``ATEN_CPU_CAPABILITY=default``) with the machine's own convolutions,
+other last bits on every machine at little extra cost (``default`` caps oneDNN at SSE4.1 too,
+which makes the conv-heavy learners 2-3x slower).
 """
 
 from __future__ import annotations
@@ -40,10 +44,17 @@ PROFILES: dict[str, dict[str, str]] = {
         "ONEDNN_MAX_CPU_ISA": "SSE41",
         "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
     },
+    "aten-default": {"ATEN_CPU_CAPABILITY": "default"},
 }
 
 #: numpy dispatch targets each profile switches off (matched as substrings of their names)
-NUMPY_ABOVE = {"native": (), "avx512": (), "avx2": ("AVX512", "X86_V4"), "default": ("",)}
+NUMPY_ABOVE = {
+    "native": (),
+    "avx512": (),
+    "avx2": ("AVX512", "X86_V4"),
+    "default": ("",),
+    "aten-default": (),
+}
 
 
 def numpy_disabled(profile: str) -> str:

@@ -14,7 +14,7 @@ rerun it after a change to a learner's defaults or to a check's budget:
 
     python tests/learning_checks.py --checks hybrid dashnet --seeds 1-8 \\
         --profiles native avx2 default --jobs 2 --out runs/calibration
-    python tests/learning_checks.py --out runs/calibration --table   # the markdown table
+    python tests/learning_checks.py --out runs/calibration --table --doc docs/testing.md
 
 A run is one process with one torch thread, started under the profile's environment, so its
 kernels are the ones that profile's machine would use. Results are appended to
@@ -252,6 +252,25 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: the calibration block of ``--doc`` pages lies between these lines
+DOC_BEGIN = "<!-- calibration: begin (written by tests/learning_checks.py --doc) -->"
+DOC_END = "<!-- calibration: end -->"
+
+
+def write_doc(path: Path, text: str) -> None:
+    """Replace the calibration block of markdown page ``path`` with ``text``.
+
+    Raises:
+        ValueError: the page has no block between ``DOC_BEGIN`` and ``DOC_END``.
+    """
+    page = path.read_text()
+    if DOC_BEGIN not in page or DOC_END not in page:
+        raise ValueError(f"{path} has no calibration block ({DOC_BEGIN} ... {DOC_END})")
+    head, rest = page.split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    path.write_text(f"{head}{DOC_BEGIN}\n{text.strip()}\n{DOC_END}{tail}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Calibrate the learning checks.")
     parser.add_argument("--checks", nargs="+", default=list(CHECKS), choices=list(CHECKS))
@@ -260,12 +279,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2)))
     parser.add_argument("--out", type=Path, default=Path("runs/calibration"))
     parser.add_argument("--table", action="store_true", help="only print the table of OUT")
+    parser.add_argument("--doc", type=Path, help="also write the table into this markdown page")
     args = parser.parse_args(argv)
     if not args.table:
         calibrate(args.checks, args.seeds, args.profiles, args.out, args.jobs)
-    print(f"random legal actions: {random_ice():.1f} ice per episode\n")
-    print(table(read_results(args.out)))
+    command = "python tests/learning_checks.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = (
+        f"Command: `{command}`  \nMachine: {describe_machine()}  \n"
+        f"Random legal actions on the checks' evaluation maps: {random_ice():.1f} ice per "
+        f"episode.\n\n{table(read_results(args.out))}"
+    )
+    print(text)
+    if args.doc is not None:
+        write_doc(args.doc, text)
     return 0
+
+
+def describe_machine() -> str:
+    """The machine in one line (CPU, its feature level, torch and its kernels)."""
+    from spawnzoo.baselines.common.machine import describe, one_line
+
+    return one_line(describe(import_torch=True))
 
 
 if __name__ == "__main__":
