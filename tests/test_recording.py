@@ -30,6 +30,11 @@ class NoAct:
         self.world = world
 
 
+class BrokenInside:
+    def __init__(self, world, seed=None):
+        raise TypeError("broken inside")
+
+
 def test_resolve_policy_takes_names_module_paths_and_objects():
     world = make("harvest-v0", preset="tiny").world
     assert isinstance(resolve_policy("harvest-v0", "heuristic", world, 0), HeuristicPolicy)
@@ -45,6 +50,9 @@ def test_resolve_policy_takes_names_module_paths_and_objects():
         resolve_policy("harvest-v0", "spawnzoo.envs.core.pool:AgentPool", world, 0)
     with pytest.raises(ValueError, match="made a NoAct, which has no act"):
         resolve_policy("harvest-v0", f"{__name__}:NoAct", world, 0)
+    # a TypeError inside a policy with the right signature is its own, not reworded
+    with pytest.raises(TypeError, match="broken inside"):
+        resolve_policy("harvest-v0", f"{__name__}:BrokenInside", world, 0)
 
 
 def test_run_episode_matches_a_hand_written_loop():

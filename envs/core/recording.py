@@ -17,6 +17,7 @@ frames: the reset state, then one frame per step.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from os import PathLike
@@ -69,9 +70,12 @@ def resolve_policy(env_id: str, policy: str | Policy, world: Any, seed: int | No
         except (ImportError, AttributeError) as err:
             raise ValueError(f"cannot load policy {policy!r}: {err}") from None
     try:
-        made = factory(world, seed=seed)
+        inspect.signature(factory).bind(world, seed=seed)
     except TypeError as err:
         raise ValueError(f"policy {policy!r} must be called as (world, seed=...): {err}") from None
+    except ValueError:  # no signature to inspect (some builtins): let the call say
+        pass
+    made = factory(world, seed=seed)  # its own errors are its own, not a signature problem
     if not hasattr(made, "act"):
         raise ValueError(f"policy {policy!r} made a {type(made).__name__}, which has no act()")
     return made
