@@ -27,6 +27,7 @@ import argparse
 import functools
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -195,6 +196,8 @@ def calibrate(
 ) -> None:
     """Run every (check, seed, profile) missing from ``out/results.jsonl``, ``jobs`` at a time."""
     out.mkdir(parents=True, exist_ok=True)
+    with (out / "commands.txt").open("a") as f:  # the table names the commands behind it
+        f.write(shlex.join(["python", "tests/learning_checks.py", *sys.argv[1:]]) + "\n")
     done = {(r["check"], r["seed"], r["profile"]) for r in read_results(out)}
     todo = [(n, s, p) for n in names for p in profiles for s in seeds if (n, s, p) not in done]
     print(f"{len(todo)} runs to do ({len(done)} done) -> {out / 'results.jsonl'}", flush=True)
@@ -212,8 +215,9 @@ def calibrate(
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """The calibration as markdown: one table per check, seeds x profiles, and a summary line
-    (worst run, worst median of ``SEEDS``-sized windows, the check's threshold)."""
+    """The calibration as markdown: one table per check, seeds x profiles, and a summary line:
+    the worst run, and per profile the median of ``SEEDS`` and the worst median that any
+    ``len(SEEDS)`` of the calibrated seeds could give (what the threshold must stay below)."""
     lines = []
     for name, check in CHECKS.items():
         mine = [r for r in rows if r["check"] == name]
@@ -235,18 +239,26 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             cells = [f"{ice[seed, p]:.1f}" if (seed, p) in ice else "" for p in profiles]
             lines.append(f"| {seed} | " + " | ".join(cells) + " |")
         values = [r["ice"] for r in mine]
-        medians = [
-            statistics.median(ice[s, p] for s in SEEDS)
+        medians = {
+            p: statistics.median(ice[s, p] for s in SEEDS)
             for p in profiles
             if all((s, p) in ice for s in SEEDS)
-        ]
+        }
+        # the worst median of k seeds takes the k // 2 + 1 lowest: it is the (k // 2)-th lowest
+        worst = {
+            p: sorted(v for (_, q), v in ice.items() if q == p)[len(SEEDS) // 2]
+            for p in profiles
+            if sum(q == p for _, q in ice) >= len(SEEDS)
+        }
         seconds = statistics.median(r["seconds"] for r in mine)
         lines += [
             "",
             f"{len(values)} runs: worst {min(values):.1f}, median {statistics.median(values):.1f},"
-            f" best {max(values):.1f}; median of seeds {SEEDS} per profile: "
-            + ", ".join(f"{m:.1f}" for m in medians)
-            + f"; {seconds:.0f} s per run (median, one thread).",
+            f" best {max(values):.1f}. Median of seeds {', '.join(map(str, SEEDS))}: "
+            + ", ".join(f"{m:.1f} ({p})" for p, m in medians.items())
+            + f"; worst median of any {len(SEEDS)} seeds: "
+            + ", ".join(f"{m:.1f} ({p})" for p, m in worst.items())
+            + f". {seconds:.0f} s per run (median, one thread, on a shared machine).",
             "",
         ]
     return "\n".join(lines)
@@ -283,9 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.table:
         calibrate(args.checks, args.seeds, args.profiles, args.out, args.jobs)
-    command = "python tests/learning_checks.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    made_by = out_commands(args.out)
     text = (
-        f"Command: `{command}`  \nMachine: {describe_machine()}  \n"
+        f"Runs made by: {made_by}  \nMachine: {describe_machine()}  \n"
         f"Random legal actions on the checks' evaluation maps: {random_ice():.1f} ice per "
         f"episode.\n\n{table(read_results(args.out))}"
     )
@@ -293,6 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.doc is not None:
         write_doc(args.doc, text)
     return 0
+
+
+def out_commands(out: Path) -> str:
+    """The calibration commands that wrote ``out`` (from ``out/commands.txt``), as markdown."""
+    path = out / "commands.txt"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return "; ".join(f"`{line}`" for line in dict.fromkeys(lines)) or "(not recorded)"
 
 
 def describe_machine() -> str:

@@ -67,3 +67,49 @@ def test_learned_policy_beats_random_legal_actions(tmp_path, name):
         f"above {check.threshold:g} (random legal actions: {baseline:.1f}); the calibrated runs "
         "are in docs/testing.md"
     )
+
+
+def test_calibration_table_and_doc_block(tmp_path):
+    """The calibration summary on hand-made rows: worst run, medians of SEEDS, and the worst
+    median any 3 calibrated seeds could give (the second lowest of each profile)."""
+    from learning_checks import DOC_BEGIN, DOC_END, table, write_doc
+
+    ice = {"native": [120, 80, 200, 150], "avx2": [50, 90, 300, 110]}
+    rows = [
+        {"check": "hybrid", "seed": s, "profile": p, "ice": v, "seconds": 60, "capability": "X"}
+        for p, values in ice.items()
+        for s, v in enumerate(values, 1)
+    ]
+    text = table(rows)
+    assert "| 1 | 120.0 | 50.0 |" in text and "| 4 | 150.0 | 110.0 |" in text
+    assert "8 runs: worst 50.0" in text
+    assert "Median of seeds 1, 2, 3: 120.0 (native), 90.0 (avx2)" in text
+    assert "worst median of any 3 seeds: 120.0 (native), 90.0 (avx2)" in text
+    page = tmp_path / "testing.md"
+    page.write_text(f"intro\n{DOC_BEGIN}\nold\n{DOC_END}\noutro\n")
+    write_doc(page, text)
+    assert page.read_text().startswith(f"intro\n{DOC_BEGIN}\n**hybrid**")
+    assert page.read_text().endswith(f"{DOC_END}\noutro\n")
+    other = tmp_path / "other.md"
+    other.write_text("no block here")
+    with pytest.raises(ValueError, match="no calibration block"):
+        write_doc(other, "")
+
+
+def test_cpu_profiles_cap_every_kernel_library():
+    from cpu_profile import PROFILES, numpy_disabled, profile_env
+
+    env = profile_env("avx2", base={"PATH": "/bin"})
+    assert env["PATH"] == "/bin"
+    assert (env["ATEN_CPU_CAPABILITY"], env["ONEDNN_MAX_CPU_ISA"]) == ("avx2", "AVX2")
+    assert env["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
+    assert profile_env("native", base={}) == {}
+    assert profile_env("aten-default", base={}) == {"ATEN_CPU_CAPABILITY": "default"}
+    # numpy's own dispatch names: the default profile leaves none of them on
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+
+    assert set(numpy_disabled("default").split()) == set(__cpu_dispatch__)
+    assert not any("AVX512" not in n and "X86_V4" not in n for n in numpy_disabled("avx2").split())
+    assert set(PROFILES) >= {"native", "avx2", "default", "aten-default"}
+    with pytest.raises(ValueError, match="unknown CPU profile 'sse9'"):
+        profile_env("sse9")
