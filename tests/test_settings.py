@@ -236,6 +236,25 @@ def test_batched_core_arguments_are_checked(env_id, kwargs, words):
     assert words in str(err.value)
 
 
+@pytest.mark.parametrize("env_id", sorted(CONFIGS))
+def test_adapter_arguments_are_checked(env_id):
+    with pytest.raises(ValueError, match="strict must be True or False"):
+        make(env_id, preset="tiny", strict="yes")
+    with pytest.raises(ValueError, match="config must be a"):
+        make(env_id, config={"map_size": 12})
+    with pytest.raises(ValueError, match="unknown env"):
+        make([env_id])
+    env = make(env_id, preset="tiny")
+    env.reset(seed=0)
+    for bad in (0, -3, 2.5, math.nan, math.inf, "10", None):
+        with pytest.raises(ValueError, match="max_cycles must be an integer in"):
+            env.max_cycles = bad
+    assert env.max_cycles == env.config.max_cycles
+    for bad in (-1, 1.5, "0", True, [0]):
+        with pytest.raises(ValueError, match="seed must be None or an integer >= 0"):
+            env.reset(seed=bad)
+
+
 def test_world_classes_check_their_config_argument():
     with pytest.raises(ValueError, match="HarvestWorld: config must be a HarvestConfig"):
         HarvestWorld(ForageConfig())
