@@ -270,7 +270,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if replay.metrics is not None:
         _print_metrics(replay.metrics)
     if args.out is None:
-        _view(replay, args, play=False)
+        _view(replay, args, play=False, source=args.file)
         return 0
     progress = Progress("replay", enabled=not args.no_progress)
     start = time.perf_counter()
@@ -285,7 +285,9 @@ def run_replay(args: argparse.Namespace) -> int:
             selected=args.select,
             progress=progress,
         )
-    except (ValueError, ImportError) as err:  # ReplayError is a ValueError
+    except ReplayError as err:  # e.g. it does not reproduce its metrics
+        raise SystemExit(f"{args.file}: {err}") from None
+    except (ValueError, ImportError) as err:
         raise SystemExit(str(err)) from None
     finally:
         progress.close()
@@ -300,8 +302,10 @@ def _check_mask(args: argparse.Namespace) -> None:
         raise SystemExit("--overlay mask needs --select AGENT (e.g. --select player_0_heavy_0)")
 
 
-def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
-    """Open the viewer on ``replay`` until its window is closed."""
+def _view(replay: Any, args: argparse.Namespace, *, play: bool, source: Path | None = None) -> None:
+    """Open the viewer on ``replay`` until its window is closed (``source``: the replay's file,
+    named when it turns out not to replay)."""
+    from .core.replay import ReplayError
     from .core.viewer import Viewer
 
     overlays = "actions" if args.overlay is None else args.overlay
@@ -314,19 +318,21 @@ def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
     viewer.playing = play
     try:
         viewer.run()
+    except ReplayError as err:  # the episode ended before the replay's last step
+        raise SystemExit(f"{source or 'the replay'}: {err}") from None
     finally:
         viewer.close()
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    if "per_player" in metrics:
-        rows = [{"episode_length": metrics["episode_length"], **m} for m in metrics["per_player"]]
-    else:
-        rows = [metrics]
-    keys = list(rows[0])
+    """One row per player: the episode-wide numbers, then the player's own (a ``-`` where a
+    row lacks one)."""
+    shared = {k: v for k, v in metrics.items() if k != "per_player"}
+    rows = [{**shared, **m} for m in metrics.get("per_player", [])] or [shared]
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     print("  " + "player".ljust(8) + "".join(k.rjust(20) for k in keys))
     for p, row in enumerate(rows):
-        values = "".join(f"{row[k]:>20g}" for k in keys)
+        values = "".join(f"{row[k]:>20g}" if k in row else "-".rjust(20) for k in keys)
         print("  " + f"{p}".ljust(8) + values)
 
 
