@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core.registry import REGISTRY, load, presets
+from .core.registry import REGISTRY, load, make, presets
+from .core.settings import NoRoomError
 
 #: subcommand -> "module:function" taking the subparsers object and adding itself
 COMMANDS: dict[str, str] = {
@@ -199,7 +200,7 @@ def run_render(args: argparse.Namespace) -> int:
             )
         else:
             episode = run_episode(args.env, policy, **common)
-    except (ValueError, ImportError, FileNotFoundError) as err:
+    except (ValueError, ImportError, FileNotFoundError, NoRoomError) as err:
         raise SystemExit(str(err)) from None
     finally:
         progress.close()
@@ -224,19 +225,20 @@ def _saved_policy(args: argparse.Namespace) -> Any:
     and env settings from the run's ``config.json``; torch is imported only when loading."""
     path = Path(args.policy)
     run_dir = path.parent.parent if path.is_file() else path
+    config_file = run_dir / "config.json"
     try:
-        meta = json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        meta = json.loads(config_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise SystemExit(
             f"--policy {path}: not a run directory or checkpoint of one ({err})"
         ) from None
-    if args.env is not None and args.env != meta.get("env_id"):
-        raise SystemExit(f"--policy {path} is a run of {meta.get('env_id')}, not {args.env}")
-    args.env = meta.get("env_id")
-    config = meta.get("config", {})
+    env_id, preset, settings = _run_env_settings(config_file, meta)
+    if args.env is not None and args.env != env_id:
+        raise SystemExit(f"--policy {path} is a run of {env_id}, not {args.env}")
+    args.env = env_id
     if args.preset is None and not args.set:
-        args.preset = config.get("preset")
-        args.set = list(config.get("env_settings", {}).items())
+        args.preset = preset
+        args.set = list(settings.items())
 
     def load(world: Any, seed: int | None = None) -> Any:
         try:
@@ -248,6 +250,37 @@ def _saved_policy(args: argparse.Namespace) -> Any:
         return load_policy(path, world, seed=seed)
 
     return load
+
+
+def _run_env_settings(config_file: Path, meta: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """The env id, preset and env settings a run's ``config.json`` holds, checked: the env is
+    registered and builds from them (every setting within its range).
+
+    Raises:
+        SystemExit: one line naming ``config_file`` and what is wrong with it.
+    """
+
+    def refuse(what: str) -> SystemExit:
+        return SystemExit(f"{config_file}: {what}")
+
+    if not isinstance(meta, dict):
+        raise refuse(f"must hold a JSON object, got {type(meta).__name__}")
+    env_id = meta.get("env_id")
+    if not isinstance(env_id, str) or env_id not in REGISTRY:
+        raise refuse(f"env_id {env_id!r} is not a registered env ({sorted(REGISTRY)})")
+    config = meta.get("config", {})
+    if not isinstance(config, dict):
+        raise refuse(f"config must be a JSON object, got {type(config).__name__}")
+    preset, settings = config.get("preset"), config.get("env_settings", {})
+    if preset is not None and not isinstance(preset, str):
+        raise refuse(f"config.preset must be a preset name or null, got {preset!r}")
+    if not isinstance(settings, dict):
+        raise refuse(f"config.env_settings must be a JSON object, got {type(settings).__name__}")
+    try:
+        make(env_id, preset=preset, **settings).close()
+    except (ValueError, TypeError) as err:  # TypeError: a key that is not an argument
+        raise refuse(f"its env settings do not build {env_id}: {err}") from None
+    return env_id, preset, settings
 
 
 def run_replay(args: argparse.Namespace) -> int:

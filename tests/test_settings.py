@@ -258,3 +258,43 @@ def test_adapter_arguments_are_checked(env_id):
 def test_world_classes_check_their_config_argument():
     with pytest.raises(ValueError, match="HarvestWorld: config must be a HarvestConfig"):
         HarvestWorld(ForageConfig())
+
+
+# ------------------------------------------------------------------ settings read from files
+@pytest.mark.parametrize(
+    ("meta", "words"),
+    [
+        (  # looped forever in map generation
+            {
+                "env_id": "harvest-v0",
+                "config": {"preset": "tiny", "env_settings": {"ice_density": 2.0}},
+            },
+            "its env settings do not build harvest-v0: HarvestConfig: ice_density must be a real "
+            "number in [0, 0.5], got 2.0",
+        ),
+        (
+            {"env_id": "forage-v0", "config": {"env_settings": {"step_scale": 0}}},
+            "ForageConfig: step_scale must be an integer in [1, ",
+        ),
+        (  # AttributeError before
+            {"env_id": "harvest-v0", "config": {"env_settings": [["map_size", 12]]}},
+            "config.env_settings must be a JSON object, got list",
+        ),
+        ({"env_id": "harvest-v9", "config": {}}, "env_id 'harvest-v9' is not a registered env"),
+        ({"env_id": "harvest-v0", "config": "tiny"}, "config must be a JSON object, got str"),
+        ({"env_id": "harvest-v0", "config": {"preset": 3}}, "config.preset must be a preset"),
+        (["harvest-v0"], "must hold a JSON object, got list"),
+    ],
+)
+def test_render_policy_refuses_a_run_config_with_bad_settings_naming_the_file(
+    tmp_path, meta, words
+):
+    from spawnzoo.envs.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(meta))
+    with deadline(10), pytest.raises(SystemExit) as exit_:
+        main(["render", "--policy", str(run), "--out", str(tmp_path / "x.gif"), "--no-progress"])
+    message = str(exit_.value.code)
+    assert message.startswith(f"{run / 'config.json'}: ") and words in message, message
