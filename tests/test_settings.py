@@ -58,7 +58,7 @@ ISSUE_CASES = [
     ("harvest-v0", {"light": None}, "light", "a RobotClass"),  # AttributeError before
     ("harvest-v0", {"players": True}, "players", "one of 1, 2"),
     ("harvest-v0", {"factory_min_distance": 0}, "factory_min_distance", "[3, "),
-    ("forage-v0", {"food_capacity": math.nan}, "food_capacity", "(0, "),
+    ("forage-v0", {"food_capacity": math.nan}, "food_capacity", "[0.001, "),
     ("forage-v0", {"food_regrow": -1.0}, "food_regrow", "[0, "),
     ("forage-v0", {"move_cost": math.inf}, "move_cost", "[0, "),
     ("forage-v0", {"reward_food": math.nan}, "reward_food", "real number"),

@@ -42,6 +42,9 @@ MAX_SLOTS = 2**18
 MAX_IDS = 2**20
 #: the largest amount of anything (power, resources, hit points, costs, rates, scales)
 MAX_AMOUNT = 1_000_000
+#: the smallest positive amount of a quantity kept in float32 (forage's food and energy):
+#: smaller ones round to 0 next to the others, and dividing by them gives NaN
+MIN_AMOUNT = 0.001
 #: the largest magnitude of a reward coefficient
 MAX_REWARD = 1_000_000.0
 

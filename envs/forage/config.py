@@ -13,6 +13,7 @@ from ..core.settings import (
     MAX_MAP_SIZE,
     MAX_REWARD,
     MAX_SLOTS,
+    MIN_AMOUNT,
     Int,
     IntPair,
     OneOf,
@@ -47,27 +48,27 @@ class ForageConfig:
     """Fraction of cells that are fertile (hold food), grown as random-walk patches."""
     patch_size: tuple[int, int] = setting((4, 12), IntPair(1, MAX_MAP_SIZE))
     """Inclusive range of the number of cells in one patch (``1 <= low <= high <= 1024``)."""
-    food_capacity: float = setting(10.0, Real(0.0, MAX_AMOUNT, lo_open=True))
-    """Most food one fertile cell holds; every fertile cell starts full (above 0)."""
+    food_capacity: float = setting(10.0, Real(MIN_AMOUNT, MAX_AMOUNT))
+    """Most food one fertile cell holds; every fertile cell starts full (at least 0.001)."""
     food_regrow: float = setting(0.25, Real(0.0, MAX_AMOUNT))
     """Food a fertile cell regains each step (up to ``food_capacity``)."""
 
     # --- agents ---
     initial_agents: int = setting(8, Int(1, MAX_SLOTS))
     """Agents each player starts with, on distinct random cells."""
-    initial_energy: float = setting(30.0, Real(0.0, MAX_AMOUNT, lo_open=True))
-    """Energy of every agent at reset (above 0, at most ``max_energy``)."""
-    max_energy: float = setting(60.0, Real(0.0, MAX_AMOUNT, lo_open=True))
-    """Energy cap (an agent that cannot split stops gaining beyond it)."""
+    initial_energy: float = setting(30.0, Real(MIN_AMOUNT, MAX_AMOUNT))
+    """Energy of every agent at reset (at least 0.001, at most ``max_energy``)."""
+    max_energy: float = setting(60.0, Real(MIN_AMOUNT, MAX_AMOUNT))
+    """Energy cap (an agent that cannot split stops gaining beyond it; at least 0.001)."""
     energy_cost: float = setting(1.0, Real(0.0, MAX_AMOUNT))
     """Energy every live agent spends per step."""
     move_cost: float = setting(0.5, Real(0.0, MAX_AMOUNT))
     """Extra energy spent by an agent whose move succeeded."""
-    bite: float = setting(5.0, Real(0.0, MAX_AMOUNT, lo_open=True))
-    """Most food one ``eat`` takes from the agent's cell (above 0)."""
-    split_threshold: float = setting(40.0, Real(0.0, MAX_AMOUNT, lo_open=True))
-    """An agent whose energy reaches this (after eating and paying) splits (above 0, at most
-    ``max_energy``)."""
+    bite: float = setting(5.0, Real(MIN_AMOUNT, MAX_AMOUNT))
+    """Most food one ``eat`` takes from the agent's cell (at least 0.001)."""
+    split_threshold: float = setting(40.0, Real(MIN_AMOUNT, MAX_AMOUNT))
+    """An agent whose energy reaches this (after eating and paying) splits (at least 0.001, at
+    most ``max_energy``)."""
     split_cost: float = setting(4.0, Real(0.0, MAX_AMOUNT))
     """Energy lost by a split; parent and child share the rest equally (below
     ``split_threshold``, so a child gets energy)."""
@@ -101,8 +102,8 @@ class ForageConfig:
         require(
             self,
             p * self.initial_agents <= n * n,
-            f"{p} x {self.initial_agents} initial agents (initial_agents) do not fit on "
-            f"{n * n} cells (map_size {n})",
+            f"{p} players (players) x {self.initial_agents} initial agents (initial_agents) "
+            f"do not fit on {n * n} cells (map_size {n})",
         )
         require(
             self,

@@ -227,7 +227,7 @@ class HarvestConfig:
             self,
             hi <= room,
             f"factories_per_player {(lo, hi)}: at most {room} factories per player fit on a "
-            f"{n}x{n} map with {p} player(s)",
+            f"{n}x{n} map (map_size) with {p} player(s) (players)",
         )
         require(
             self,

@@ -165,7 +165,7 @@ class SkirmishConfig:
             need <= half,
             f"{self.bases_per_player} bases (bases_per_player) and {self.capture_points} "
             f"capture points (capture_points, capture_radius {self.capture_radius}) do not fit "
-            f"on a {n}x{n} map; use fewer or a larger map",
+            f"on a {n}x{n} map (map_size); use fewer or a larger map",
         )
 
     # --- derived values ---
