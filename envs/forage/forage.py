@@ -95,7 +95,8 @@ throughput setting, above 1000 live agents from the first step); ``settings`` ar
 ``initial_agents=3000``, ``max_cycles=1000``. Every argument is checked when the env is built:
 a setting of the wrong type, NaN, infinite or out of its range raises ``ValueError`` naming it and
 what it accepts (the ranges are in ``ForageConfig``'s field docstrings: e.g. ``food_capacity``,
-``bite`` and energies at least 0.001, costs at least 0, ``map_size`` 4 to 1024), and nothing is built.
+``bite`` and energies at least 0.001, costs at least 0, ``map_size`` 4 to 1024), and nothing is
+built.
 
 **Version history.** v0: first release.
 """
