@@ -125,8 +125,11 @@ class Replay:
         policy: what played it (a name, for people), or ``None``.
 
     Raises:
-        ValueError: ``actions`` is not a 2-D integer array, or ``settings``/``metrics`` are not
-            JSON values (a replay must be writable).
+        ValueError: naming the field: ``env_id`` is not a str, ``seed`` not an integer >= 0,
+            ``actions`` not a 2-D integer array of values >= 0, ``settings`` not a dict of JSON
+            values (or it holds ``render_mode``), ``metrics`` not ``None`` or a dict of numbers
+            (with an optional non-empty ``per_player`` list of dicts of numbers), ``policy`` not
+            a str or ``None`` (a replay must be writable and printable).
     """
 
     env_id: str
