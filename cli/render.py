@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spawnzoo.envs.core.registry import REGISTRY, presets
+from spawnzoo.envs.core.registry import REGISTRY, make, presets
+from spawnzoo.envs.core.settings import NoRoomError
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
@@ -189,7 +190,7 @@ def run_render(args: argparse.Namespace) -> int:
             )
         else:
             episode = run_episode(args.env, policy, **common)
-    except (ValueError, ImportError, FileNotFoundError) as err:
+    except (ValueError, ImportError, FileNotFoundError, NoRoomError) as err:
         raise SystemExit(str(err)) from None
     finally:
         progress.close()
@@ -214,19 +215,20 @@ def _saved_policy(args: argparse.Namespace) -> Any:
     and env settings from the run's ``config.json``; torch is imported only when loading."""
     path = Path(args.policy)
     run_dir = path.parent.parent if path.is_file() else path
+    config_file = run_dir / "config.json"
     try:
-        meta = json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        meta = json.loads(config_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise SystemExit(
             f"--policy {path}: not a run directory or checkpoint of one ({err})"
         ) from None
-    if args.env is not None and args.env != meta.get("env_id"):
-        raise SystemExit(f"--policy {path} is a run of {meta.get('env_id')}, not {args.env}")
-    args.env = meta.get("env_id")
-    config = meta.get("config", {})
+    env_id, preset, settings = _run_env_settings(config_file, meta)
+    if args.env is not None and args.env != env_id:
+        raise SystemExit(f"--policy {path} is a run of {env_id}, not {args.env}")
+    args.env = env_id
     if args.preset is None and not args.set:
-        args.preset = config.get("preset")
-        args.set = list(config.get("env_settings", {}).items())
+        args.preset = preset
+        args.set = list(settings.items())
 
     def load(world: Any, seed: int | None = None) -> Any:
         try:
@@ -238,6 +240,37 @@ def _saved_policy(args: argparse.Namespace) -> Any:
         return load_policy(path, world, seed=seed)
 
     return load
+
+
+def _run_env_settings(config_file: Path, meta: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """The env id, preset and env settings a run's ``config.json`` holds, checked: the env is
+    registered and builds from them (every setting within its range).
+
+    Raises:
+        SystemExit: one line naming ``config_file`` and what is wrong with it.
+    """
+
+    def refuse(what: str) -> SystemExit:
+        return SystemExit(f"{config_file}: {what}")
+
+    if not isinstance(meta, dict):
+        raise refuse(f"must hold a JSON object, got {type(meta).__name__}")
+    env_id = meta.get("env_id")
+    if not isinstance(env_id, str) or env_id not in REGISTRY:
+        raise refuse(f"env_id {env_id!r} is not a registered env ({sorted(REGISTRY)})")
+    config = meta.get("config", {})
+    if not isinstance(config, dict):
+        raise refuse(f"config must be a JSON object, got {type(config).__name__}")
+    preset, settings = config.get("preset"), config.get("env_settings", {})
+    if preset is not None and not isinstance(preset, str):
+        raise refuse(f"config.preset must be a preset name or null, got {preset!r}")
+    if not isinstance(settings, dict):
+        raise refuse(f"config.env_settings must be a JSON object, got {type(settings).__name__}")
+    try:
+        make(env_id, preset=preset, **settings).close()
+    except (ValueError, TypeError) as err:  # TypeError: a key that is not an argument
+        raise refuse(f"its env settings do not build {env_id}: {err}") from None
+    return env_id, preset, settings
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -260,7 +293,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if replay.metrics is not None:
         _print_metrics(replay.metrics)
     if args.out is None:
-        _view(replay, args, play=False)
+        _view(replay, args, play=False, source=args.file)
         return 0
     progress = Progress("replay", enabled=not args.no_progress)
     start = time.perf_counter()
@@ -275,7 +308,9 @@ def run_replay(args: argparse.Namespace) -> int:
             selected=args.select,
             progress=progress,
         )
-    except (ValueError, ImportError) as err:  # ReplayError is a ValueError
+    except ReplayError as err:  # e.g. it does not reproduce its metrics
+        raise SystemExit(f"{args.file}: {err}") from None
+    except (ValueError, ImportError) as err:
         raise SystemExit(str(err)) from None
     finally:
         progress.close()
@@ -290,8 +325,10 @@ def _check_mask(args: argparse.Namespace) -> None:
         raise SystemExit("--overlay mask needs --select AGENT (e.g. --select player_0_heavy_0)")
 
 
-def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
-    """Open the viewer on ``replay`` until its window is closed."""
+def _view(replay: Any, args: argparse.Namespace, *, play: bool, source: Path | None = None) -> None:
+    """Open the viewer on ``replay`` until its window is closed (``source``: the replay's file,
+    named when it turns out not to replay)."""
+    from spawnzoo.envs.core.replay import ReplayError
     from spawnzoo.envs.core.viewer import Viewer
 
     overlays = "actions" if args.overlay is None else args.overlay
@@ -304,17 +341,19 @@ def _view(replay: Any, args: argparse.Namespace, *, play: bool) -> None:
     viewer.playing = play
     try:
         viewer.run()
+    except ReplayError as err:  # the episode ended before the replay's last step
+        raise SystemExit(f"{source or 'the replay'}: {err}") from None
     finally:
         viewer.close()
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    if "per_player" in metrics:
-        rows = [{"episode_length": metrics["episode_length"], **m} for m in metrics["per_player"]]
-    else:
-        rows = [metrics]
-    keys = list(rows[0])
+    """One row per player: the episode-wide numbers, then the player's own (a ``-`` where a
+    row lacks one)."""
+    shared = {k: v for k, v in metrics.items() if k != "per_player"}
+    rows = [{**shared, **m} for m in metrics.get("per_player", [])] or [shared]
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     print("  " + "player".ljust(8) + "".join(k.rjust(20) for k in keys))
     for p, row in enumerate(rows):
-        values = "".join(f"{row[k]:>20g}" for k in keys)
+        values = "".join(f"{row[k]:>20g}" if k in row else "-".rjust(20) for k in keys)
         print("  " + f"{p}".ljust(8) + values)

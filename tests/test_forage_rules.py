@@ -386,12 +386,12 @@ def test_auto_reset_starts_the_next_episode_with_fresh_agents():
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"players": 3}, "players must be 1 or 2"),
-        ({"map_size": 2}, "map_size must be an int >= 4"),
-        ({"initial_agents": 0}, "initial_agents must be an int >= 1"),
+        ({"players": 3}, r"players must be one of 1, 2, got 3 \(int\)"),
+        ({"map_size": 2}, r"map_size must be an integer in \[4, 1024\], got 2"),
+        ({"initial_agents": 0}, r"initial_agents must be an integer in \[1, \d+\], got 0"),
         ({"map_size": 4, "initial_agents": 17}, "do not fit"),
-        ({"split_cost": 50.0}, "split_cost < split_threshold"),
-        ({"split_threshold": 70.0}, "split_threshold <= max_energy"),
+        ({"split_cost": 50.0}, r"split_cost \(50.0\) must be < split_threshold \(40.0\)"),
+        ({"split_threshold": 70.0}, r"split_threshold \(70.0\) must be <= max_energy \(60.0\)"),
         ({"agent_slots_per_player": 4, "initial_agents": 5}, "must hold the 5 initial"),
         ({"agent_ids_per_player": 2, "agent_slots_per_player": 8}, "must be >= agent slots"),
         ({"patch_size": (5, 2)}, "patch_size"),

@@ -401,7 +401,11 @@ class SlotArrayEnv(BatchedEnv):
         Returns:
             ``BatchStep`` of ``[E, S]`` arrays: the initial entities alive and ``spawned``, zero
             rewards, no flags.
+
+        Raises:
+            ValueError: ``seed`` is not ``None`` or a non-negative integer (nothing changes).
         """
+        check_seed(seed)
         if seed is not None or not self._seeded:
             children = np.random.SeedSequence(seed).spawn(self.num_envs)
             self._rngs = [np.random.default_rng(c) for c in children]
@@ -562,7 +566,13 @@ def validate_actions(actions: Any, num_envs: int, num_slots: int, num_actions: i
     Raises:
         ValueError: naming the wrong shape, dtype, or the first out-of-range value and where.
     """
-    arr = np.asarray(actions)
+    try:
+        arr = np.asarray(actions)
+    except (ValueError, TypeError) as err:  # ragged nested lists, objects numpy cannot read
+        raise ValueError(
+            f"actions must be a (num_envs, num_slots) = {(num_envs, num_slots)} integer array: "
+            f"{err}"
+        ) from None
     if arr.shape != (num_envs, num_slots):
         raise ValueError(
             f"actions must have shape (num_envs, num_slots) = {(num_envs, num_slots)}, "
@@ -577,3 +587,14 @@ def validate_actions(actions: Any, num_envs: int, num_slots: int, num_actions: i
             f"action {int(arr[e, s])} out of range [0, {num_actions}) at env {e}, slot {s}"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def check_seed(seed: Any) -> None:
+    """Raise ``ValueError`` naming ``seed`` unless it is ``None`` or a non-negative integer
+    (what ``np.random.SeedSequence`` takes; a bool is not a seed)."""
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"seed must be None or an integer >= 0, got {seed!r} ({type(seed).__name__})"
+        )

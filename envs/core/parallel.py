@@ -9,6 +9,7 @@ leaves ``agents``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from .batched import BatchedEnv, BatchStep
+from .settings import MAX_CYCLES, Int, Rejected, shown
 
 
 class SlotParallelEnv(ParallelEnv):
@@ -51,6 +53,8 @@ class SlotParallelEnv(ParallelEnv):
                 f"render_mode must be one of {self.metadata['render_modes']} or None, "
                 f"got {render_mode!r}"
             )
+        if not isinstance(strict, bool):
+            raise ValueError(f"strict must be True or False, got {shown(strict)}")
         if world.num_envs != 1:
             raise ValueError("the PettingZoo adapter drives exactly one world (num_envs=1)")
         self.world = world
@@ -111,7 +115,11 @@ class SlotParallelEnv(ParallelEnv):
 
     @max_cycles.setter
     def max_cycles(self, value: int) -> None:
-        self.world.max_cycles = int(value)
+        rule = Int(1, MAX_CYCLES)
+        try:
+            self.world.max_cycles = rule.normalise(value)
+        except Rejected:
+            raise ValueError(f"max_cycles must be {rule.describe()}, got {shown(value)}") from None
 
     # ------------------------------------------------------------ reset/step
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -222,6 +230,8 @@ class SlotParallelEnv(ParallelEnv):
         Vectorised for the common case; any anomaly is re-checked agent by agent so the error
         names the first offending agent and value. Nothing is changed before this returns.
         """
+        if not isinstance(actions, Mapping):
+            raise ValueError(f"actions must be a dict of agent -> action, got {shown(actions)}")
         n, n_act = len(actions), self.world.num_actions
         slot_of = self._slot_of
         try:

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .settings import shown
+
 C = TypeVar("C")
 
 
@@ -34,9 +36,14 @@ def build_config(
     (later ones win); the dataclass validates the values.
 
     Raises:
-        ValueError: unknown preset or field name (listing the valid ones), or invalid values.
+        ValueError: unknown preset or field name (listing the valid ones), a ``base`` that is
+            not a ``cls``, or invalid values (naming the setting and its range).
     """
     overrides = overrides or {}
+    if base is not None and not isinstance(base, cls):
+        raise ValueError(f"config must be a {cls.__name__} or None, got {shown(base)}")
+    if preset is not None and not isinstance(preset, str):
+        raise ValueError(f"preset must be a preset name (str) or None, got {shown(preset)}")
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - fields)
     if unknown:

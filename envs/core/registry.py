@@ -84,7 +84,7 @@ def spec(env_id: str) -> EnvSpec:
     """The spec of ``env_id``; ``ValueError`` listing the known ids if there is none."""
     try:
         return REGISTRY[env_id]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable id, e.g. a list
         raise ValueError(f"unknown env {env_id!r}; registered: {sorted(REGISTRY)}") from None
 
 

@@ -19,10 +19,16 @@ File format, version 1 (``REPLAY_VERSION``): a compressed numpy ``.npz`` archive
 * ``actions``: ``[T, S]`` uint8 (int16 for actions above 255): the action each slot received at each
   step, 0 for empty slots (what ``SlotParallelEnv.last_actions`` holds after each step).
 
-A reader refuses, with ``ReplayError`` naming the file and the reason, a file that is not such an
-archive or is damaged, and, with ``ReplayVersionError``, one written in another format version.
-Replaying checks the env's slot and action counts and, when metrics were stored, that the
-replay reproduces them (``ReplayMismatchError``: the rules changed since it was recorded).
+``Replay.load`` refuses every file it cannot replay with a ``ReplayError`` (a ``ValueError``)
+whose message starts with the file's path and says what is wrong, and never lets another
+exception out (``zlib.error``, numpy's errors, ``KeyError``...): a file that is not a zip/npz
+archive or is cut short or corrupted (the archive's CRC-32 covers every member), members that
+are missing, too large or of the wrong dtype or shape, a header that is not a JSON object or has
+fields of the wrong type, one written in another format version (``ReplayVersionError``), an
+unknown env id, settings the env refuses (see ``envs.core.settings``), or actions, slots or steps
+that do not fit the env. A loaded replay has been checked to build and reset its env. Replaying
+checks, when metrics were stored, that the replay reproduces them (``ReplayMismatchError``: the
+rules changed since it was recorded). ``tests/test_replay_damage.py`` fuzzes the reader.
 
 States are reached by stepping the env's batched world directly (``ReplayCursor``): random
 access (``seek``) re-simulates from the nearest snapshot (a deep copy of the world kept every
@@ -33,7 +39,10 @@ from __future__ import annotations
 
 import copy
 import json
+import numbers
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -46,10 +55,32 @@ import numpy as np
 from .batched import BatchedEnv, BatchStep
 from .registry import make
 from .rendering import Renderer, make_renderer
+from .settings import NoRoomError, shown
 
 REPLAY_FORMAT = "spawnzoo-replay"
 REPLAY_VERSION = 1
 """The format version this spawnzoo writes and reads."""
+
+
+#: the largest members ``Replay.load`` reads, in bytes (a crafted archive may claim more)
+MAX_META_BYTES = 1 << 24
+MAX_ACTIONS_BYTES = 1 << 30
+#: what reading a damaged or foreign archive raises, from zipfile, zlib, json and numpy
+#: (RecursionError: JSON nested thousands deep; RuntimeError: an encrypted member;
+#: NotImplementedError: an unknown compression method; MemoryError: a forged array shape)
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    MemoryError,
+)
 
 
 class ReplayError(ValueError):
@@ -94,8 +125,11 @@ class Replay:
         policy: what played it (a name, for people), or ``None``.
 
     Raises:
-        ValueError: ``actions`` is not a 2-D integer array, or ``settings``/``metrics`` are not
-            JSON values (a replay must be writable).
+        ValueError: naming the field: ``env_id`` is not a str, ``seed`` not an integer >= 0,
+            ``actions`` not a 2-D integer array of values >= 0, ``settings`` not a dict of JSON
+            values (or it holds ``render_mode``), ``metrics`` not ``None`` or a dict of numbers
+            (with an optional non-empty ``per_player`` list of dicts of numbers), ``policy`` not
+            a str or ``None`` (a replay must be writable and printable).
     """
 
     env_id: str
@@ -106,14 +140,33 @@ class Replay:
     policy: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.env_id, str):
+            raise ValueError(f"env_id must be a str, got {shown(self.env_id)}")
+        if not _is_count(self.seed):
+            raise ValueError(f"seed must be an integer >= 0, got {shown(self.seed)}")
         actions = np.asarray(self.actions)
         if actions.ndim != 2 or not np.issubdtype(actions.dtype, np.integer):
             raise ValueError(
                 f"actions must be a [steps, slots] integer array, got {actions.dtype} "
                 f"{actions.shape}"
             )
+        if actions.size and actions.min() < 0:
+            raise ValueError(f"actions must be >= 0, got {int(actions.min())}")
         object.__setattr__(self, "actions", actions.astype(np.int64, copy=False))
         object.__setattr__(self, "seed", int(self.seed))
+        if not isinstance(self.settings, dict) or not all(
+            isinstance(k, str) for k in self.settings
+        ):
+            raise ValueError(
+                f"settings must be a dict of name -> value, got {shown(self.settings)}"
+            )
+        if "render_mode" in self.settings:
+            raise ValueError("settings must not hold render_mode (it is chosen when replaying)")
+        problem = _metrics_problem(self.metrics)
+        if problem:
+            raise ValueError(f"metrics {problem}")
+        if self.policy is not None and not isinstance(self.policy, str):
+            raise ValueError(f"policy must be a name (str) or None, got {shown(self.policy)}")
         check_json(self.settings, "replay settings")
         check_json(self.metrics, "replay metrics")
 
@@ -126,9 +179,13 @@ class Replay:
         """The env the replay was recorded in (not reset), checked against the recorded shape.
 
         Raises:
-            ReplayError: the env has other slot or action counts than the replay.
+            ReplayError: the env id is not registered, the env refuses the settings, or it has
+                other slot or action counts than the replay.
         """
-        env = make(self.env_id, render_mode=render_mode, **self.settings)
+        try:
+            env = make(self.env_id, render_mode=render_mode, **self.settings)
+        except ValueError as err:  # an unknown env id, or settings the env refuses
+            raise ReplayError(f"the replay's env cannot be built: {err}") from None
         world = env.world
         top = int(self.actions.max(initial=0))
         if self.actions.shape[1] != world.num_slots or top >= world.num_actions:
@@ -166,44 +223,163 @@ class Replay:
 
     @classmethod
     def load(cls, path: str | PathLike) -> Replay:
-        """Read a replay written by ``save``.
+        """Read a replay written by ``save`` and check that it replays: its env builds from its
+        settings, fits its actions and resets from its seed.
 
         Raises:
             FileNotFoundError: no such file.
             ReplayVersionError: written in another format version.
-            ReplayError: not a spawnzoo replay, or damaged.
+            ReplayError: anything else that is wrong with the file (the message starts with the
+                path; see the module docstring).
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no replay file at {path}")
+        meta, actions = _read_archive(path)
+        replay = _from_header(path, meta, actions)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"][()]))
-                actions = np.array(data["actions"])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            raise ReplayError(
-                f"{path} is not a readable spawnzoo replay (damaged, or another kind of file): "
-                f"{type(err).__name__}: {err}"
-            ) from None
-        if not isinstance(meta, dict) or meta.get("format") != REPLAY_FORMAT:
-            raise ReplayError(f"{path} is not a spawnzoo replay (no '{REPLAY_FORMAT}' header)")
-        version = meta.get("version")
-        if version != REPLAY_VERSION:
-            raise ReplayVersionError(
-                f"{path} is a version {version} replay (written by spawnzoo "
-                f"{meta.get('spawnzoo', '?')}); this spawnzoo ({_package_version()}) reads "
-                f"version {REPLAY_VERSION} only: replay it with a matching spawnzoo or record it "
-                "again"
+            env = replay.make_env()
+        except ReplayError as err:
+            raise ReplayError(f"{path}: {err}") from None
+        try:
+            if replay.steps > env.world.max_cycles:
+                raise ReplayError(
+                    f"{path} does not fit {replay.env_id}: it has {replay.steps} steps, more "
+                    f"than the env's max_cycles ({env.world.max_cycles})"
+                )
+            env.world.reset(seed=replay.seed)
+        except NoRoomError as err:
+            raise ReplayError(f"{path}: its settings draw no map: {err}") from None
+        finally:
+            env.close()
+        return replay
+
+
+def _is_count(value: Any) -> bool:
+    """An integer >= 0 that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _metrics_problem(metrics: Any) -> str | None:
+    """What is wrong with stored episode metrics, or ``None``: they must be ``None`` or a dict
+    of numbers, with optionally ``per_player``, a non-empty list of dicts of numbers."""
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict):
+        return f"must be a dict or None, got {shown(metrics)}"
+    for key, value in metrics.items():
+        if key == "per_player":
+            if not isinstance(value, list) or not value:
+                return f"per_player must be a non-empty list, got {shown(value)}"
+            for row in value:
+                if not isinstance(row, dict) or not all(_is_number(v) for v in row.values()):
+                    return f"per_player rows must be dicts of numbers, got {shown(row)}"
+        elif not _is_number(value):
+            return f"{key} must be a number, got {shown(value)}"
+    return None
+
+
+def _damaged(path: Path, what: str) -> ReplayError:
+    return ReplayError(
+        f"{path} is not a readable spawnzoo replay (damaged, or another kind of file): {what}"
+    )
+
+
+def _read_archive(path: Path) -> tuple[Any, np.ndarray]:
+    """The parsed JSON header and the actions array of a replay file.
+
+    Returns:
+        ``(meta, actions)``: ``meta`` any JSON value (checked by ``_from_header``), ``actions``
+        a 2-D integer array ``[T, S]``.
+
+    Raises:
+        ReplayError: not a zip archive, damaged, members missing, too large or of the wrong
+            kind.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            missing = [m for m in ("meta.npy", "actions.npy") if m not in names]
+            if missing:
+                raise _damaged(path, f"it has no {' or '.join(missing)} (it holds {names[:6]})")
+            raw = _read_member(archive, "meta.npy", MAX_META_BYTES, path)
+            actions = _read_member(archive, "actions.npy", MAX_ACTIONS_BYTES, path)
+            if raw.shape != () or raw.dtype.kind != "U":
+                raise _damaged(path, f"meta is a {raw.dtype} {raw.shape} array, not a JSON string")
+            meta = json.loads(str(raw[()]))
+    except ReplayError:
+        raise
+    except (*_READ_ERRORS, RecursionError) as err:
+        raise _damaged(path, f"{type(err).__name__}: {err}") from None
+    if actions.ndim != 2 or actions.dtype.kind not in "iu":
+        raise _damaged(
+            path, f"actions are a {actions.dtype} {actions.shape} array, not [T, S] ints"
+        )
+    return meta, actions
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> np.ndarray:
+    """One ``.npy`` member of ``archive``, without pickle. Its size and its header are checked
+    before its data is read: a member larger than ``limit`` bytes, or whose header claims more
+    data than the member holds (a forged shape would allocate that much), is refused."""
+    size = archive.getinfo(name).file_size
+    if size > limit:
+        raise _damaged(path, f"{name} is {size} bytes, more than a replay's {limit}")
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise _damaged(path, f"{name} is in .npy format version {version}, not 1.0 or 2.0")
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if claimed > size:
+            raise _damaged(
+                path, f"{name}'s header claims a {dtype} {shape} array, more than its {size} bytes"
             )
-        missing = {"env_id", "seed", "settings", "steps", "num_slots"}.difference(meta)
-        if missing:
-            raise ReplayError(f"{path} is damaged: its header lacks {sorted(missing)}")
-        if actions.shape != (meta["steps"], meta["num_slots"]):
+    with archive.open(name) as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
+
+
+def _from_header(path: Path, meta: Any, actions: np.ndarray) -> Replay:
+    """The ``Replay`` a parsed header and actions describe.
+
+    Raises:
+        ReplayVersionError: another format version.
+        ReplayError: not a spawnzoo header, fields missing or of the wrong type, or actions
+            that do not match it.
+    """
+    if not isinstance(meta, dict) or meta.get("format") != REPLAY_FORMAT:
+        raise ReplayError(f"{path} is not a spawnzoo replay (no '{REPLAY_FORMAT}' header)")
+    version = meta.get("version")
+    if version != REPLAY_VERSION or isinstance(version, bool):
+        raise ReplayVersionError(
+            f"{path} is a version {version} replay (written by spawnzoo "
+            f"{meta.get('spawnzoo', '?')}); this spawnzoo ({_package_version()}) reads "
+            f"version {REPLAY_VERSION} only: replay it with a matching spawnzoo or record it "
+            "again"
+        )
+    missing = {"env_id", "seed", "settings", "steps", "num_slots"}.difference(meta)
+    if missing:
+        raise ReplayError(f"{path} is damaged: its header lacks {sorted(missing)}")
+    for key in ("steps", "num_slots"):
+        if not _is_count(meta[key]):
             raise ReplayError(
-                f"{path} is damaged: actions have shape {actions.shape}, the header says "
-                f"{(meta['steps'], meta['num_slots'])}"
+                f"{path} is damaged: its header's {key} must be an integer >= 0, got "
+                f"{shown(meta[key])}"
             )
-        return cls(
+    if actions.shape != (meta["steps"], meta["num_slots"]):
+        raise ReplayError(
+            f"{path} is damaged: actions have shape {actions.shape}, the header says "
+            f"{(meta['steps'], meta['num_slots'])}"
+        )
+    try:
+        return Replay(
             env_id=meta["env_id"],
             seed=meta["seed"],
             actions=actions,
@@ -211,6 +387,8 @@ class Replay:
             metrics=meta.get("metrics"),
             policy=meta.get("policy"),
         )
+    except ValueError as err:
+        raise ReplayError(f"{path} is damaged: its {err}") from None
 
 
 def episode_metrics(world: BatchedEnv, batch: BatchStep, index: int = 0) -> dict[str, Any]:

@@ -92,7 +92,11 @@ config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 8 agents, up to 3
 agents at the start, up to 4096 alive, 16384 names; ``max_cycles=512``, evaluated at 1000: the
 throughput setting, above 1000 live agents from the first step); ``settings`` are any
 ``ForageConfig`` field, e.g. ``players=2``, ``map_size=64``, ``food_regrow=0.5``,
-``initial_agents=3000``, ``max_cycles=1000``.
+``initial_agents=3000``, ``max_cycles=1000``. Every argument is checked when the env is built:
+a setting of the wrong type, NaN, infinite or out of its range raises ``ValueError`` naming it and
+what it accepts (the ranges are in ``ForageConfig``'s field docstrings: e.g. ``food_capacity``,
+``bite`` and energies at least 0.001, costs at least 0, ``map_size`` 4 to 1024), and nothing is
+built.
 
 **Version history.** v0: first release.
 """

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.batched import BatchStep, SlotArrayEnv, step_flags
 from ..core.pool import AgentPool
+from ..core.settings import check_world_args
 from .config import ForageConfig
 
 FORAGER = 0
@@ -147,10 +148,9 @@ class ForageWorld(SlotArrayEnv):
     action_names = ACTION_NAMES
 
     def __init__(self, config: ForageConfig, num_envs: int = 1, auto_reset: bool = True):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        e = check_world_args("ForageWorld", config, ForageConfig, num_envs, auto_reset)
         self.cfg = cfg = config
-        self.num_envs = e = int(num_envs)
+        self.num_envs = e
         self.auto_reset = auto_reset
         self.num_players = p = cfg.players
         self.max_cycles = cfg.max_cycles

@@ -3,40 +3,67 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any, Literal
 
 from ..core.presets import Preset, build_config
+from ..core.settings import (
+    MAX_AMOUNT,
+    MAX_CYCLES,
+    MAX_IDS,
+    MAX_MAP_SIZE,
+    MAX_REWARD,
+    MAX_SLOTS,
+    Instance,
+    Int,
+    IntPair,
+    OneOf,
+    OrNone,
+    Real,
+    check_fields,
+    require,
+    setting,
+)
 
 
 @dataclass(frozen=True)
 class RobotClass:
-    """Numbers of one robot class (Lux S2 ``UnitConfig``)."""
+    """Numbers of one robot class (Lux S2 ``UnitConfig``); every one is checked when the class
+    is built (``ValueError`` naming it and its range)."""
 
-    metal_cost: int
+    metal_cost: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Metal a factory spends to build one."""
-    power_cost: int
+    power_cost: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Power a factory spends to build one."""
-    battery_capacity: int
-    """Most power the robot can hold."""
-    init_power: int
-    """Power of a freshly built robot."""
-    cargo_space: int
-    """Most ice (and, separately, most ore) the robot can carry."""
-    charge: int
+    battery_capacity: int = setting(MISSING, Int(1, MAX_AMOUNT))
+    """Most power the robot can hold (at least 1: power is observed as a share of it)."""
+    init_power: int = setting(MISSING, Int(0, MAX_AMOUNT))
+    """Power of a freshly built robot (at most ``battery_capacity``)."""
+    cargo_space: int = setting(MISSING, Int(1, MAX_AMOUNT))
+    """Most ice (and, separately, most ore) the robot can carry (at least 1)."""
+    charge: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Power gained per day step."""
-    move_cost: int
+    move_cost: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Base power cost of one move."""
-    rubble_movement_cost: float
-    """Extra move cost per unit of rubble on the target tile (total is floored)."""
-    dig_cost: int
+    rubble_movement_cost: float = setting(MISSING, Real(0.0, 1000.0))
+    """Extra move cost per unit of rubble on the target tile (total is floored); in [0, 1000]."""
+    dig_cost: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Power cost of one dig."""
-    dig_rubble_removed: int
+    dig_rubble_removed: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Rubble removed by one dig on a rubble tile."""
-    dig_resource_gain: int
+    dig_resource_gain: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Ice or ore gained by one dig on a clear resource tile."""
-    rubble_after_destruction: int
-    """Rubble added to the tile where the robot is destroyed."""
+    rubble_after_destruction: int = setting(MISSING, Int(0, MAX_AMOUNT))
+    """Rubble added to the tile where the robot is destroyed (the tile stays capped at
+    ``max_rubble``)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(
+            self,
+            self.init_power <= self.battery_capacity,
+            f"init_power ({self.init_power}) must be <= battery_capacity ({self.battery_capacity})",
+        )
 
 
 LIGHT = RobotClass(
@@ -72,121 +99,153 @@ HEAVY = RobotClass(
 REFERENCE_AREA = 48 * 48
 
 
+def factory_room(map_size: int, players: int) -> int:
+    """The most factories per player that placement always finds room for, whatever the map.
+
+    Centres keep their 3x3 footprint on the map (and, with two players, in the player's half)
+    and stay at least 3 tiles (Chebyshev) apart; each placed centre rules out at most the 5 x 5
+    centres around it, so ``ceil(centres / 25)`` always fit (see ``mapgen.place_factories``).
+    """
+    across = map_size - 2  # centre positions along an axis
+    along = map_size // 2 - 2 if players == 2 else across  # along the mirror axis
+    return max(-(-across * max(along, 0) // 25), 0)
+
+
 @dataclass(frozen=True)
 class HarvestConfig:
     """All numbers of ``harvest-v0``. Defaults are Lux AI Season 2's (``luxai_s2`` 3.0.1).
 
-    ``None`` in a sizing field means "derived from ``map_size``" (see the properties).
+    ``None`` in a sizing field means "derived from ``map_size``" (see the properties). Every
+    field is checked when the config is built: a value of the wrong type, NaN, infinite or out
+    of its range raises ``ValueError`` naming the field and its range (``envs.core.settings``).
     """
 
     # --- episode ---
-    map_size: int = 48
-    """Side of the square map, in tiles (even when ``players=2``; at least 8)."""
-    players: Literal[1, 2] = 1
+    map_size: int = setting(48, Int(8, MAX_MAP_SIZE))
+    """Side of the square map, in tiles (even when ``players=2``; 8 to 1024)."""
+    players: Literal[1, 2] = setting(1, OneOf((1, 2)))
     """1: cooperative survival (the paper's task); 2: two players, self-play."""
-    max_cycles: int = 1000
+    max_cycles: int = setting(1000, Int(1, MAX_CYCLES))
     """Steps before truncation."""
 
     # --- map generation ---
-    ice_density: float = 0.02
-    """Fraction of tiles that are ice (placed in clusters)."""
-    ore_density: float = 0.015
-    """Fraction of tiles that are ore (placed in clusters)."""
-    cluster_size: tuple[int, int] = (2, 6)
-    """Range of resource cluster sizes in tiles (random walks)."""
-    resource_rubble_divisor: int = 5
+    ice_density: float = setting(0.02, Real(0.0, 0.5))
+    """Fraction of tiles that are ice (placed in clusters); at most 0.5."""
+    ore_density: float = setting(0.015, Real(0.0, 0.5))
+    """Fraction of tiles that are ore (placed in clusters); at most 0.5."""
+    cluster_size: tuple[int, int] = setting((2, 6), IntPair(1, 100))
+    """Range of resource cluster sizes in tiles (random walks); ``1 <= low <= high <= 100``."""
+    resource_rubble_divisor: int = setting(5, Int(1, MAX_AMOUNT))
     """Rubble on resource tiles is the noise value divided by this (Lux's cave walls)."""
-    max_rubble: int = 100
-    """Rubble cap per tile."""
+    max_rubble: int = setting(100, Int(1, MAX_AMOUNT))
+    """Rubble cap per tile (at least 1: rubble is observed as a share of it)."""
 
     # --- day / night ---
-    cycle_length: int = 50
+    cycle_length: int = setting(50, Int(1, MAX_CYCLES))
     """Length of one day + night cycle."""
-    day_length: int = 30
-    """The first ``day_length`` steps of each cycle are day."""
+    day_length: int = setting(30, Int(1, MAX_CYCLES))
+    """The first ``day_length`` steps of each cycle are day (1 to ``cycle_length``)."""
 
     # --- factories ---
-    factories_per_player: tuple[int, int] | None = None
+    factories_per_player: tuple[int, int] | None = setting(None, OrNone(IntPair(1, MAX_SLOTS)))
     """Inclusive range the per-player factory count is sampled from; ``None`` scales [2, 5] at
-    48 x 48 with map area (at least 1)."""
-    placement: Literal["heuristic", "random"] = "heuristic"
+    48 x 48 with map area (at least 1). The high end is at most ``factory_room(map_size,
+    players)``, the count placement always finds room for (9 at 24 x 24 with two players)."""
+    placement: Literal["heuristic", "random"] = setting("heuristic", OneOf(("heuristic", "random")))
     """Factory placement at reset: the ice-seeking heuristic (documented in the env) or uniform
     over valid spots."""
-    factory_min_distance: int = 6
-    """Smallest Chebyshev distance between two factory centres."""
-    init_water: int = 150
-    init_metal: int = 150
-    init_factory_power: int = 1000
-    factory_charge: int = 50
+    factory_min_distance: int = setting(6, Int(3, MAX_MAP_SIZE))
+    """Smallest Chebyshev distance between two factory centres (at least 3, so footprints never
+    overlap; at most ``map_size``). Placement lowers it, down to 3, when a map has no room."""
+    init_water: int = setting(150, Int(0, MAX_AMOUNT))
+    init_metal: int = setting(150, Int(0, MAX_AMOUNT))
+    init_factory_power: int = setting(1000, Int(0, MAX_AMOUNT))
+    factory_charge: int = setting(50, Int(0, MAX_AMOUNT))
     """Power a factory gains every step."""
-    water_per_step: int = 1
+    water_per_step: int = setting(1, Int(0, MAX_AMOUNT))
     """Water a factory consumes every step; a factory whose water goes below 0 is destroyed."""
-    ice_refine_rate: int = 100
+    ice_refine_rate: int = setting(100, Int(0, MAX_AMOUNT))
     """Most ice refined per step."""
-    ice_water_ratio: int = 4
-    ore_refine_rate: int = 50
+    ice_water_ratio: int = setting(4, Int(1, MAX_AMOUNT))
+    """Ice per unit of water (at least 1)."""
+    ore_refine_rate: int = setting(50, Int(0, MAX_AMOUNT))
     """Most ore refined per step."""
-    ore_metal_ratio: int = 5
-    factory_rubble_after_destruction: int = 50
-    """Rubble added to each of the 9 tiles of a destroyed factory."""
+    ore_metal_ratio: int = setting(5, Int(1, MAX_AMOUNT))
+    """Ore per unit of metal (at least 1)."""
+    factory_rubble_after_destruction: int = setting(50, Int(0, MAX_AMOUNT))
+    """Rubble added to each of the 9 tiles of a destroyed factory (capped at ``max_rubble``)."""
 
     # --- robots ---
-    light: RobotClass = LIGHT
-    heavy: RobotClass = HEAVY
-    power_loss_factor: float = 0.5
-    """In a collision the survivor loses ceil(factor x the runner-up's power)."""
-    robot_slots_per_player: int | None = None
+    light: RobotClass = setting(LIGHT, Instance(RobotClass))
+    heavy: RobotClass = setting(HEAVY, Instance(RobotClass))
+    power_loss_factor: float = setting(0.5, Real(0.0, 1.0))
+    """In a collision the survivor loses ceil(factor x the runner-up's power); in [0, 1], so
+    the survivor's power never goes below 0."""
+    robot_slots_per_player: int | None = setting(None, OrNone(Int(1, MAX_SLOTS)))
     """Robots one player can have alive at once (slots); ``None``: 16 per possible factory."""
-    robot_ids_per_class: int | None = None
+    robot_ids_per_class: int | None = setting(None, OrNone(Int(1, MAX_IDS)))
     """Robots of one class one player can build per episode (the ID pool); ``None``: 2 x slots.
     Building that class is masked once the pool is used up."""
 
     # --- rewards (the paper's hybrid reward) ---
-    reward_ice_delivered: float = 0.25
+    reward_ice_delivered: float = setting(0.25, Real(-MAX_REWARD, MAX_REWARD))
     """Reward per unit of ice transferred into a factory (1 per 4 ice)."""
-    reward_delivery_robot_share: float = 0.5
+    reward_delivery_robot_share: float = setting(0.5, Real(0.0, 1.0))
     """Share of the delivery reward that goes to the robot; the factory gets the rest."""
-    reward_ice_dug: float = 0.025
+    reward_ice_dug: float = setting(0.025, Real(-MAX_REWARD, MAX_REWARD))
     """Reward per unit of ice dug (0.1 per 4 ice), to the robot."""
-    reward_early_boost: float = 0.1
+    reward_early_boost: float = setting(0.1, Real(-MAX_REWARD, MAX_REWARD))
     """All rewards are multiplied by ``1 + boost * (horizon - step) / horizon``."""
-    reward_boost_horizon: int = 1000
-    reward_robot_destroyed: float = 0.0
+    reward_boost_horizon: int = setting(1000, Int(1, MAX_CYCLES))
+    reward_robot_destroyed: float = setting(0.0, Real(-MAX_REWARD, MAX_REWARD))
     """Added to a robot's reward in the step it is destroyed (e.g. -0.01)."""
-    reward_factory_destroyed: float = 0.0
+    reward_factory_destroyed: float = setting(0.0, Real(-MAX_REWARD, MAX_REWARD))
     """Added to a factory's reward in the step it is destroyed (e.g. -0.2)."""
 
     # --- observations ---
-    obs_radius: int = 5
-    """Egocentric windows are ``2 r + 1`` tiles wide."""
-    step_scale: int = 1000
-    """The step plane is ``step / step_scale`` mapped to [-1, 1]."""
+    obs_radius: int = setting(5, Int(1, MAX_MAP_SIZE))
+    """Egocentric windows are ``2 r + 1`` tiles wide (``r`` at most ``map_size``)."""
+    step_scale: int = setting(1000, Int(1, MAX_CYCLES))
+    """The step plane is ``step / step_scale`` mapped to [-1, 1] (at least 1)."""
 
     def __post_init__(self) -> None:
-        def bad(msg: str) -> None:
-            raise ValueError(f"HarvestConfig: {msg}")
-
-        if self.players not in (1, 2):
-            bad(f"players must be 1 or 2, got {self.players!r}")
-        if not isinstance(self.map_size, int) or self.map_size < 8:
-            bad(f"map_size must be an int >= 8, got {self.map_size!r}")
-        if self.players == 2 and self.map_size % 2:
-            bad(f"map_size must be even with 2 players (mirrored map), got {self.map_size}")
-        if not isinstance(self.max_cycles, int) or self.max_cycles < 1:
-            bad(f"max_cycles must be an int >= 1, got {self.max_cycles!r}")
-        if self.placement not in ("heuristic", "random"):
-            bad(f"placement must be 'heuristic' or 'random', got {self.placement!r}")
-        if not 0 < self.day_length <= self.cycle_length:
-            bad("need 0 < day_length <= cycle_length")
+        check_fields(self)
+        n, p = self.map_size, self.players
+        require(
+            self,
+            p == 1 or n % 2 == 0,
+            f"map_size must be even with 2 players (mirrored map), got {n}",
+        )
+        require(
+            self,
+            self.day_length <= self.cycle_length,
+            f"day_length ({self.day_length}) must be <= cycle_length ({self.cycle_length})",
+        )
         lo, hi = self.factory_range
-        if not 1 <= lo <= hi:
-            bad(f"factories_per_player must be 1 <= lo <= hi, got {(lo, hi)}")
-        if self.obs_radius < 1:
-            bad(f"obs_radius must be >= 1, got {self.obs_radius}")
-        if not 0.0 <= self.reward_delivery_robot_share <= 1.0:
-            bad("reward_delivery_robot_share must be in [0, 1]")
-        if self.robot_slots < 1 or self.robot_id_pool < 1:
-            bad("robot_slots_per_player and robot_ids_per_class must be >= 1")
+        room = factory_room(n, p)
+        require(
+            self,
+            hi <= room,
+            f"factories_per_player {(lo, hi)}: at most {room} factories per player fit on a "
+            f"{n}x{n} map (map_size) with {p} player(s) (players)",
+        )
+        require(
+            self,
+            self.factory_min_distance <= n,
+            f"factory_min_distance ({self.factory_min_distance}) must be <= map_size ({n})",
+        )
+        require(
+            self,
+            self.obs_radius <= n,
+            f"obs_radius ({self.obs_radius}) must be <= map_size ({n})",
+        )
+        require(
+            self,
+            self.robot_slots <= MAX_SLOTS and self.robot_id_pool <= MAX_IDS,
+            f"{self.robot_slots} robot slots per player (robot_slots_per_player) and "
+            f"{self.robot_id_pool} names per class (robot_ids_per_class) must be at most "
+            f"{MAX_SLOTS} and {MAX_IDS}",
+        )
 
     # --- derived values ---
     @property

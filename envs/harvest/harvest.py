@@ -29,7 +29,10 @@ and ore, and 6 tiles (Chebyshev) from other factories; the built-in placement th
 factory at a time, the centre with the best score ``10 log(ice touching the footprint + 0.001) +
 log(ice density within 3) + 0.1 log(ore density within 3) - 0.025 mean rubble within 3`` (after
 the paper's heuristic; ``placement="random"`` picks uniformly among valid centres instead). With
-two players, player 0 places on its half and player 1 gets the mirror image.
+two players, player 0 places on its half and player 1 gets the mirror image. On a map so crowded
+with ice and ore that no valid centre is left at distance 3, footprints may cover resource tiles,
+which are then cleared (the config caps the factory count at what always fits, so placement never
+fails).
 
 **Spawning and death.** Every factory and robot is an agent. A factory builds a robot on its
 centre tile when the centre is free; the robot is a new agent with a fresh name from a finite pool
@@ -103,7 +106,10 @@ terminates when no factory is left; with two, when at most one player has factor
 config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, ``max_cycles=256``; evaluate at
 1000), ``"small"`` (24 x 24) or ``"tiny"`` (12 x 12, tests); ``settings`` are any
 ``HarvestConfig`` field, e.g. ``players=2``, ``map_size=64``, ``max_cycles=1000``,
-``placement="random"``.
+``placement="random"``. Every argument is checked when the env is built: a setting of the wrong
+type, NaN, infinite or out of its range raises ``ValueError`` naming it and what it accepts (the
+ranges are in ``HarvestConfig``'s field docstrings: e.g. densities at most 0.5, rates and amounts
+at least 0, ``map_size`` 8 to 1024), and nothing is built.
 
 **Version history.** v0: first release.
 """

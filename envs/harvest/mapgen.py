@@ -16,12 +16,18 @@ footprint is on the map, covers no ice or ore, and is at least ``factory_min_dis
 plus a tiny random tie-breaker; factories are placed greedily, one at a time, best score first.
 With two players, player 0 places on its half and player 1 gets the mirror image.
 ``placement="random"`` picks uniformly among valid centres instead.
+
+A map crowded with resources may leave no valid centre: the distance is then lowered one tile
+at a time down to 3, and if there is still no room, footprints may cover resource tiles (the
+world clears the ice and ore under every factory). ``HarvestConfig`` caps the factory count at
+``factory_room``, which always fits, so placement never fails.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..core.settings import NoRoomError
 from .config import HarvestConfig
 
 
@@ -107,8 +113,8 @@ def generate_map(
     ice[:hh, :hw] = _clusters(rng, hh, hw, max(2, round(cfg.ice_density * share)), cfg.cluster_size)
     ore[:hh, :hw] = _clusters(rng, hh, hw, max(1, round(cfg.ore_density * share)), cfg.cluster_size)
     ore &= ~ice
-    if not ore.any():  # ice swallowed every ore tile: put one back on a clear tile
-        free = np.flatnonzero(~ice[:hh, :hw])
+    free = np.flatnonzero(~ice[:hh, :hw])
+    if not ore.any() and free.size:  # ice swallowed every ore tile: put one back on a clear tile
         y, x = divmod(int(rng.choice(free)), hw)
         ore[y, x] = True
     if axis >= 0:
@@ -149,10 +155,12 @@ def place_factories(
         axis: the map's mirror axis (-1 for one player).
 
     Returns:
-        ``[players, count, 2]`` int64 ``(y, x)`` centres.
+        ``[players, count, 2]`` int64 ``(y, x)`` centres; footprints avoid ice and ore unless
+        the map has no room left at distance 3 (see the module docstring).
 
     Raises:
-        RuntimeError: the map has no room for the factories even at a reduced distance.
+        NoRoomError: ``count`` is above ``factory_room`` and the map has no room for them
+            (a config cannot ask for that).
     """
     n = cfg.map_size
     ice_i = ice.astype(np.float64)
@@ -170,22 +178,25 @@ def place_factories(
     elif axis == 1:
         region[:, n // 2 - 1 :] = False
     # the 3x3 footprint must be on the map and free of resources
-    clear = np.zeros((n, n), dtype=bool)
-    clear[1:-1, 1:-1] = True
-    clear &= box_sum((ice | ore).astype(np.int32), 1) == 0
-    clear &= region
+    on_map = np.zeros((n, n), dtype=bool)
+    on_map[1:-1, 1:-1] = True
+    on_map &= region
+    clear = on_map & (box_sum((ice | ore).astype(np.int32), 1) == 0)
     taken: list[tuple[int, int]] = []
     dist = cfg.factory_min_distance
     while len(taken) < count:
         valid = _valid_centres(clear, taken, dist)
         if not valid.any():
-            if dist <= 3:
-                raise RuntimeError(
-                    f"no room for {count} factories per player on a {n}x{n} map; "
-                    "lower factories_per_player or factory_min_distance"
-                )
-            dist -= 1
-            continue
+            if dist > 3:
+                dist -= 1
+                continue
+            if clear is not on_map:  # crowded with resources: footprints may cover them
+                clear = on_map
+                continue
+            raise NoRoomError(
+                f"no room for {count} factories per player on a {n}x{n} map; "
+                "lower factories_per_player or factory_min_distance"
+            )
         if cfg.placement == "heuristic":
             flat = np.where(valid, score, -np.inf).argmax()
         else:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
+from ..core.settings import check_world_args
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
 
@@ -136,10 +137,9 @@ class HarvestWorld(SlotArrayEnv):
     action_names = ACTION_NAMES
 
     def __init__(self, config: HarvestConfig, num_envs: int = 1, auto_reset: bool = True):
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        e = check_world_args("HarvestWorld", config, HarvestConfig, num_envs, auto_reset)
         self.cfg = cfg = config
-        self.num_envs = e = num_envs
+        self.num_envs = e
         self.auto_reset = auto_reset
         self.num_players = p = cfg.players
         self.max_cycles = cfg.max_cycles
@@ -299,6 +299,9 @@ class HarvestWorld(SlotArrayEnv):
                 tiles = c + self._footprint
                 self.factory_map[i, tiles] = slot
                 self.rubble[i, tiles] = 0
+                # footprints avoid resources unless the map was too crowded (mapgen)
+                self.ice[i, tiles] = False
+                self.ore[i, tiles] = False
             self.next_serial[i, p, FACTORY] = count
 
     # ------------------------------------------------------------------- step

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from ..core.presets import Preset, build_config
+from ..core.settings import (
+    MAX_AMOUNT,
+    MAX_CYCLES,
+    MAX_IDS,
+    MAX_MAP_SIZE,
+    MAX_REWARD,
+    MAX_SLOTS,
+    Instance,
+    Int,
+    OrNone,
+    Real,
+    check_fields,
+    require,
+    setting,
+)
 
 
 @dataclass(frozen=True)
 class UnitClass:
-    """Numbers of one unit class."""
+    """Numbers of one unit class; every one is checked when the class is built (``ValueError``
+    naming it and its range)."""
 
-    cost: int
+    cost: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Resources the team spends to build one."""
-    hp: int
+    hp: int = setting(MISSING, Int(1, MAX_AMOUNT))
     """Hit points of a fresh unit; it dies when they reach 0."""
-    damage: int
+    damage: int = setting(MISSING, Int(0, MAX_AMOUNT))
     """Hit points one attack takes from its target."""
-    attack_range: int
-    """Cells an attack reaches along its direction (1: the adjacent cell only)."""
+    attack_range: int = setting(MISSING, Int(1, MAX_MAP_SIZE))
+    """Cells an attack reaches along its direction (1: the adjacent cell only; at most the
+    config's ``map_size``)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 MELEE = UnitClass(cost=10, hp=12, damage=3, attack_range=1)
@@ -30,125 +50,123 @@ RANGED = UnitClass(cost=15, hp=7, damage=2, attack_range=3)
 class SkirmishConfig:
     """All numbers of ``skirmish-v0``.
 
-    ``None`` in a sizing field means "derived from ``map_size``" (see the properties).
+    ``None`` in a sizing field means "derived from ``map_size``" (see the properties). Every
+    field is checked when the config is built: a value of the wrong type, NaN, infinite or out
+    of its range raises ``ValueError`` naming the field and its range (``envs.core.settings``).
     """
 
     # --- episode ---
-    map_size: int = 24
-    """Side of the square map, in cells (even, at least 8)."""
-    max_cycles: int = 200
+    map_size: int = setting(24, Int(8, MAX_MAP_SIZE))
+    """Side of the square map, in cells (even, 8 to 1024)."""
+    max_cycles: int = setting(200, Int(1, MAX_CYCLES))
     """Steps before truncation (the winner is then decided by points)."""
 
     # --- map generation ---
-    bases_per_player: int = 2
+    bases_per_player: int = setting(2, Int(1, MAX_SLOTS))
     """Bases each team starts with (its structures; they never move and are never rebuilt)."""
-    capture_points: int = 4
+    capture_points: int = setting(4, Int(0, MAX_SLOTS))
     """Capture points on the map (even: they come in mirrored pairs)."""
-    capture_radius: int = 1
+    capture_radius: int = setting(1, Int(0, MAX_MAP_SIZE))
     """A capture point's zone is the square of Chebyshev radius ``capture_radius`` around it."""
-    rock_density: float = 0.06
-    """Fraction of cells that are impassable rock (in small mirrored clusters)."""
-    base_min_distance: int = 4
-    """Smallest Chebyshev distance between two bases, and between a base and a capture zone."""
+    rock_density: float = setting(0.06, Real(0.0, 0.3))
+    """Fraction of cells that are impassable rock (in small mirrored clusters); at most 0.3."""
+    base_min_distance: int = setting(4, Int(3, MAX_MAP_SIZE))
+    """Smallest Chebyshev distance between two bases, and between a base and a capture zone
+    (at least 3, so the bases' spawn cells never touch; at most ``map_size``)."""
 
     # --- economy ---
-    start_resources: int = 20
-    """Resources each team starts with."""
-    base_income: int = 1
+    start_resources: int = setting(20, Int(0, MAX_AMOUNT))
+    """Resources each team starts with (at most ``resource_cap``)."""
+    base_income: int = setting(1, Int(0, MAX_AMOUNT))
     """Resources a team gains every step while it has a live base."""
-    capture_income: int = 1
+    capture_income: int = setting(1, Int(0, MAX_AMOUNT))
     """Extra resources per step for each capture point the team holds."""
-    resource_cap: int = 200
-    """Most resources a team can bank (income beyond it is lost)."""
+    resource_cap: int = setting(200, Int(1, MAX_AMOUNT))
+    """Most resources a team can bank (income beyond it is lost; at least 1: resources are
+    observed as a share of it)."""
 
     # --- entities ---
-    base_hp: int = 60
+    base_hp: int = setting(60, Int(1, MAX_AMOUNT))
     """Hit points of a base."""
-    melee: UnitClass = MELEE
+    melee: UnitClass = setting(MELEE, Instance(UnitClass))
     """Melee units: cost 10, 12 hit points, 3 damage, reach 1."""
-    ranged: UnitClass = RANGED
+    ranged: UnitClass = setting(RANGED, Instance(UnitClass))
     """Ranged units: cost 15, 7 hit points, 2 damage, reach 3."""
-    unit_slots_per_player: int | None = None
+    unit_slots_per_player: int | None = setting(None, OrNone(Int(1, MAX_SLOTS)))
     """Units one team can have alive at once; ``None``: ``map_size`` (at least 8)."""
-    unit_ids_per_kind: int | None = None
+    unit_ids_per_kind: int | None = setting(None, OrNone(Int(1, MAX_IDS)))
     """Units of one class one team can build per episode (the ID pool); ``None``: 2 x slots.
     Building that class is masked once its pool is used up."""
 
     # --- points (decide the winner at max_cycles) ---
-    points_per_capture_step: int = 1
+    points_per_capture_step: int = setting(1, Int(0, MAX_AMOUNT))
     """Points per step for each capture point a team holds."""
-    points_per_unit_kill: int = 2
+    points_per_unit_kill: int = setting(2, Int(0, MAX_AMOUNT))
     """Points for each enemy unit killed."""
-    points_per_base_kill: int = 20
+    points_per_base_kill: int = setting(20, Int(0, MAX_AMOUNT))
     """Points for each enemy base destroyed."""
 
     # --- rewards ---
-    reward_damage: float = 0.02
+    reward_damage: float = setting(0.02, Real(-MAX_REWARD, MAX_REWARD))
     """Per hit point of damage dealt, to the attacker."""
-    reward_kill_unit: float = 0.2
+    reward_kill_unit: float = setting(0.2, Real(-MAX_REWARD, MAX_REWARD))
     """To every attacker that hit an enemy unit in the step it died."""
-    reward_kill_base: float = 1.0
+    reward_kill_base: float = setting(1.0, Real(-MAX_REWARD, MAX_REWARD))
     """To every attacker that hit an enemy base in the step it was destroyed."""
-    reward_capture: float = 0.01
+    reward_capture: float = setting(0.01, Real(-MAX_REWARD, MAX_REWARD))
     """Per step, to each unit standing in a capture zone its team holds."""
-    reward_base_points: float = 0.01
+    reward_base_points: float = setting(0.01, Real(-MAX_REWARD, MAX_REWARD))
     """Per step, to each base, times the points its team gained in that step."""
-    reward_death: float = 0.0
+    reward_death: float = setting(0.0, Real(-MAX_REWARD, MAX_REWARD))
     """Added to an agent's reward in the step it dies (e.g. -0.1)."""
-    reward_win: float = 1.0
+    reward_win: float = setting(1.0, Real(-MAX_REWARD, MAX_REWARD))
     """At the end of the episode: ``+reward_win`` to every agent of the winner that acted in
     the last step, ``-reward_win`` to the loser's; nothing on a draw."""
 
     # --- observations ---
-    obs_radius: int = 4
-    """Egocentric windows are ``2 r + 1`` cells wide."""
-    points_scale: int = 200
-    """The points planes and features read ``points / points_scale`` mapped to [-1, 1]."""
+    obs_radius: int = setting(4, Int(1, MAX_MAP_SIZE))
+    """Egocentric windows are ``2 r + 1`` cells wide (``r`` at most ``map_size``)."""
+    points_scale: int = setting(200, Int(1, MAX_AMOUNT))
+    """The points planes and features read ``points / points_scale`` mapped to [-1, 1] (at
+    least 1)."""
 
     def __post_init__(self) -> None:
-        def bad(msg: str) -> None:
-            raise ValueError(f"SkirmishConfig: {msg}")
-
-        if not isinstance(self.map_size, int) or self.map_size < 8 or self.map_size % 2:
-            bad(f"map_size must be an even int >= 8, got {self.map_size!r}")
-        if not isinstance(self.max_cycles, int) or self.max_cycles < 1:
-            bad(f"max_cycles must be an int >= 1, got {self.max_cycles!r}")
-        if not isinstance(self.bases_per_player, int) or self.bases_per_player < 1:
-            bad(f"bases_per_player must be an int >= 1, got {self.bases_per_player!r}")
-        if self.capture_points < 0 or self.capture_points % 2:
-            bad(f"capture_points must be even and >= 0 (mirrored pairs), got {self.capture_points}")
-        if self.capture_radius < 0:
-            bad(f"capture_radius must be >= 0, got {self.capture_radius}")
-        if not 0.0 <= self.rock_density <= 0.3:
-            bad(f"rock_density must be in [0, 0.3], got {self.rock_density}")
-        if self.base_min_distance < 3:
-            bad(
-                f"base_min_distance must be >= 3 (bases' spawn cells must not touch), got "
-                f"{self.base_min_distance}"
-            )
-        if self.base_hp < 1:
-            bad(f"base_hp must be >= 1, got {self.base_hp}")
+        check_fields(self)
+        n = self.map_size
+        require(self, n % 2 == 0, f"map_size must be an even int (mirrored map), got {n}")
+        require(
+            self,
+            self.capture_points % 2 == 0,
+            f"capture_points must be even (mirrored pairs), got {self.capture_points}",
+        )
+        require(
+            self,
+            self.start_resources <= self.resource_cap,
+            f"start_resources ({self.start_resources}) must be <= resource_cap "
+            f"({self.resource_cap})",
+        )
+        for name in ("base_min_distance", "obs_radius"):
+            value = getattr(self, name)
+            require(self, value <= n, f"{name} ({value}) must be <= map_size ({n})")
         for name in ("melee", "ranged"):
-            uc = getattr(self, name)
-            if uc.cost < 0 or uc.hp < 1 or uc.damage < 0 or uc.attack_range < 1:
-                bad(f"{name} needs cost >= 0, hp >= 1, damage >= 0, attack_range >= 1; got {uc}")
-        if self.start_resources < 0 or self.resource_cap < self.start_resources:
-            bad("need 0 <= start_resources <= resource_cap")
-        if self.obs_radius < 1:
-            bad(f"obs_radius must be >= 1, got {self.obs_radius}")
-        if self.points_scale < 1:
-            bad(f"points_scale must be >= 1, got {self.points_scale}")
-        if self.unit_slots < 1 or self.unit_id_pool < 1:
-            bad("unit_slots_per_player and unit_ids_per_kind must be >= 1")
+            reach = getattr(self, name).attack_range
+            require(self, reach <= n, f"{name}.attack_range ({reach}) must be <= map_size ({n})")
+        require(
+            self,
+            self.unit_slots <= MAX_SLOTS,
+            f"unit_slots_per_player ({self.unit_slots}) must be at most {MAX_SLOTS}",
+        )
         # the bases and capture zones of one team must fit in its half of the map
-        half = self.map_size * self.map_size // 2
+        half = n * n // 2
         zone = (2 * self.capture_radius + 1) ** 2
         need = self.bases_per_player * 9 + self.capture_points // 2 * zone
-        if need > half:
-            bad(
-                f"{self.bases_per_player} bases and {self.capture_points} capture points do not "
-                f"fit on a {self.map_size}x{self.map_size} map; use fewer or a larger map"
-            )
+        require(
+            self,
+            need <= half,
+            f"{self.bases_per_player} bases (bases_per_player) and {self.capture_points} "
+            f"capture points (capture_points, capture_radius {self.capture_radius}) do not fit "
+            f"on a {n}x{n} map (map_size); use fewer or a larger map",
+        )
 
     # --- derived values ---
     @property

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.settings import NoRoomError
 from .config import SkirmishConfig
 
 #: the symmetry of a map: index -> name
@@ -63,16 +64,19 @@ def generate_map(rng: np.random.Generator, cfg: SkirmishConfig) -> SkirmishMap:
     drawn again (after 20 failures the rocks are dropped).
 
     Raises:
-        RuntimeError: the bases or capture points do not fit (a config this crowded is rejected
-            by ``SkirmishConfig`` in practice).
+        NoRoomError: 40 draws could not place the bases and capture points. ``SkirmishConfig``
+            rejects settings whose bases and zones do not fit in a half by area; settings that
+            fit by area but not by the distances above end here.
     """
     for attempt in range(40):
         m = _draw(rng, cfg, rocks=attempt < 20)
         if m is not None and _connected(m, cfg.map_size):
             return m
-    raise RuntimeError(
+    raise NoRoomError(
         f"could not place {cfg.bases_per_player} bases and {cfg.capture_points} capture points "
-        f"on a {cfg.map_size}x{cfg.map_size} map; use fewer or a larger map"
+        f"on a {cfg.map_size}x{cfg.map_size} map; use fewer (bases_per_player, capture_points), "
+        f"a smaller capture_radius ({cfg.capture_radius}) or base_min_distance "
+        f"({cfg.base_min_distance}), or a larger map_size"
     )
 
 

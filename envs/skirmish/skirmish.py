@@ -116,7 +116,13 @@ spawnzoo.envs.skirmish.policies:HeuristicVsRandom --out runs/s.gif``.
 config=None, **settings)``: ``preset`` is ``"tiny"`` (12 x 12, one base, two capture points,
 ``max_cycles=100``; evaluate at 200), ``"small"`` (24 x 24, two bases, four capture points, 200;
 400) or ``"large"`` (64 x 64, three bases, eight capture points, 500; 1000); ``settings`` are any
-``SkirmishConfig`` field, e.g. ``map_size=32``, ``max_cycles=300``, ``rock_density=0``.
+``SkirmishConfig`` field, e.g. ``map_size=32``, ``max_cycles=300``, ``rock_density=0``. Every
+argument is checked when the env is built: a setting of the wrong type, NaN, infinite or out of
+its range raises ``ValueError`` naming it and what it accepts (the ranges are in
+``SkirmishConfig``'s field docstrings: e.g. ``rock_density`` at most 0.3, ``resource_cap`` and
+hit points at least 1, even ``map_size`` 8 to 1024), and nothing is built. Bases and capture
+points that fit by area but not by the placement distances make ``reset`` raise ``NoRoomError``
+(a ``RuntimeError``) naming the settings to change.
 
 **Version history.** v0: first release.
 """

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
+from ..core.settings import check_world_args
 from .config import SkirmishConfig
 from .mapgen import generate_map
 
@@ -130,10 +131,9 @@ class SkirmishWorld(SlotArrayEnv):
     num_players = 2
 
     def __init__(self, config: SkirmishConfig, num_envs: int = 1, auto_reset: bool = True):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        e = check_world_args("SkirmishWorld", config, SkirmishConfig, num_envs, auto_reset)
         self.cfg = cfg = config
-        self.num_envs = e = int(num_envs)
+        self.num_envs = e
         self.auto_reset = auto_reset
         self.max_cycles = cfg.max_cycles
         n = cfg.map_size
