@@ -85,6 +85,12 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
 
     report = build_report(cmp.out, window_size=96).read_text()
     assert "spawnzoo compare --test" in report
+    # the machine the runs trained on, with torch's version and CPU capability
+    import torch
+
+    cap = torch.backends.cpu.get_cpu_capability()
+    assert f"torch {torch.__version__} with {cap} kernels" in report
+    assert "Learned numbers depend on the machine" in report
     for label in ("random", "hybrid"):
         assert f"\n| {label} | 1 |" in report  # a row of the final-evaluation table
     plots = sorted(p.name for p in (cmp.out / "plots").iterdir())
