@@ -12,6 +12,7 @@ import time
 
 import pytest
 from learner_helpers import TIMING, metric_rows
+from script_helpers import ROOT, load_script
 from test_compare import comparison
 
 from spawnzoo import cli
@@ -123,6 +124,23 @@ def test_a_task_that_raises_fails_its_run_once_with_the_reason_and_the_others_go
     log = (cmp.out / "logs" / f"{cmp.run_dir(cmp.runs()[1]).name}.log").read_text()
     assert log.count("ray task on node") == 1  # an exception of training is not retried
     assert "Traceback" in log
+
+
+def test_the_scaling_benchmark_times_the_plan_per_worker_count_into_its_block(tmp_path, local_ray):
+    bench = load_script("benchmarks/ray_scaling.py")
+    page = tmp_path / "benchmarks.md"
+    page.write_text((ROOT / "docs/benchmarks.md").read_text())
+    out = tmp_path / "rows.json"
+    argv = ["--workers", "1", "2", "--methods", "random,heuristic", "--seeds", "1"]
+    assert bench.main([*argv, "--cycles", "1", "--json", str(out), "--doc", str(page)]) == 0
+    rows = json.loads(out.read_text())["compare"]
+    assert [r["workers"] for r in rows] == [1, 2] and not any(r["failed"] for r in rows)
+    assert all(0 < r["runs_s"] <= r["total_s"] for r in rows)
+    begin, end = bench.COMPARE_MARKERS
+    block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
+    assert "command: " in block and "machine: " in block and "load average" in block
+    assert re.search(r"\n\| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+x \| 0 \|", block)
+    del sys.modules["ray_scaling"]
 
 
 # ---------------------------------------------------------------------- options, no Ray needed
