@@ -105,6 +105,12 @@ def test_the_envs_load_no_learner_and_no_torch():
     assert loaded == {"envs"}, loaded
 
 
+def test_the_integrations_package_loads_no_torch():
+    # the torch-free integrations (SuperSuit's) must work on the base install + supersuit
+    loaded = _loaded_after("import spawnzoo.integrations")
+    assert loaded == {"envs", "integrations"} or loaded == {"integrations"}, loaded
+
+
 def test_the_shared_trainer_loads_no_hybrid():
     loaded = _loaded_after("import spawnzoo.baselines.grouped.ppo")
     assert "hybrid" not in loaded and "cli" not in loaded, loaded
