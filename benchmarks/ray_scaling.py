@@ -155,7 +155,12 @@ def measure_rllib(args: argparse.Namespace) -> list[RLlibRow]:
     torch.set_num_threads(1)  # as in each env runner
     started = not ray.is_initialized()  # a caller's Ray (a test's) is used as it is
     if started:
-        ray.init(num_cpus=max(args.env_runners) + 1, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=max(args.env_runners) + 1,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     rows = []
     try:
         for runners in args.env_runners:

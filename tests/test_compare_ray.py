@@ -26,7 +26,7 @@ def local_ray():
     """One local Ray with 2 CPUs (2 workers of 1 CPU) for the module: starting one takes ~10 s.
     A ``RayLauncher`` without an address uses it as it is and leaves it running."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -207,7 +207,7 @@ def test_a_local_ray_is_sized_by_jobs_and_a_cluster_is_joined_and_left_running(m
     with RayLauncher(address="auto", cpus_per_run=1, gpus_per_run=1) as launcher:
         assert launcher.capacity() == 2  # the GPUs are the limit
     inits = [options for name, options in fake.calls if name == "init"]
-    assert inits[0]["num_cpus"] == 6 and "address" not in inits[0]
+    assert inits[0]["num_cpus"] == 6 and inits[0]["address"] == "local"  # a Ray of its own
     assert inits[1]["address"] == "ray://head:10001" and "num_cpus" not in inits[1]
     assert [name for name, _ in fake.calls].count("shutdown") == 3  # each one it started
     fake.initialized = True  # a Ray this process started already: used, not shut down

@@ -35,7 +35,7 @@ def local_ray(rllib_ppo):
     """One local Ray with 2 CPUs for the module (each run would otherwise start its own)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

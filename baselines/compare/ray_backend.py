@@ -104,9 +104,10 @@ class RayLauncher:
         ray = import_ray()
         options: dict[str, Any] = {"log_to_driver": False}  # each run's output is in its log
         if self.address is None:
+            # "local": a new Ray of our own, even where `ray start` left one running
+            options.update(address="local", include_dashboard=False)
             if self.jobs is not None:
                 options["num_cpus"] = self.jobs * self.cpus_per_run
-            options["include_dashboard"] = False
         else:
             options["address"] = self.address
         if not ray.is_initialized():

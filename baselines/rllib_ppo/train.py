@@ -156,7 +156,12 @@ def _start_ray(config: RLlibPPOConfig) -> bool:
 
     if ray.is_initialized():
         return False
-    ray.init(num_cpus=config.num_env_runners + 1, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=config.num_env_runners + 1,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
     return True
 
 
