@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from learner_helpers import TIMING, metric_rows
@@ -191,7 +192,18 @@ class _FakeRay:
         self.initialized = False
 
     def remote(self, **options):
-        return lambda function: function
+        fake = self
+
+        class Task:
+            def options(self, **declared):
+                fake.calls.append(("options", declared))
+                return self
+
+            def remote(self, *args):
+                fake.calls.append(("remote", {"args": args}))
+                return "ref"
+
+        return lambda function: Task()
 
     def cluster_resources(self):
         return {"CPU": 16.0, "GPU": 2.0}
@@ -214,3 +226,27 @@ def test_a_local_ray_is_sized_by_jobs_and_a_cluster_is_joined_and_left_running(m
     with RayLauncher() as launcher:
         assert launcher.capacity() == 16
     assert len(fake.calls) == 6
+
+
+def test_a_task_declares_its_resources_gets_absolute_paths_and_cuda_with_gpus(
+    tmp_path, monkeypatch
+):
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.chdir(tmp_path)
+    cmp = comparison(Path("cmp"), ("hybrid", "random"))  # a relative --out
+    with RayLauncher(cpus_per_run=2, gpus_per_run=0.5, max_retries=5) as launcher:
+        for spec in cmp.runs():
+            log = cmp.out / "logs" / f"{cmp.run_dir(spec).name}.log"
+            launcher.start(spec.method, cmp.config_for(spec), log)
+    declared = [options for name, options in fake.calls if name == "options"]
+    assert declared[0]["num_cpus"] == 2 and declared[0]["num_gpus"] == 0.5
+    assert declared[0]["max_retries"] == 5 and declared[0]["retry_exceptions"] is False
+    (method, config, log, threads, out), _ = [
+        options["args"] for name, options in fake.calls if name == "remote"
+    ]
+    assert (method, threads) == ("hybrid", 2)
+    assert config.device == "cuda"  # the GPU Ray gives the task
+    assert config.run_root == str(tmp_path / "cmp" / "runs")  # the same folder on every node
+    assert log == str(tmp_path / "cmp" / "logs" / "harvest-v0__hybrid__1.log")
+    assert out == str(tmp_path / "cmp")
