@@ -79,6 +79,8 @@ def test_checkpoint_reloads_to_identical_actions(tmp_path):
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     first = train(tiny_config(tmp_path, run_name="r"))
     rows_before = metric_rows(first.run_dir)
+    # a finished run is never resumed (test_resume.py); without its summary it continues
+    (first.run_dir / "summary.json").unlink()
     again = train(tiny_config(tmp_path, run_name="r", total_timesteps=96, resume=True))
     rows = metric_rows(again.run_dir)
     assert [r["charts/iteration"] for r in rows] == [1, 2, 3]

@@ -15,7 +15,7 @@ import torch
 from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import config_from_cli, field_docs
-from spawnzoo.baselines.common.runs import RunDir
+from spawnzoo.baselines.common.runs import RunDir, RunFinishedError
 from spawnzoo.baselines.independent.config import IndependentConfig
 from spawnzoo.baselines.independent.train import (
     IndependentAgent,
@@ -177,7 +177,9 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
     for a, b in zip(rows_a, rows_b):
         for key in set(a) - TIMING - {M.CHARTS_ROLLOUT_SECONDS, M.CHARTS_UPDATE_SECONDS}:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), key
-    # the same run, asked for one more cycle, continues from its checkpoint of cycle 2
+    # the same run, asked for one more cycle after losing its summary, continues from its
+    # checkpoint of cycle 2 (a finished run is never resumed: test_resume.py)
+    (again.run_dir / "summary.json").unlink()
     longer = IndependentConfig(
         **{**QUICK, "total_timesteps": 96},
         run_root=str(tmp_path),
@@ -190,7 +192,9 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
     assert [r[M.CHARTS_ITERATION] for r in run.read_metrics()] == [1, 2, 3]
     assert len(run.read_config()["resumed"]) == 1
     assert resumed.summary["env_steps"] == 96
-    # resuming a finished run trains nothing, evaluates nothing and keeps its final evaluation
+    # killed after its last checkpoint: resuming trains nothing, evaluates nothing and keeps
+    # its final evaluation
+    (run.path / "summary.json").unlink()
     done = train(longer)
     assert [r["env_steps"] for r in run.read_metrics()] == [32, 64, 96]
     assert (
@@ -198,6 +202,8 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
         == (resumed.summary["final_eval"]["player_metrics"])
     )
     assert done.summary["final_metrics"] == resumed.summary["final_metrics"]
+    with pytest.raises(RunFinishedError):
+        train(longer)
 
 
 def test_zero_timesteps_only_evaluates(tmp_path):

@@ -124,7 +124,8 @@ class PPOConfig:
     """Run directory name; ``none`` makes ``{env}__{method}__{seed}__{time}``."""
     resume: bool = False
     """Continue the run named ``run_name`` (or the newest of this env, method and seed) from its
-    latest checkpoint; starts a new run when there is none."""
+    latest intact checkpoint; starts a new run when there is none. A finished run (one with its
+    ``summary.json``) is left as it is."""
     checkpoint_every: int = 1
     """Save a checkpoint after every this many iterations; 0 only after the last one."""
     progress: bool = True

@@ -272,7 +272,7 @@ def evaluate(
 
     The worlds are built without automatic reset and reset with ``seed`` (world ``i`` draws
     from stream ``i`` of that seed), so a fixed ``seed`` plays the same maps at every
-    evaluation of a run. A world whose episode ended keeps receiving no-op actions (action 0)
+    evaluation of a run. A world whose episode ended waits, unchanged (``auto_reset=False``),
     until every world has ended. The policy runs under ``torch.no_grad()``; putting a network
     in eval mode (batch norm!) and back is the caller's business, e.g. in ``make_policy``.
 
@@ -330,7 +330,7 @@ def evaluate(
             returns += np.where(finished[:, None], 0.0, step_return)
             if batch.final is not None:
                 for i, metrics in zip(batch.final.env_index.tolist(), batch.final.metrics):
-                    if not finished[i]:  # a finished world reports again each step: skip
+                    if not finished[i]:  # (a world reports its end once)
                         finished[i] = True
                         episodes[i] = _with_returns(metrics, returns[i], env_id)
                         time_limit[i] = bool(batch.truncated[i].any())

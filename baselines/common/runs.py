@@ -65,6 +65,24 @@ CHECKPOINT_FORMAT = 1
 _CHECKPOINT_RE = re.compile(r"^cycle_(\d+)\.pt$")
 
 
+class RunFinishedError(RuntimeError):
+    """``resume`` of a run that already has its ``summary.json``: its results are final and are
+    never rewritten (``spawnzoo train --resume`` says so and exits 0; ``compare`` counts the run
+    as done).
+
+    Attributes:
+        run_dir: the finished run's directory.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        super().__init__(
+            f"{self.run_dir} is finished (it has its {SUMMARY_FILE}): nothing to resume, its "
+            f"results are kept as they are (to train it longer, delete its {SUMMARY_FILE} and "
+            "resume with a larger --total-timesteps)"
+        )
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What every method's ``train(config)`` returns.
@@ -178,6 +196,10 @@ class RunDir:
         ``resume`` it opens ``run_root/run_name`` (or, without a name, the newest run of the
         same env, method and seed) and records the resumption in ``config.json``; when there is
         nothing to resume it starts a new run, so ``--resume`` is safe in a restart loop.
+
+        Raises:
+            RunFinishedError: ``resume`` of a run that has its ``summary.json`` (nothing in the
+                directory is touched).
         """
         root = Path(config.run_root)
         if config.resume:
@@ -189,6 +211,8 @@ class RunDir:
                     root, env_id=config.env_id, method=method, seed=config.seed
                 )
             if existing is not None:
+                if (existing / SUMMARY_FILE).exists():
+                    raise RunFinishedError(existing)
                 run = cls.open(existing, tensorboard=tensorboard)
                 run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
                 return run

@@ -472,17 +472,20 @@ def train_grouped(
     run = RunDir.for_config(cfg, method=method)
     milestones = MilestoneTracker()
     done_cycles, env_steps, agent_steps = 0, 0, 0
+    final_metrics: dict = {}
+    final_eval = None
     ckpt = run.resume(model=policy, optimizer=optimizer) if cfg.resume else None
     if ckpt is not None:
         done_cycles, env_steps = ckpt["cycle"], ckpt["env_steps"]
         agent_steps = ckpt.get("agent_steps", 0)
         milestones.load_state_dict(ckpt["state"]["milestones"])
         generator.set_state(ckpt["state"]["generator"])
+        # the last evaluation so far: a run killed after its last checkpoint finishes with it
+        final_metrics = ckpt["state"].get("final_metrics", {})
+        final_eval = ckpt["state"].get("final_eval")
     ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False))
     batch = env.reset(seed=cfg.seed + 7919 * done_cycles)
     width, params = env.map_shape[1], count_parameters(policy)
-    final_metrics: dict = {}
-    final_eval = None
     with progress_bar(
         cfg.num_iterations, enabled=cfg.progress, unit="cycles", start=done_cycles
     ) as bar:
@@ -542,9 +545,19 @@ def train_grouped(
                     state={
                         "milestones": milestones.state_dict(),
                         "generator": generator.get_state(),
+                        "final_metrics": final_metrics,
+                        "final_eval": final_eval,
                     },
                 )
             bar.update(cycle, metrics)
+    if final_eval is None:  # never evaluated (no full cycle, or a checkpoint without its result)
+        result = evaluate(
+            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_seed), **cfg.eval_kwargs
+        )
+        milestones.update(env_steps, result.full_length_fraction)
+        final_metrics, final_eval = result.to_metrics(), result.to_dict()
+        if cfg.num_iterations == 0:  # no cycle logged a row
+            run.log(env_steps, final_metrics)
     return run.finish(
         env_steps=env_steps,
         agent_steps=agent_steps,
