@@ -21,6 +21,7 @@ import numpy as np
 from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
 from ..core.settings import check_world_args
+from . import kernels
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
 
@@ -662,6 +663,15 @@ class HarvestWorld(SlotArrayEnv):
 
     # ------------------------------------------------------------------ masks
     def _compute_masks(self) -> None:
+        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
+
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_compute_masks_reference``, which defines the rules (tests hold the two equal).
+        """
+        if not kernels.action_masks(self):
+            self._compute_masks_reference()
+
+    def _compute_masks_reference(self) -> None:
         """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
 
         Robot rows are computed for the live robots only (``[n, 5]`` arrays over the 5
