@@ -114,3 +114,51 @@ def test_learner_update_benchmark_rejects_bad_input(learner_bench, capsys):
     with pytest.raises(SystemExit):
         learner_bench.main(["--", "--no-such-option", "1"])
     assert "--no-such-option" in capsys.readouterr().err
+
+
+STUB_WORKER = """
+import json, sys
+print(json.dumps({"ready": True, "magent2": "stub", "live_agents": 160}), flush=True)
+for line in sys.stdin:
+    if line.startswith("quit"):
+        break
+    print(json.dumps({"env_steps": 10, "agent_steps": 1600, "seconds": 0.004, "resets": 0}),
+          flush=True)
+"""
+
+
+def test_vs_magent2_alternates_rounds_with_the_worker(bench, monkeypatch, tmp_path, capsys):
+    """The harvest side runs here, MAgent2's in a worker process (a stub speaking the same
+    protocol: 1,600 agent-steps in 4 ms per round, 400,000 agent-steps/s)."""
+    stub = tmp_path / "worker.py"
+    stub.write_text(STUB_WORKER)
+    monkeypatch.setattr(bench, "MAGENT2_WORKER", stub)
+    monkeypatch.setattr(bench, "VS_SETTINGS", {**bench.VS_SETTINGS, "map_size": 24})
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    out = tmp_path / "vs.json"
+    argv = ["--vs", "magent2", "--rounds", "3", "--magent2-python", sys.executable, "--clock"]
+    bench.main([*argv, "cpu", *QUICK, "--json", str(out), "--doc", str(page)])
+    result = json.loads(out.read_text())
+    assert len(result["rounds"]) == 3
+    assert result["magent2"]["agent_steps_per_s"] == pytest.approx(400_000)
+    assert result["magent2"]["live_agents"] == 160
+    ours = result["spawnzoo"]
+    assert ours["live_agents"] > 5 and ours["agent_steps"] > 0
+    assert result["ratio"] == pytest.approx(ours["agent_steps_per_s"] / 400_000)
+    assert "clock: CPU time of the process" in capsys.readouterr().out
+    begin, end = bench.doc_markers("harvest-v0", vs="magent2")
+    block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
+    assert "| all |" in block and "| 400,000 | 160.0 |" in block and "cpu features:" in block
+
+
+def test_vs_magent2_without_magent2_says_how_to_install_it(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "MAGENT2_VENV_PYTHON", tmp_path / "nowhere" / "python")
+    import importlib.util
+
+    if importlib.util.find_spec("magent2") is not None:
+        pytest.skip("magent2 is installed in this Python")
+    with pytest.raises(SystemExit, match="pip install magent2"):
+        bench.main(["--vs", "magent2", *QUICK])
+    with pytest.raises(SystemExit, match="--rounds must be >= 1"):
+        bench.main(["--vs", "magent2", "--rounds", "0", *QUICK])
