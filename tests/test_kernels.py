@@ -140,3 +140,23 @@ def test_no_numba_switch_uses_the_references():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1]])
+def test_harvest_planes_kernel_equals_reference(settings):
+    checked = 0
+    for core, _ in _random_states("harvest-v0", settings, 100, seed=3):
+        h, w = core.map_shape
+        shape = (core.num_envs, core.num_players, len(core.plane_names), h, w)
+        # into a strided view (the interior of a padded buffer), all worlds and a subset
+        for envs_arg in (None, np.array([2, 0])):
+            d = shape[0] if envs_arg is None else envs_arg.size
+            bufs = [np.full((d, shape[1], shape[2] + 1, h + 4, w + 4), np.nan, np.float32)]
+            bufs.append(bufs[0].copy())
+            fast, ref = (b[:, :, :-1, 2:-2, 2:-2] for b in bufs)
+            core.write_planes(fast, envs_arg)
+            core._write_planes_reference(ref, envs_arg)
+            assert np.array_equal(bufs[0], bufs[1], equal_nan=True)
+            assert not np.isnan(fast).any()
+        checked += 1
+    assert checked >= 20

@@ -141,3 +141,141 @@ def action_masks(world) -> bool:
         world.cfg.robot_id_pool,
     )
     return True
+
+
+# ------------------------------------------------------------------ planes
+# plane indices (envs/harvest/world.py PLANE_NAMES)
+_STEP, _DAY, _OWN_FACTORY, _ICE, _ORE, _RUBBLE, _OWN_ROBOT, _ENEMY = 0, 1, 2, 3, 4, 5, 6, 7
+_ROBOT_HEAVY, _FACTORY_POWER = 8, 12
+
+
+def _planes_loop(  # pragma: no cover - compiled
+    out,
+    worlds,
+    fill,
+    t,
+    step_scale,
+    cycle_length,
+    day_length,
+    ice,
+    ore,
+    rubble,
+    max_rubble,
+    alive,
+    kind,
+    owner,
+    cell,
+    power,
+    cargo_ice,
+    cargo_ore,
+    water,
+    metal,
+    robot_scale,
+    factory_scale,
+):
+    d_n, p_n, c_n, h, w = out.shape
+    s_n = alive.shape[1]
+    rub_scale = 2.0 / max_rubble
+    for d in range(d_n):
+        e = worlds[d]
+        step = min(t[e] / step_scale, 1.0) * 2.0 - 1.0
+        day = 1.0 if (t[e] % cycle_length) < day_length else 0.0
+        for p in range(p_n):
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _STEP, y, x] = step
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _DAY, y, x] = day
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _OWN_FACTORY, y, x] = fill[_OWN_FACTORY]
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _ICE, y, x] = 1.0 if ice[e, y * w + x] else 0.0
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _ORE, y, x] = 1.0 if ore[e, y * w + x] else 0.0
+            for y in range(h):
+                for x in range(w):
+                    out[d, p, _RUBBLE, y, x] = rubble[e, y * w + x] * rub_scale - 1.0
+            for c in range(_OWN_ROBOT, c_n):
+                v = fill[c]
+                for y in range(h):
+                    for x in range(w):
+                        out[d, p, c, y, x] = v
+        for s in range(s_n):
+            if not alive[e, s]:
+                continue
+            k, o = kind[e, s], owner[e, s]
+            y, x = cell[e, s] // w, cell[e, s] % w
+            if k > 0:  # a robot
+                v0 = 1.0 if k == 2 else 0.0
+                v1 = min(power[e, s] / robot_scale[k, 0], 1.0) * 2.0 - 1.0
+                v2 = min(cargo_ice[e, s] / robot_scale[k, 1], 1.0) * 2.0 - 1.0
+                v3 = min(cargo_ore[e, s] / robot_scale[k, 2], 1.0) * 2.0 - 1.0
+                for p in range(p_n):
+                    out[d, p, _ROBOT_HEAVY, y, x] = v0
+                    out[d, p, _ROBOT_HEAVY + 1, y, x] = v1
+                    out[d, p, _ROBOT_HEAVY + 2, y, x] = v2
+                    out[d, p, _ROBOT_HEAVY + 3, y, x] = v3
+                out[d, o, _OWN_ROBOT, y, x] = 1.0
+                if p_n == 2:
+                    out[d, 1 - o, _ENEMY, y, x] = 1.0
+            else:  # a factory: its values on the centre, its footprint 3x3
+                v0 = min(power[e, s] / factory_scale[0], 1.0) * 2.0 - 1.0
+                v1 = min(cargo_ice[e, s] / factory_scale[1], 1.0) * 2.0 - 1.0
+                v2 = min(water[e, s] / factory_scale[2], 1.0) * 2.0 - 1.0
+                v3 = min(cargo_ore[e, s] / factory_scale[3], 1.0) * 2.0 - 1.0
+                v4 = min(metal[e, s] / factory_scale[4], 1.0) * 2.0 - 1.0
+                for p in range(p_n):
+                    out[d, p, _FACTORY_POWER, y, x] = v0
+                    out[d, p, _FACTORY_POWER + 1, y, x] = v1
+                    out[d, p, _FACTORY_POWER + 2, y, x] = v2
+                    out[d, p, _FACTORY_POWER + 3, y, x] = v3
+                    out[d, p, _FACTORY_POWER + 4, y, x] = v4
+                for fy in range(y - 1, y + 2):
+                    for fx in range(x - 1, x + 2):
+                        out[d, o, _OWN_FACTORY, fy, fx] = 1.0
+                        if p_n == 2:
+                            out[d, 1 - o, _ENEMY, fy, fx] = 1.0
+
+
+def write_planes(world, out, worlds) -> bool:
+    """Write ``HarvestWorld.write_planes``'s planes of worlds ``worlds`` (``[D]`` int64) into
+    ``out`` (``[D, P, C, H, W]`` float32, possibly strided) with the compiled loop.
+
+    Returns ``False`` (and writes nothing) when kernels are off; the caller then runs
+    ``HarvestWorld._write_planes_reference``.
+    """
+    fn = compiled(_planes_loop)
+    if fn is None:
+        return False
+    from .world import _FACTORY_PLANE_SCALE, _FILL_VECTOR
+
+    cfg = world.cfg
+    fn(
+        out,
+        worlds,
+        _FILL_VECTOR,
+        world.t,
+        cfg.step_scale,
+        cfg.cycle_length,
+        cfg.day_length,
+        world.ice,
+        world.ore,
+        world.rubble,
+        cfg.max_rubble,
+        world.alive,
+        world.kind,
+        world.owner,
+        world.cell,
+        world.power,
+        world.cargo_ice,
+        world.cargo_ore,
+        world.water,
+        world.metal,
+        world._robot_scale,
+        _FACTORY_PLANE_SCALE,
+    )
+    return True

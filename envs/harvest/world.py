@@ -747,7 +747,15 @@ class HarvestWorld(SlotArrayEnv):
         Written entity by entity (only the map layers are full-size copies), so the cost grows
         with live entities, not with map area times entities. ``out`` may be a strided view;
         with ``envs`` (``[D]`` world indices) it is ``[D, P, C, H, W]`` for those worlds only.
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_write_planes_reference`` (tests hold the two equal).
         """
+        worlds = np.arange(self.num_envs) if envs is None else np.asarray(envs, dtype=np.int64)
+        if not kernels.write_planes(self, out, worlds):
+            self._write_planes_reference(out, envs)
+
+    def _write_planes_reference(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
+        """``write_planes`` in numpy: the definition of the planes."""
         cfg = self.cfg
         sel = slice(None) if envs is None else np.asarray(envs)
         t, alive = self.t[sel], self.alive[sel]
