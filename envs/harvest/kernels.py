@@ -279,3 +279,142 @@ def write_planes(world, out, worlds) -> bool:
         _FACTORY_PLANE_SCALE,
     )
     return True
+
+
+# ------------------------------------------------------------------ moves and collisions
+def _move_loop(  # pragma: no cover - compiled
+    mv, target, built, cell, kind, power, rmap, s_n, n_cells, factor, head, link
+):
+    # cell, kind, power: [E * S] flat slot arrays; rmap: [E * N] robot slot per tile;
+    # head: [E * N] int64 scratch, -1 everywhere on entry and on return; link: [2 m] scratch
+    n_mv, m = mv.shape[0], mv.shape[0] + built.shape[0]
+    for i in range(n_mv):
+        f = mv[i]
+        rmap[f // s_n * n_cells + cell[f]] = -1
+        cell[f] = target[i]
+    # group the arrivals (movers, then new robots) and the robot already standing on each tile
+    robots = np.empty(2 * m, np.int64)
+    moved = np.empty(2 * m, np.bool_)
+    keys = np.empty(m, np.int64)
+    n_r = n_keys = 0
+    for j in range(m):
+        f = mv[j] if j < n_mv else built[j - n_mv]
+        key = f // s_n * n_cells + cell[f]
+        if head[key] < 0:
+            keys[n_keys] = key
+            n_keys += 1
+            standing = rmap[key]
+            if standing >= 0:
+                robots[n_r] = f // s_n * s_n + standing
+                moved[n_r] = False
+                link[n_r] = head[key]
+                head[key] = n_r
+                n_r += 1
+        robots[n_r] = f
+        moved[n_r] = j < n_mv
+        link[n_r] = head[key]
+        head[key] = n_r
+        n_r += 1
+    gone = np.empty(n_r, np.int64)
+    n_gone = 0
+    for g in range(n_keys):
+        key = keys[g]
+        first = head[key]
+        head[key] = -1
+        if link[first] < 0:  # one robot: no collision
+            rmap[key] = robots[first] % s_n
+            continue
+        # counts per class: heavy movers, stationary heavies, light movers
+        heavy_in = heavy_still = light_in = 0
+        i = first
+        while i >= 0:
+            heavy = kind[robots[i]] == 2
+            if heavy and moved[i]:
+                heavy_in += 1
+            elif heavy:
+                heavy_still += 1
+            elif moved[i]:
+                light_in += 1
+            i = link[i]
+        heavy_fight = heavy_in > 1
+        fight = heavy_fight or (heavy_in == 0 and heavy_still != 1 and light_in > 1)
+        winner = -1
+        loss = 0
+        if fight:  # the competitors (heavies, or lights) fight on power
+            best = second = -(1 << 62)
+            best_n = 0
+            i = first
+            while i >= 0:
+                f = robots[i]
+                if (kind[f] == 2) == heavy_fight:
+                    pw = power[f]
+                    if pw > best:
+                        second = best
+                        best, best_n, winner = pw, 1, f
+                    elif pw == best:
+                        best_n += 1
+                        second = pw
+                    elif pw > second:
+                        second = pw
+                i = link[i]
+            if best_n > 1:
+                winner = -1
+            else:
+                loss = math.ceil(second * factor)
+        else:  # the lone heavy mover, else the lone stationary heavy, else the lone light mover
+            i = first
+            while i >= 0:
+                f = robots[i]
+                heavy = kind[f] == 2
+                if heavy_in == 1:
+                    ok = heavy and moved[i]
+                elif heavy_still == 1:
+                    ok = heavy and not moved[i]
+                else:
+                    ok = light_in == 1 and not heavy and moved[i]
+                if ok:
+                    winner = f
+                i = link[i]
+        rmap[key] = -1
+        i = first
+        while i >= 0:
+            f = robots[i]
+            if f == winner:
+                power[f] -= loss
+                rmap[key] = f % s_n
+            else:
+                gone[n_gone] = f
+                n_gone += 1
+            i = link[i]
+    return gone[:n_gone]
+
+
+def move_robots(world, mv, target, built):
+    """Move robots ``mv`` (flat slots, ``[m]``) to ``target`` cells, put the new robots
+    ``built`` on the map and resolve collisions, with the compiled loop.
+
+    Returns:
+        ``[g]`` flat slots of the robots destroyed (not yet removed), or ``None`` when kernels
+        are off (the caller then runs the numpy path, ``HarvestWorld._move_reference``).
+    """
+    fn = compiled(_move_loop)
+    if fn is None:
+        return None
+    head = world.__dict__.get("_move_head")
+    if head is None:
+        head = world._move_head = np.full(world.robot_map.size, -1, np.int64)
+    link = np.empty(2 * (mv.size + built.size), np.int64)
+    return fn(
+        mv.astype(np.int64, copy=False),
+        target.astype(np.int64, copy=False),
+        built.astype(np.int64, copy=False),
+        world.cell.reshape(-1),
+        world.kind.reshape(-1),
+        world.power.reshape(-1),
+        world.robot_map.reshape(-1),
+        world.num_slots,
+        world.n_cells,
+        float(world.cfg.power_loss_factor),
+        head,
+        link,
+    )

@@ -478,8 +478,19 @@ class HarvestWorld(SlotArrayEnv):
     def _move(self, mv: np.ndarray, target: np.ndarray, built: np.ndarray) -> np.ndarray:
         """Move robots ``mv`` (flat) to ``target`` cells and resolve collisions like Lux S2.
 
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_move_reference`` (which, with ``resolve_collisions``, defines the rules).
+
         Returns the flat slots of destroyed robots.
         """
+        gone = kernels.move_robots(self, mv, target, built)
+        if gone is None:
+            return self._move_reference(mv, target, built)
+        self._destroy_robots(gone)
+        return gone
+
+    def _move_reference(self, mv: np.ndarray, target: np.ndarray, built: np.ndarray):
+        """``_move`` in numpy; returns the flat slots of destroyed robots."""
         s_n, n_cells = self.num_slots, self.n_cells
         cell_f, kind_f, power_f = (
             self.cell.reshape(-1),
