@@ -50,13 +50,13 @@ def _action_masks_loop(  # pragma: no cover - compiled
     own_fac = np.zeros(5, np.bool_)
     own_rob = np.zeros(5, np.bool_)
     free = np.zeros(p_n, np.int64)
+    flat = mask.reshape(-1)  # C-contiguous: cleared in one pass
+    flat[:] = False
+    for i in range(e_n * s_n):
+        flat[i * a_n + _IDLE] = True
     for e in range(e_n):
         for p in range(p_n):
             free[p] = robot_slots
-        for s in range(s_n):
-            for a in range(a_n):
-                mask[e, s, a] = False
-            mask[e, s, _IDLE] = True
         # ---- robots ----
         for s in range(factory_slots, s_n):
             if not alive[e, s]:
