@@ -162,3 +162,46 @@ def test_vs_magent2_without_magent2_says_how_to_install_it(bench, monkeypatch, t
         bench.main(["--vs", "magent2", *QUICK])
     with pytest.raises(SystemExit, match="--rounds must be >= 1"):
         bench.main(["--vs", "magent2", "--rounds", "0", *QUICK])
+
+
+@pytest.fixture(scope="module")
+def scaling_bench():
+    yield load_script("benchmarks/learner_scaling.py")
+    del sys.modules["learner_scaling"]
+
+
+def test_learner_scaling_quick_measures_every_method_at_every_size(scaling_bench, tmp_path):
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    out, png = tmp_path / "points.json", tmp_path / "scaling.png"
+    argv = ["--quick", "--in-process", "--methods", "hybrid", "independent"]
+    assert (
+        scaling_bench.main([*argv, "--json", str(out), "--doc", str(page), "--plot", str(png)]) == 0
+    )
+    points = json.loads(out.read_text())["points"]
+    assert [(p["robot_slots"], p["method"]) for p in points] == [
+        (2, "hybrid"),
+        (2, "independent"),
+        (6, "hybrid"),
+        (6, "independent"),
+    ]
+    for p in points:
+        # the live entities: one factory plus the robots built into the row's slots
+        assert 1 < p["live_entities"] <= 1 + p["robot_slots"]
+        assert p["agent_sps"] == pytest.approx(p["env_sps"] * p["live_entities"], rel=0.35)
+        assert p["peak_mb"] > 50 and p["rollout_s"] > 0 and p["update_s"] > 0
+    block = page.read_text().split(scaling_bench.DOC_BEGIN, 1)[1].split(scaling_bench.DOC_END)[0]
+    assert "torch threads: 1" in block and "cpu features" in block.lower()
+    assert "| 6 | hybrid |" in block and "scaling.png" in block
+    assert png.stat().st_size > 1000
+
+
+def test_learner_scaling_rejects_bad_budgets(scaling_bench, capsys):
+    for argv, message in (
+        (["--cycles", "1"], "--cycles must be >= 2"),
+        (["--num-envs", "0"], "--num-envs must be >= 1"),
+        (["--threads", "0"], "--threads must be >= 1"),
+    ):
+        with pytest.raises(SystemExit):
+            scaling_bench.main(argv)
+        assert message in capsys.readouterr().err
