@@ -53,7 +53,7 @@ SETTINGS: dict[str, Any] = {
     "max_cycles": 256,
 }
 #: the training budget of every run (overridable): worlds, steps per rollout, epochs, cycles
-BUDGET = {"num_envs": 8, "num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "cycles": 3}
+BUDGET = {"num_envs": 4, "num_steps": 64, "num_minibatches": 2, "update_epochs": 4, "cycles": 3}
 #: ``--quick``: a smoke run of the whole pipeline in seconds
 QUICK = {
     "units": (2, 6),

@@ -175,7 +175,7 @@ def test_harvest_step_with_kernels_equals_the_numpy_step(settings, monkeypatch):
     fast, ref = (envs.make_batched("harvest-v0", num_envs=3, **settings) for _ in range(2))
     batches = [fast.reset(seed=9), ref.reset(seed=9)]
     rng = np.random.default_rng(9)
-    collisions = 0
+    collisions = ended = 0
     for _ in range(150):
         mask = batches[0].action_mask
         legal = np.argmax(rng.random(mask.shape) * mask, axis=-1)
@@ -191,4 +191,25 @@ def test_harvest_step_with_kernels_equals_the_numpy_step(settings, monkeypatch):
             assert np.array_equal(a, b)
         for name in ("alive", "spawned", "action_mask", "reward", "terminated", "truncated"):
             assert np.array_equal(getattr(batches[0], name), getattr(batches[1], name)), name
+        if batches[0].final is not None:  # ended worlds: their last planes and features
+            for name in ("env_index", "planes", "features"):
+                a, b = (getattr(x.final, name) for x in batches)
+                assert np.array_equal(a, b), name
+            ended += 1
     assert collisions >= 10
+    assert ended >= 1 or settings.get("max_cycles", 1000) > 150
+
+
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1]])
+def test_harvest_features_kernel_equals_reference(settings):
+    checked = 0
+    for core, batch in _random_states("harvest-v0", settings, 100, seed=4):
+        # every slot of every world, empty ones included (final states read them all)
+        ei = np.repeat(np.arange(core.num_envs), core.num_slots)
+        si = np.tile(np.arange(core.num_slots), core.num_envs)
+        fast = core.self_features(ei, si)
+        ref = core._self_features_reference(ei, si)
+        assert fast.dtype == ref.dtype == np.float32 and fast.shape == ref.shape
+        assert np.array_equal(fast, ref)
+        checked += int(batch.alive.sum())
+    assert checked > 200

@@ -418,3 +418,57 @@ def move_robots(world, mv, target, built):
         head,
         link,
     )
+
+
+# ------------------------------------------------------------------ own features
+def _features_loop(  # pragma: no cover - compiled
+    flat, kind, power, cargo_ice, cargo_ore, water, metal, cell, t, s_n, scale, n, cycle, day, out
+):
+    # flat: [m] e * S + s; scale: [8, kinds] (a kind of -1, an empty slot, reads the last)
+    for i in range(flat.shape[0]):
+        f = flat[i]
+        e = f // s_n
+        k = kind[f]
+        col = k if k >= 0 else scale.shape[1] + k
+        for j in range(3):
+            out[i, j] = 1.0 if k == j else 0.0
+        c = cell[f]
+        raw = (power[f], cargo_ice[f], cargo_ore[f], water[f], metal[f], c % n, c // n, t[e])
+        for j in range(8):
+            v = raw[j] / scale[j, col]
+            v = min(max(v, 0.0), 1.0)
+            out[i, 3 + j] = v * 2.0 - 1.0
+        if k != 0:  # robots hold no water or metal
+            out[i, 6] = -1.0
+            out[i, 7] = -1.0
+        out[i, 11] = 1.0 if (t[e] % cycle) < day else 0.0
+
+
+def self_features(world, env_index, slot):
+    """``HarvestWorld.self_features`` with the compiled loop: ``[n, F]`` float32, or ``None``
+    when kernels are off (the caller then runs ``_self_features_reference``)."""
+    fn = compiled(_features_loop)
+    if fn is None:
+        return None
+    ei = np.asarray(env_index, dtype=np.int64)
+    flat = ei * world.num_slots + np.asarray(slot, dtype=np.int64)
+    out = np.empty((flat.size, 12), np.float32)
+    cfg = world.cfg
+    fn(
+        flat.reshape(-1),
+        world.kind.reshape(-1),
+        world.power.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.water.reshape(-1),
+        world.metal.reshape(-1),
+        world.cell.reshape(-1),
+        world.t,
+        world.num_slots,
+        world._feature_scale,
+        cfg.map_size,
+        cfg.cycle_length,
+        cfg.day_length,
+        out,
+    )
+    return out

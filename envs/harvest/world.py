@@ -823,7 +823,16 @@ class HarvestWorld(SlotArrayEnv):
             out[fe[:, None], 1 - fo[:, None], _P["enemy"], ty, tx] = 1.0
 
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
+        """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``).
+
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_self_features_reference`` (tests hold the two equal).
+        """
+        out = kernels.self_features(self, env_index, slot)
+        return self._self_features_reference(env_index, slot) if out is None else out
+
+    def _self_features_reference(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """``self_features`` in numpy: the definition of the features."""
         cfg = self.cfg
         ei, si = np.asarray(env_index), np.asarray(slot)
         flat = ei * self.num_slots + si
