@@ -98,9 +98,15 @@ def learner_bench():
 
 def test_learner_update_benchmark_times_and_profiles_an_update(learner_bench, capsys):
     train = ["--preset", "tiny", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
-    argv = ["--repeats", "1", "--profile", "--fast-kernels", "--", *train]
-    assert learner_bench.main(argv) == 0
+    argv = ["--repeats", "1", "--profile", "--fast-kernels", "--conv", "--clock", "cpu"]
+    assert learner_bench.main([*argv, "--", *train]) == 0
     out = capsys.readouterr().out
+    # --conv: the update's convolutions, timed alone in both memory formats
+    assert "| the same convolutions alone, contiguous (NCHW) (the policy's format) |" in out
+    assert "| the same convolutions alone, channels-last |" in out
+    assert "clock: CPU time of the process" in out
+    calls = int(out.split("convolutions of one minibatch step: ")[1].split(" calls")[0])
+    assert calls >= 2
     assert "| default (deterministic kernels) |" in out
     assert "| cuDNN benchmark, non-deterministic |" in out
     assert "profile of one epoch, by host time" in out and "aten::" in out
