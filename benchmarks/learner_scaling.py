@@ -120,13 +120,24 @@ def peak_rss_mb() -> float:
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
-def run_point(method: str, argv: list[str]) -> float:
-    """Train one point in this process; return the process's peak memory (MB) after it."""
+def run_point(method: str, argv: list[str], clock: str = "wall") -> float:
+    """Train one point in this process; return the process's peak memory (MB) after it.
+
+    With ``clock="cpu"`` the learners' timers (``time.perf_counter``) read this process's CPU
+    time instead (``time.process_time``) while the run trains.
+    """
     from spawnzoo.baselines.common.config import config_from_cli
     from spawnzoo.baselines.registry import make_algorithm
 
     algo = make_algorithm(method)
-    algo.train(config_from_cli(algo.config_cls, argv, prog=f"train {method}"))
+    config = config_from_cli(algo.config_cls, argv, prog=f"train {method}")
+    wall = time.perf_counter
+    if clock == "cpu":
+        time.perf_counter = time.process_time
+    try:
+        algo.train(config)
+    finally:
+        time.perf_counter = wall
     return peak_rss_mb()
 
 
@@ -135,15 +146,15 @@ def measure(method: str, units: int, args: argparse.Namespace, run_root: str) ->
     argv = train_argv(method, units, args.budget, args.preset, run_root)
     t0 = time.perf_counter()
     if args.in_process:
-        peak = run_point(method, argv)
+        peak = run_point(method, argv, args.clock)
     else:
         code = (
             "import json, sys; sys.path.insert(0, sys.argv[1]); import learner_scaling as s;"
-            "print(json.dumps(s.run_point(sys.argv[2], sys.argv[3:])))"
+            "print(json.dumps(s.run_point(sys.argv[3], sys.argv[4:], sys.argv[2])))"
         )
         here = str(Path(__file__).resolve().parent)
         out = subprocess.run(
-            [sys.executable, "-c", code, here, method, *argv],
+            [sys.executable, "-c", code, here, args.clock, method, *argv],
             capture_output=True,
             text=True,
             check=False,
@@ -277,6 +288,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="torch and BLAS threads (default: 1; more threads than idle cores spin and\n"
         "slow everything down on a shared machine)",
     )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what the runs' own timers read: wall time (default) or each run's CPU time\n"
+        "(steadier on a shared machine; with one thread it is the work done)",
+    )
     p.add_argument("--quick", action="store_true", help="a smoke run in seconds (tiny preset)")
     p.add_argument("--in-process", action="store_true", help="run every point in this process")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the points here")
@@ -318,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         "budget per run: "
         + ", ".join(f"{k}={v}" for k, v in args.budget.items())
         + " (figures: median over the cycles after the first)",
+        "clock: "
+        + (
+            "each run's CPU time (the learners' timers read time.process_time)"
+            if args.clock == "cpu"
+            else "wall time"
+        ),
     ]
     for line in header:
         print(line, flush=True)

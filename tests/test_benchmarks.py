@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 
 import pytest
 from script_helpers import ROOT, load_script
@@ -180,7 +181,7 @@ def test_learner_scaling_quick_measures_every_method_at_every_size(scaling_bench
     page = tmp_path / "benchmarks.md"
     shutil.copy(ROOT / "docs/benchmarks.md", page)
     out, png = tmp_path / "points.json", tmp_path / "scaling.png"
-    argv = ["--quick", "--in-process", "--methods", "hybrid", "independent"]
+    argv = ["--quick", "--in-process", "--methods", "hybrid", "independent", "--clock", "cpu"]
     assert (
         scaling_bench.main([*argv, "--json", str(out), "--doc", str(page), "--plot", str(png)]) == 0
     )
@@ -198,6 +199,7 @@ def test_learner_scaling_quick_measures_every_method_at_every_size(scaling_bench
         assert p["peak_mb"] > 50 and p["rollout_s"] > 0 and p["update_s"] > 0
     block = page.read_text().split(scaling_bench.DOC_BEGIN, 1)[1].split(scaling_bench.DOC_END)[0]
     assert "torch threads: 1" in block and "cpu features" in block.lower()
+    assert "clock: each run's CPU time" in block and time.perf_counter is not time.process_time
     assert "| 6 | hybrid |" in block and "scaling.png" in block
     assert png.stat().st_size > 1000
 
