@@ -472,3 +472,115 @@ def self_features(world, env_index, slot):
         out,
     )
     return out
+
+
+# ------------------------------------------------------------------ builds
+def _build_loop(  # pragma: no cover - compiled
+    bd,
+    robot_kind,
+    alive,
+    ever_alive,
+    kind,
+    owner,
+    cell,
+    serial,
+    power,
+    cargo_ice,
+    cargo_ore,
+    metal,
+    next_serial,
+    robots_built,
+    s_n,
+    factory_slots,
+    r,
+    pool,
+    metal_cost,
+    power_cost,
+    init_power,
+):
+    # slot arrays flat ([E * S]); next_serial [E, P, 3]; robots_built [E, P]
+    m = bd.shape[0]
+    slot = np.full(m, -1, np.int64)
+    new_serial = np.empty(m, np.int64)
+    # pass 1, on the state before any of this step's builds: the k-th build of a player in a
+    # world takes the player's k-th free robot slot and the next names of its class
+    for i in range(m):
+        f = bd[i]
+        e, o, k = f // s_n, owner[f], robot_kind[i]
+        rank_player = rank_class = 0
+        j = i - 1
+        while j >= 0 and bd[j] // s_n == e:  # ``bd`` ascends: a world's builds are together
+            if owner[bd[j]] == o:
+                rank_player += 1
+                rank_class += robot_kind[j] == k
+            j -= 1
+        new_serial[i] = next_serial[e, o, k] + rank_class
+        base = e * s_n + factory_slots + o * r
+        free = 0
+        for j in range(r):
+            if not alive[base + j]:
+                if free == rank_player:
+                    slot[i] = base + j
+                    break
+                free += 1
+    # pass 2: the builds whose name and slot exist happen (masks prevent most failures)
+    built = np.empty(m, np.int64)
+    n_built = 0
+    for i in range(m):
+        if slot[i] < 0 or new_serial[i] >= pool:
+            continue
+        f, nf, k = bd[i], slot[i], robot_kind[i]
+        e, o = f // s_n, owner[f]
+        next_serial[e, o, k] = max(next_serial[e, o, k], new_serial[i] + 1)
+        metal[f] -= metal_cost[k]
+        power[f] -= power_cost[k]
+        alive[nf] = True
+        ever_alive[nf] = True
+        kind[nf] = k
+        owner[nf] = o
+        cell[nf] = cell[f]
+        serial[nf] = new_serial[i]
+        power[nf] = init_power[k]
+        cargo_ice[nf] = 0
+        cargo_ore[nf] = 0
+        robots_built[e, o] += 1
+        built[n_built] = nf
+        n_built += 1
+    return built[:n_built]
+
+
+def build_robots(world, bd, robot_kind):
+    """Build robots for factory slots ``bd`` (flat, ascending, ``[b]``) of classes
+    ``robot_kind`` (``[b]``) with the compiled loop.
+
+    Returns:
+        ``[b']`` flat slots of the new robots, or ``None`` when kernels are off (the caller
+        then runs ``HarvestWorld._build_reference``).
+    """
+    fn = compiled(_build_loop)
+    if fn is None:
+        return None
+    k = world._k
+    return fn(
+        bd.astype(np.int64, copy=False),
+        robot_kind.astype(np.int64, copy=False),
+        world.alive.reshape(-1),
+        world.ever_alive.reshape(-1),
+        world.kind.reshape(-1),
+        world.owner.reshape(-1),
+        world.cell.reshape(-1),
+        world.serial.reshape(-1),
+        world.power.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.metal.reshape(-1),
+        world.next_serial,
+        world.metrics["robots_built"],
+        world.num_slots,
+        world.factory_slots,
+        world.robot_slots,
+        world.cfg.robot_id_pool,
+        k["metal_cost"],
+        k["power_cost"],
+        k["init_power"],
+    )

@@ -438,7 +438,16 @@ class HarvestWorld(SlotArrayEnv):
         return self._end_step(flags, spawned=spawned, reward=reward, illegal=illegal)
 
     def _build(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
-        """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots."""
+        """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots.
+
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_build_reference`` (which defines the rules).
+        """
+        built = kernels.build_robots(self, bd, robot_kind)
+        return self._build_reference(bd, robot_kind) if built is None else built
+
+    def _build_reference(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
+        """``_build`` in numpy."""
         k, s_n, r = self._k, self.num_slots, self.robot_slots
         env = bd // s_n
         owner = self.owner.reshape(-1)[bd].astype(np.int64)
