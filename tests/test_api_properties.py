@@ -10,9 +10,9 @@ wrong shape or dtype (floats with NaN or infinities, bools, objects, strings), o
 values of every integer dtype, ragged lists and junk. Actions of empty slots are ignored on the
 batched core (documented), which is checked against the twin too.
 
-Two bad inputs belong to other items of issue 27 and are left to them: ``step()`` after the
-episode ended (item 4; the tests never step an ended episode) and an infinite action to the
-PettingZoo adapter (item 5; ``test_an_infinite_action_is_a_value_error`` is ``xfail(strict)``).
+``step()`` after the episode ended (issue 27 item 4) is a ``RuntimeError``, checked in
+``tests/test_api_errors.py``; an infinite action to the PettingZoo adapter (item 5) is left to
+its item (``test_an_infinite_action_is_a_value_error`` is ``xfail(strict)``).
 
 The default suite runs a few hundred draws per env; ``-m slow`` runs thousands.
 """

@@ -105,6 +105,13 @@ def test_the_envs_load_no_learner_and_no_torch():
     assert loaded == {"envs"}, loaded
 
 
+@pytest.mark.parametrize("module", ["spawnzoo.integrations", "spawnzoo.integrations.supersuit"])
+def test_the_torch_free_integrations_load_no_torch(module):
+    # SuperSuit's wrappers work on the base install + supersuit, without any learner
+    loaded = _loaded_after(f"import {module}")
+    assert "torch" not in loaded and loaded <= {"envs", "integrations"}, loaded
+
+
 def test_the_shared_trainer_loads_no_hybrid():
     loaded = _loaded_after("import spawnzoo.baselines.grouped.ppo")
     assert "hybrid" not in loaded and "cli" not in loaded, loaded
