@@ -169,7 +169,7 @@ def write_run(
     ``config`` fields over the fixture's."""
     path = root / "runs" / f"harvest-v0__{label}__{seed}"
     path.mkdir(parents=True)
-    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_envs": 2,
+    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_episodes": 2,
               "eval_seed": 420, "eval_every": 1, "eval_max_cycles": 512, "seed": seed,
               "num_envs": 16, "num_steps": 256} | config  # fmt: skip
     atomic_write_json(
@@ -231,7 +231,7 @@ def test_report_reads_only_run_directories(tmp_path):
     report = build_report(tmp_path, gif=False).read_text()
 
     assert "spawnzoo compare --suite paper" in report
-    assert "reset seed 420, every 4,096 env steps and at the end." in report
+    assert "on maps of each run's own seed, every 4,096 env steps and at the end." in report
     assert "1 run(s) not finished" in report and "harvest-v0__hybrid-global__1" in report
     # final ice per seed: 30 and 10 -> 20 ± 10; full length 1.0 and 0.5 -> 0.75 ± 0.25
     assert "| hybrid-separate | 2 | 409 ± 103 | 20 ± 10 | 0.75 ± 0.25 |" in report
@@ -262,7 +262,7 @@ def test_report_names_each_methods_evaluation_interval_when_they_differ(tmp_path
     write_run(tmp_path, "mappo", "mappo", 1, [(8192, 0.5, 10)], ([20.0], [512]), eval_every=0)
     report = build_report(tmp_path, gif=False).read_text()
     assert (
-        "reset seed 420, hybrid: every 4,096 env steps and at the end; independent: every 512 "
+        "own seed, hybrid: every 4,096 env steps and at the end; independent: every 512 "
         "env steps and at the end; mappo: only at the end."
     ) in report
 
@@ -280,16 +280,17 @@ def test_load_policy_replays_the_final_evaluation_exactly(tmp_path, method):
     result = algorithm.train(config)
     source = find_run(result.run_dir)
     assert (source.method, source.env_id) == (method, "harvest-v0")
-    # the final evaluation sampled with the eval seed (learners) or the run seed (references)
-    seed = config.seed if method in ("random", "heuristic") else config.eval_seed
+    # the held-out final evaluation sampled with its map seed (learners) or the run seed
+    # (references)
+    seed = config.seed if method in ("random", "heuristic") else config.final_map_seed
     target = result.run_dir if source.checkpoint is None else source.checkpoint
     again = evaluate(
         lambda world: load_policy(target, world, seed=seed),
         config.env_id,
         config.env_kwargs,
-        num_envs=config.eval_envs,
+        num_envs=config.eval_episodes,
         max_cycles=config.eval_horizon,
-        seed=config.eval_seed,
+        seed=config.final_map_seed,
     )
     final = result.summary["final_eval"]
     assert again.episode_lengths == final["episode_lengths"]

@@ -3,9 +3,9 @@
 A ``Comparison`` is the whole request (env, methods, seeds, budget, shared settings); its
 ``runs()`` are the ``RunSpec``s, one per (label, seed), and ``config(spec)`` builds each run's
 config dataclass. Every run of a comparison shares the env settings, the budget
-(``total_timesteps``), the evaluation protocol (``eval_envs``, ``eval_max_cycles``,
-``eval_seed``) and the seeds; methods keep their own learning defaults unless ``--config``
-sets a field for all of them.
+(``total_timesteps``), the evaluation protocol (``eval_episodes``, ``eval_max_cycles``; maps
+derived from each run's seed, ``common/protocol.py``) and the seeds; methods keep their own
+learning defaults unless ``--config`` sets a field for all of them.
 
 Each (label, seed) has a stable run directory ``OUT/runs/{env}__{label}__{seed}``: rerunning
 the same command finds it again, skips it when it has a ``summary.json`` and resumes it from

@@ -312,8 +312,9 @@ def env_section(
         "",
         f"Env settings over the preset: `{json.dumps(settings)}`. Budget: {budget:,} env steps "
         f"per learning run; seeds {', '.join(map(str, seeds))}. Evaluation: "
-        f"{first.get('eval_envs')} episodes of at most {_eval_length(runs[0])} steps, reset "
-        f"seed {first.get('eval_seed')}, {_eval_cadence(groups)}"
+        f"{first.get('eval_episodes', first.get('eval_envs'))} episodes of at most "
+        f"{_eval_length(runs[0])} steps on maps of each run's own seed, "
+        f"{_eval_cadence(groups)}"
         + (
             f"; the method plays player 0 against the scripted `{first['eval_opponent']}` "
             "(evaluation metrics are player 0's)."
@@ -396,8 +397,7 @@ def env_section(
                 lines.append(f"(No GIF: {err})")
             else:
                 lines += [
-                    f"Its evaluation episode (world 0 of evaluation seed "
-                    f"{best.config.get('eval_seed')}, {steps} steps):",
+                    f"Its episode on world 0 of its held-out final maps ({steps} steps):",
                     "",
                     f"![{best.label} evaluation episode]({path.name})",
                 ]
@@ -503,8 +503,8 @@ def plot_curves(
 
 
 def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
-    """Render world 0 of ``run``'s evaluation (its eval seed and length) with its reloaded
-    policy to ``path``; returns the number of steps played."""
+    """Render world 0 of ``run``'s held-out final evaluation (its final map seed and eval length)
+    with its reloaded policy to ``path``; returns the number of steps played."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # draw off-screen on a headless machine
     from spawnzoo.envs.core.recording import record_video
 
@@ -512,7 +512,7 @@ def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
 
     config = rebuild_config(find_run(run.path), device="cpu")
     settings = {**config.env_settings, "max_cycles": config.eval_horizon}
-    seed = config.eval_seed
+    seed = config.final_map_seed
     episode = record_video(
         config.env_id,
         path,
