@@ -52,10 +52,12 @@ def test_probability_of_improvement():
 
 def test_milestone_ratio_and_censoring():
     twice = stats.milestone_ratio([8192, 8192], [4096, 4096], budget=16384, reps=REPS)
-    assert tuple(twice.interval) == (2.0, 2.0, 2.0) and not twice.censored
-    # a reference seed that never got there counts at the budget: a lower bound, flagged
+    assert tuple(twice.interval) == (2.0, 2.0, 2.0) and twice.bound == ""
+    # a reference seed that never got there counts at the budget: the true ratio is larger
     bound = stats.milestone_ratio([None, 8192], [4096, 4096], budget=16384, reps=REPS)
-    assert bound.interval.value == pytest.approx(3.0) and bound.censored
+    assert bound.interval.value == pytest.approx(3.0) and bound.bound == ">="
     assert bound.interval.low <= 3.0 <= bound.interval.high
+    assert stats.milestone_ratio([8192], [None], budget=16384, reps=REPS).bound == "<="
+    assert stats.milestone_ratio([None], [None, 4096], budget=8192, reps=REPS).bound == "~"
     assert stats.milestone_ratio([None], [None], budget=100, reps=REPS) is None
     assert stats.milestone_ratio([0], [4096], budget=8192, reps=REPS) is None  # untrained

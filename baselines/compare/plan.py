@@ -35,6 +35,9 @@ PLAN_FILE = "compare.json"
 OWNED_FIELDS = ("env_id", "preset", "env_settings", "seed", "run_root", "run_name", "resume")
 #: config fields that may differ between the run on disk and the rerun of the same command
 VOLATILE_FIELDS = ("progress", "resume", "run_root", "device")
+#: seeds of a comparison unless the command says otherwise: five, so the report's intervals over
+#: seeds mean something (the quick preset runs one, and its report says it shows the pipeline)
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 #: env steps between evaluations (and checkpoints) of every learning run, unless the command
 #: says otherwise: the paper's cycle of 16 worlds x 256 steps
 DEFAULT_EVAL_INTERVAL = 4096

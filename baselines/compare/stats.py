@@ -14,7 +14,8 @@ the same definitions:
 * ``milestone_ratio(reference, variant, budget)``: how many times fewer env steps the variant
   needed to reach a milestone, mean over the reference's seeds over mean over the variant's,
   with an independent stratified bootstrap interval; a seed that never reached it counts at
-  the budget (a lower bound on its true milestone), and the result says it is censored.
+  the budget (a lower bound on its true milestone), and the result says which side is
+  censored, so which way the true ratio can only lie.
 
 With one seed every interval collapses to the point: there is nothing to resample. That is the
 honest answer, and the report says so.
@@ -141,6 +142,19 @@ def performance_profile(
     return point, ci
 
 
+def curve_band(curves: np.ndarray, reps: int = DEFAULT_REPS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds of ``curves`` ``[seeds, K]`` (one value per seed and evaluation) and its
+    95% band ``[2, K]`` (rliable's bootstrap over seeds, all ``K`` points in one resampling)."""
+    matrix = np.asarray(curves, dtype=float)
+    if matrix.ndim != 2 or matrix.size == 0:
+        raise ValueError(f"curves must be a non-empty [seeds, K] matrix, got {matrix.shape}")
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=(0, 1))
+
+    return _estimate(matrix[:, None, :], mean, reps)
+
+
 def probability_of_improvement(
     x: Sequence[float], y: Sequence[float], reps: int = DEFAULT_REPS
 ) -> Interval:
@@ -158,11 +172,21 @@ class Ratio:
 
     Attributes:
         interval: the ratio (> 1: the variant got there sooner) and its 95% CI.
-        censored: some seed never reached the milestone and counts at the budget.
+        reference_censored: some reference seed never reached the milestone and counts at
+            the budget, below its true value: the true ratio is at least this.
+        variant_censored: likewise for the variant: the true ratio is at most this.
     """
 
     interval: Interval
-    censored: bool
+    reference_censored: bool
+    variant_censored: bool
+
+    @property
+    def bound(self) -> str:
+        """``">="``, ``"<="``, ``"~"`` (censored on both sides: no direction) or ``""``."""
+        return {(True, False): ">=", (False, True): "<=", (True, True): "~"}.get(
+            (self.reference_censored, self.variant_censored), ""
+        )
 
 
 def milestone_ratio(
@@ -194,8 +218,11 @@ def milestone_ratio(
         return np.array([x.mean() / y.mean()])
 
     point, ci = _estimate((a, b), ratio, reps)
-    censored = any(v is None for v in (*reference, *variant))
-    return Ratio(Interval(float(point[0]), float(ci[0, 0]), float(ci[1, 0])), censored)
+    return Ratio(
+        Interval(float(point[0]), float(ci[0, 0]), float(ci[1, 0])),
+        reference_censored=any(v is None for v in reference),
+        variant_censored=any(v is None for v in variant),
+    )
 
 
 def is_number(value: float | None) -> bool:
