@@ -108,6 +108,14 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="with --suite: comma-separated variants to run (default: all)",
     )
+    p.add_argument(
+        "--eval-on",
+        default=None,
+        metavar="TARGETS",
+        help="after training, evaluate every run on these env configurations too (the "
+        "report's generalisation table): comma-separated presets, each optionally with "
+        "+KEY=VALUE settings, e.g. small,paper,small+players=2",
+    )
     p.add_argument("--no-gif", action="store_true", help="skip the best method's GIF")
     p.add_argument("--no-report", action="store_true", help="only run; 'spawnzoo report' later")
     p.set_defaults(func=run_compare)
@@ -185,6 +193,7 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
         out=args.out,
         command=("spawnzoo", *words),
         eval_interval=eval_interval,
+        eval_on=tuple(t.strip() for t in (getattr(args, "eval_on", None) or "").split(",")),
     )
     comparison.check()
     return comparison
@@ -222,6 +231,12 @@ def run_compare(args: argparse.Namespace) -> int:
     failed = [s for s in statuses if s.state == "failed"]
     for s in failed:
         print(f"failed: {s.spec.label} seed {s.spec.seed}: {s.error}", file=sys.stderr)
+    if comparison.eval_on:
+        from spawnzoo.baselines.compare.generalise import evaluate_targets
+
+        run_dirs = [comparison.run_dir(spec) for spec in runs]
+        written = evaluate_targets(comparison.out, run_dirs, comparison.env_id, comparison.eval_on)
+        print(f"generalisation: {len(written)} evaluation(s) on {', '.join(comparison.eval_on)}")
     if not args.no_report:
         path = build_report(comparison.out, gif=not args.no_gif)
         print(f"report: {path}")

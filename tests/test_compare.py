@@ -19,6 +19,7 @@ from spawnzoo.baselines.common.evaluation import evaluate
 from spawnzoo.baselines.common.protocol import sustained_milestone
 from spawnzoo.baselines.common.runs import atomic_write_json
 from spawnzoo.baselines.compare import runner, stats
+from spawnzoo.baselines.compare.generalise import evaluate_targets, parse_target, parse_targets
 from spawnzoo.baselines.compare.plan import (
     COMPARE_PRESETS,
     Comparison,
@@ -30,6 +31,7 @@ from spawnzoo.baselines.compare.report import (
     Run,
     best_run,
     build_report,
+    fmt,
     fmt_aggregate,
     fmt_interval,
     ranking_keys,
@@ -571,3 +573,44 @@ def test_env_specs_steer_the_report_and_the_evaluation_opponent(tmp_path):
     assert best_run(runs, ranking_keys("skirmish-v0")).label == "b"
     with pytest.raises(ValueError, match="eval_opponent 'boss'"):
         EnvSpec("x-v0", "m:a", "m:b", "m:c", eval_opponent="boss")
+
+
+# ---------------------------------------------------------------------- generalisation
+def test_eval_on_targets_parse_and_bad_ones_fail_before_anything_runs(tmp_path):
+    assert parse_target("harvest-v0", "small+players=2+factories_per_player=1") == (
+        "small",
+        {"players": 2, "factories_per_player": 1},
+    )
+    assert parse_targets("harvest-v0", "tiny, paper") == ("tiny", "paper")
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        comparison(tmp_path, ("random",), eval_on=("huge",))
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        parse_target("harvest-v0", "small+players")
+    with pytest.raises(ValueError, match="twice"):
+        parse_targets("harvest-v0", "tiny,tiny")
+
+
+def test_eval_on_evaluates_every_run_and_the_report_has_a_row_per_method(tmp_path):
+    cmp = comparison(tmp_path / "cmp", ("random", "hybrid"), eval_on=("tiny+players=2",))
+    assert cmp.to_dict()["eval_on"] == ["tiny+players=2"]
+    runner.run_comparison(cmp, jobs=1, display=False, poll_seconds=0.1)
+    atomic_write_json(cmp.out / "compare.json", cmp.to_dict())
+    run_dirs = [cmp.run_dir(s) for s in cmp.runs()]
+    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on)
+    assert len(written) == 2
+    assert evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on) == []  # kept
+    result = json.loads(written[1].read_text())
+    assert result["evaluated_on"] == {
+        "env_id": "harvest-v0",
+        "preset": "tiny",
+        "env_settings": {"players": 2},
+    }
+    ice = result["episodes_detail"]["player_metrics"]["ice_transferred"]
+    assert len(ice) == 2 * SHARED["eval_episodes"]  # both players of every episode
+    report = build_report(cmp.out, gif=False, reps=REPS).read_text()
+    table = report.split("### harvest-v0: ice transferred")[1].split("###")[0]
+    assert "| method | tiny (trained) | tiny+players=2 |" in table
+    for label in ("random", "hybrid"):
+        assert f"\n| {label} | " in table
+    mean = float(np.mean(ice))
+    assert f"; {fmt(mean)} |" in table  # the hybrid's cell ends with its mean

@@ -25,6 +25,7 @@ from typing import Any
 from spawnzoo.envs.core.registry import REGISTRY, load, presets
 
 from ..registry import METHODS
+from .generalise import parse_targets
 from .suite import SUITES
 
 #: run directories of a comparison live in ``OUT/RUNS_DIR``
@@ -189,6 +190,8 @@ class Comparison:
             to it, at least one, so methods with different cycle lengths are evaluated equally
             often and their milestones have the same resolution. ``None``: each method's own
             ``eval_every`` (or ``config``'s, which cannot go with an interval).
+        eval_on: generalisation targets (``generalise.parse_target``: ``paper``,
+            ``small+players=2``) every finished run is evaluated on after training.
     """
 
     env_id: str
@@ -203,6 +206,7 @@ class Comparison:
     out: Path
     command: tuple[str, ...] = ()
     eval_interval: int | None = None
+    eval_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.env_id not in REGISTRY:
@@ -236,6 +240,7 @@ class Comparison:
                     "--config eval_every (cycles of each method) and --eval-interval (env "
                     "steps) set the same thing: give one of them"
                 )
+        object.__setattr__(self, "eval_on", parse_targets(self.env_id, self.eval_on))
         owned = sorted(set(self.config) & set(OWNED_FIELDS))
         if owned:
             raise ValueError(
@@ -334,6 +339,7 @@ class Comparison:
             "suite": self.suite,
             "variants": list(self.variants),
             "eval_interval": self.eval_interval,
+            "eval_on": list(self.eval_on),
             "command": list(self.command),
             "runs": [
                 {

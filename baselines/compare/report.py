@@ -40,6 +40,7 @@ from ..common.machine import one_line
 from ..common.protocol import sustained_milestone
 from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_text
 from . import stats
+from .generalise import read_results
 from .plan import PLAN_FILE, RUNS_DIR
 from .suite import SUITES, PaperTable
 
@@ -185,10 +186,20 @@ def pooled_episodes(runs: Sequence[Run], name: str) -> list[float]:
 
 
 def episode_values(run: Run, key: str) -> list[float]:
-    """The final (held-out) evaluation's per-episode values of ``key`` for ``run``: episode
-    lengths, full length as 0/1, the learner's players' values of a per-player metric, or an
-    env-level metric's; the seed's final mean alone when the summary has no episodes of it."""
-    final = (run.summary or {}).get("final_eval") or {}
+    """The final (held-out) evaluation's per-episode values of ``key`` for ``run``
+    (``evaluation_values`` of its ``final_eval``); the seed's final mean alone when the summary
+    has no episodes of it."""
+    values = evaluation_values((run.summary or {}).get("final_eval") or {}, key)
+    if values:
+        return values
+    value = run.final(key)
+    return [] if value is None else [value]
+
+
+def evaluation_values(final: dict[str, Any], key: str) -> list[float]:
+    """Per-episode values of ``key`` in an ``EvalResult.to_dict()``: episode lengths, full
+    length as 0/1, the learner's players' values of a per-player metric, or an env-level
+    metric's; ``[]`` when it has none."""
     name = key.split("/", 1)[-1]
     if key == M.EVAL_EPISODE_LENGTH and final.get("episode_lengths"):
         return [float(v) for v in final["episode_lengths"]]
@@ -201,10 +212,7 @@ def episode_values(run: Run, key: str) -> list[float]:
             values = values[::players]  # the learner played player 0 only
         return [float(v) for v in values]
     values = (final.get("env_metrics") or {}).get(name)
-    if values:
-        return [float(v) for v in values]
-    value = run.final(key)
-    return [] if value is None else [value]
+    return [float(v) for v in values] if values else []
 
 
 def scores(runs: Sequence[Run], key: str) -> np.ndarray | None:
@@ -320,6 +328,8 @@ def build_report(
         )
     if suite in SUITES and finished:
         parts += suite_section(finished, SUITES[suite].tables, SUITES[suite].method)
+    if finished:
+        parts += generalisation_section(out, finished, plan.get("eval_on") or [], reps)
     path = out / REPORT_FILE
     atomic_write_text(path, "\n".join(parts).rstrip() + "\n")
     return path
@@ -796,6 +806,60 @@ def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
         **settings,
     )
     return episode.steps
+
+
+# ---------------------------------------------------------------------- generalisation
+def generalisation_section(
+    out: Path, runs: Sequence[Run], targets: Sequence[str], reps: int
+) -> list[str]:
+    """The ``--eval-on`` table: per method, its headline metric and full-length fraction on
+    its own held-out maps and on each target, as IQM [95% CI]; mean over seeds x episodes."""
+    results = read_results(out)
+    targets = list(dict.fromkeys([*targets, *(t for _, t in results)]))
+    if not targets:
+        return []
+    lines = [
+        "## Generalisation",
+        "",
+        "Each method trained on one configuration and evaluated, on the held-out maps of each "
+        "run's seed, on others (`--eval-on`). Each cell: IQM [95% CI]; mean over seeds x "
+        "episodes; “trained” is the configuration it learned on.",
+        "",
+    ]
+    errors = []
+    for env_id in dict.fromkeys(r.env_id for r in runs):
+        groups = _by_label([r for r in runs if r.env_id == env_id])
+        trained = runs[0].config.get("preset")
+        for key in dict.fromkeys((ranking_keys(env_id)[0], M.EVAL_FULL_LENGTH_FRACTION)):
+            header = ["method", f"{trained} (trained)", *targets]
+            rows = []
+            for label, rs in groups.items():
+                cells = [label, fmt_aggregate(aggregate(rs, key, reps))]
+                for target in targets:
+                    per_seed = []
+                    for r in rs:
+                        found = results.get((r.path.name, target))
+                        if found is None:
+                            continue
+                        if "error" in found:
+                            errors.append(f"{label} on {target}: {found['error']}")
+                            continue
+                        values = evaluation_values(found["episodes_detail"], key)
+                        if values:
+                            per_seed.append(values)
+                    cells.append(
+                        fmt_aggregate(stats.aggregate(stats.score_matrix(per_seed), reps=reps))
+                        if per_seed
+                        else "–"
+                    )
+                rows.append(cells)
+            lines += [f"### {env_id}: {_label(key)}", ""]
+            lines += [markdown_table(header, rows, "l" + "r" * (len(header) - 1)), ""]
+    if errors:
+        lines += ["Not evaluated:", ""]
+        lines += [f"- {e}" for e in dict.fromkeys(errors)]
+        lines.append("")
+    return lines
 
 
 # ---------------------------------------------------------------------- suites
