@@ -54,9 +54,11 @@ def test_one_iteration_writes_the_run_directory_of_every_method_and_resumes(tmp_
     assert summary["method"] == "rllib-ppo" and summary["env_steps"] == batch
     assert summary["agent_steps"] >= batch  # at least the one factory acts every step
     assert summary["parameter_count"] > 1000
-    # evaluated by the shared protocol: the eval keys of every method, per-episode lists
+    # evaluated by the shared protocol: the eval keys of every method, per-episode lists of
+    # the held-out final evaluation, the protocol's record
     assert set(M.EVAL_KEYS) <= set(summary["final_metrics"])
-    assert len(summary["final_eval"]["episode_lengths"]) == QUICK_RUN["eval_envs"]
+    assert len(summary["final_eval"]["episode_lengths"]) == QUICK_RUN["eval_episodes"]
+    assert summary["protocol"]["final"] == "held-out" and "last_eval_metrics" in summary
     [row] = metric_rows(run)
     assert row["env_steps"] == batch
     for key in (M.LOSSES_POLICY, M.LOSSES_VALUE, M.LOSSES_ENTROPY, M.EVAL_FULL_LENGTH_FRACTION):

@@ -33,7 +33,7 @@ from spawnzoo.integrations.rllib import make_rllib_env, masking_module_spec, ppo
 
 from ..common import metrics as M
 from ..common.distributions import MaskedCategorical
-from ..common.evaluation import MilestoneTracker, check_opponent, evaluate
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, protocol_record
 from ..common.progress import TrainingProgress
 from ..common.runs import RunDir, RunResult
 from ..common.seeding import seed_everything
@@ -184,6 +184,9 @@ def train(config: RLlibPPOConfig) -> RunResult:
             start_cycle, env_steps = ckpt["cycle"], ckpt["env_steps"]
             agent_steps = ckpt["agent_steps"]
             milestones.load_state_dict(ckpt["state"]["milestones"])
+            # the last evaluation so far: a run killed after its last checkpoint ends with it
+            final_metrics = ckpt["state"].get("final_metrics", {})
+            final_eval = ckpt["state"].get("final_eval")
             state = run.checkpoint_dir / RLLIB_STATE.format(cycle=start_cycle)
             if state.is_dir():
                 algo.restore_from_path(str(state))
@@ -210,25 +213,32 @@ def train(config: RLlibPPOConfig) -> RunResult:
                 if "episode_len_mean" in runners:
                     metrics[M.CHARTS_EPISODE_LENGTH] = float(runners["episode_len_mean"])
                 if config.should_evaluate(cycle):
-                    outcome = evaluate(
-                        lambda world: ModuleAgent(world, module, radius, seed=config.eval_seed),
-                        **config.eval_kwargs,
-                    )
+                    outcome = _evaluate(config, module, radius)
                     milestones.update(env_steps, outcome.full_length_fraction)
                     final_metrics, final_eval = outcome.to_metrics(), outcome.to_dict()
                     metrics.update(final_metrics)
                 run.log(env_steps, metrics)
                 if config.should_checkpoint(cycle):
-                    _save(run, algo, module, cycle, env_steps, agent_steps, milestones)
+                    last = {"final_metrics": final_metrics, "final_eval": final_eval}
+                    _save(run, algo, module, cycle, env_steps, agent_steps, milestones, last)
                 bar.update(cycle, metrics)
+            if final_eval is None:  # never evaluated (no full iteration)
+                outcome = _evaluate(config, module, radius)
+                milestones.update(env_steps, outcome.full_length_fraction)
+                final_metrics, final_eval = outcome.to_metrics(), outcome.to_dict()
+                if config.num_iterations == 0:  # no iteration logged a row
+                    run.log(env_steps, final_metrics)
+            final = _evaluate(config, module, radius, held_out=True)  # the run's final numbers
             return run.finish(
                 env_steps=env_steps,
                 agent_steps=agent_steps,
                 parameter_count=params,
-                final_metrics=final_metrics,
+                final_metrics=final.to_metrics(),
                 milestones=milestones.milestones(),
-                final_eval=final_eval,
+                final_eval=final.to_dict(),
                 extra={
+                    "protocol": protocol_record(config, milestones),
+                    "last_eval_metrics": final_metrics,
                     "eval_opponent": config.eval_opponent,
                     "num_env_runners": config.num_env_runners,
                     "rllib_module": f"MaskedMLPModule {list(config.hidden)}",
@@ -240,9 +250,19 @@ def train(config: RLlibPPOConfig) -> RunResult:
             ray.shutdown()
 
 
+def _evaluate(config: RLlibPPOConfig, module: Any, radius: int, *, held_out: bool = False) -> Any:
+    """The shared protocol's in-training evaluation, or with ``held_out`` the final one on the
+    held-out maps; actions sampled with the maps' seed."""
+    seed = config.final_map_seed if held_out else config.eval_map_seed
+    return evaluate(
+        lambda world: ModuleAgent(world, module, radius, seed=seed),
+        **(config.final_eval_kwargs if held_out else config.eval_kwargs),
+    )
+
+
 def _save(
     run: RunDir, algo: Any, module: Any, cycle: int, env_steps: int, agent_steps: int,
-    milestones: MilestoneTracker,
+    milestones: MilestoneTracker, last: dict[str, Any],
 ) -> None:  # fmt: skip
     """RLlib's state first (a fresh folder, then the older ones removed), then the weights'
     checkpoint, which is what makes ``cycle`` the one to resume from."""
@@ -255,7 +275,7 @@ def _save(
         env_steps=env_steps,
         agent_steps=agent_steps,
         model=module,
-        state={"milestones": milestones.state_dict()},
+        state={"milestones": milestones.state_dict(), **last},
     )
     for old in run.checkpoint_dir.glob("rllib_*"):
         if old != state and old.is_dir():
