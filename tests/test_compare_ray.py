@@ -144,6 +144,30 @@ def test_the_scaling_benchmark_times_the_plan_per_worker_count_into_its_block(tm
     del sys.modules["ray_scaling"]
 
 
+def test_ctrl_c_cancels_the_ray_tasks_and_the_same_command_finishes_the_job(
+    tmp_path, local_ray, monkeypatch
+):
+    cmp = comparison(tmp_path / "cmp", ("hybrid",), total_timesteps=32 * 6)
+    run_dir = cmp.run_dir(cmp.runs()[0])
+    real_sleep = runner.time.sleep
+
+    def interrupt_after_first_checkpoint(seconds):
+        real_sleep(seconds)
+        if (run_dir / "checkpoints" / "cycle_0001.pt").exists():
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.time, "sleep", interrupt_after_first_checkpoint)
+    launcher = RayLauncher(cpus_per_run=1)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_comparison(cmp, display=False, poll_seconds=0.05, launcher=launcher)
+    monkeypatch.setattr(runner.time, "sleep", real_sleep)
+    assert not (run_dir / "summary.json").exists()  # the task was cancelled mid-run
+    [status] = runner.run_comparison(cmp, display=False, poll_seconds=0.1, launcher=launcher)
+    assert status.state == "done", status.error
+    assert len(json.loads((run_dir / "config.json").read_text())["resumed"]) == 1
+    assert [r["env_steps"] for r in metric_rows(run_dir)] == [32 * (i + 1) for i in range(6)]
+
+
 # ---------------------------------------------------------------------- options, no Ray needed
 def test_backend_ray_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
