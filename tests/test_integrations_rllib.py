@@ -178,3 +178,15 @@ def test_a_registered_name_builds_the_env_with_overrides(local_ray):
     name = register_rllib_env("skirmish-v0", name="test-skirmish", preset="tiny", max_cycles=9)
     env = _global_registry.get(ENV_CREATOR, name)({"max_cycles": 7})
     assert isinstance(env, RLlibEnv) and env.unwrapped_env.max_cycles == 7
+
+
+def test_the_ppo_example_trains_and_evaluates(local_ray, capsys, monkeypatch):
+    from script_helpers import load_script
+
+    script = load_script("scripts/examples/rllib_ppo.py")
+    monkeypatch.setattr(ray, "init", lambda **kwargs: None)  # the fixture's ray is running
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    script.main(["--env-steps", "100", "--batch", "100", "--eval-episodes", "1"])
+    out = capsys.readouterr().out
+    assert "evaluation, random legal actions" in out and "evaluation, trained policy" in out
+    assert out.count("env steps") == 1

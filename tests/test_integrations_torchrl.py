@@ -130,3 +130,13 @@ def test_the_collector_runs_through_episodes(env_id):
 def test_bad_settings_fail_like_the_env():
     with pytest.raises(ValueError, match="max_cycles"):
         SlotTorchRLEnv("forage-v0", preset="tiny", max_cycles=0)
+
+
+def test_the_ippo_example_trains_and_evaluates(capsys):
+    from script_helpers import load_script
+
+    script = load_script("scripts/examples/torchrl_ippo.py")
+    script.main(["--env-steps", "200", "--batch", "100", "--epochs", "1", "--eval-episodes", "1"])
+    out = capsys.readouterr().out
+    assert "evaluation, random legal actions" in out and "evaluation, trained policy" in out
+    assert out.count("env steps") == 2  # one line per batch of 100
