@@ -124,6 +124,7 @@ def test_the_shared_trainer_loads_no_hybrid():
         "import spawnzoo.baselines.common.runs",
         "import spawnzoo.baselines.registry; import spawnzoo.baselines.loading",
         "import spawnzoo.cli, spawnzoo.cli.render, spawnzoo.cli.train, spawnzoo.cli.compare",
+        "import spawnzoo.cli.evaluate, spawnzoo.baselines.compare.stats",
     ],
 )
 def test_reading_runs_and_building_the_command_load_no_torch(code):
