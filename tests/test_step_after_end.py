@@ -94,7 +94,9 @@ def test_the_other_worlds_step_on_as_if_nothing_had_ended():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_the_pettingzoo_env_after_its_end_does_not_move_its_world(env_id):
-    """The issue's symptom: episode metrics moved on when stepping after the end."""
+    """The issue's symptom: episode metrics moved on when stepping after the end. The
+    PettingZoo adapter now refuses the step (``RuntimeError``, issue 23 owns the adapter's
+    side; ``tests/test_api_errors.py``), and the world stays as it ended."""
     env = make(env_id, preset="tiny", max_cycles=20)
     obs, _ = env.reset(seed=2)
     rng = np.random.default_rng(2)
@@ -104,7 +106,8 @@ def test_the_pettingzoo_env_after_its_end_does_not_move_its_world(env_id):
     metrics = env.world.episode_metrics(0)
     world = snapshot(env.world)
     for _ in range(3):
-        env.step({})
+        with pytest.raises(RuntimeError, match="episode has ended"):
+            env.step({})
     assert env.world.episode_metrics(0) == metrics
     assert_same(snapshot(env.world), world)
 
