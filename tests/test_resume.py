@@ -113,3 +113,15 @@ def test_a_compare_worker_counts_a_run_finished_meanwhile_as_done(finished, tmp_
     assert worker.exitcode == 0, log.read_text()
     assert "is finished" in log.read_text()
     assert files(run) == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over_without_its_rows(tmp_path):
+    config = HybridConfig(**QUICK_RUN, run_root=str(tmp_path), run_name="early")
+    run = RunDir.for_config(config, method="hybrid", tensorboard=False)
+    run.log(32, {"losses/value_loss": 1.0})  # then killed before the checkpoint
+    run.close()
+    again = RunDir.for_config(
+        HybridConfig(**{**vars(config), "resume": True}), method="hybrid", tensorboard=False
+    )
+    assert again.resume() is None
+    assert again.read_metrics() == []  # the fresh start logs 32 again, once

@@ -12,7 +12,14 @@
 ``checkpoints/``       ``cycle_0007.pt``: model/optimizer state dicts, cycle, env steps, RNG
                        states; loadable with ``torch.load(path, weights_only=True)``
 ``tb/``                TensorBoard scalars (skipped when tensorboard is not installed)
+``.lock``              while a process trains the run: who (``common.locks``; one writer)
 =====================  ======================================================================
+
+A run has one writer at a time: ``for_config`` (what every ``train`` calls) takes ``.lock``
+before it writes anything and ``close``/``finish`` give it back (so does the process's exit,
+also on SIGTERM and SIGHUP under ``locks.exit_on_signals``); a second trainer of the same run,
+e.g. two ``spawnzoo train --resume`` of one run name, gets ``LockedError`` naming the first. A
+lock left by a killed process is taken over.
 
 JSON files and checkpoints are written to a temporary file in the same folder and moved into
 place with ``os.replace``, so a reader sees the old or the new file, never half of one.
@@ -50,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .locks import DirLock
 from .machine import describe
 
 if TYPE_CHECKING:  # reading a run directory needs no torch: it is imported where tensors are
@@ -60,6 +68,8 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_DIR = "checkpoints"
 TB_DIR = "tb"
+#: held by the process that trains the run
+LOCK_FILE = ".lock"
 #: version of the checkpoint layout, stored in every checkpoint
 CHECKPOINT_FORMAT = 1
 _CHECKPOINT_RE = re.compile(r"^cycle_(\d+)\.pt$")
@@ -120,6 +130,7 @@ class RunDir:
         self._purge_step: int | None = None
         self._start = time.perf_counter()
         self._elapsed_before = 0.0
+        self._lock: DirLock | None = None
 
     # ------------------------------------------------------------------ finding runs
     @classmethod
@@ -133,6 +144,7 @@ class RunDir:
         config: Any = None,
         name: str | None = None,
         tensorboard: bool = True,
+        lock: bool = False,
     ) -> RunDir:
         """Make a new run directory ``root/name`` and write its ``config.json``.
 
@@ -143,19 +155,25 @@ class RunDir:
             name: directory name; default ``run_name(env_id, method, seed)``, with ``-2``,
                 ``-3``, ... appended if a run of the same second exists.
             tensorboard: see the class.
+            lock: take the run's lock (``.lock``) before writing (``lock()``).
 
         Raises:
             FileExistsError: ``name`` was given and that directory already holds a run.
+            LockedError: with ``lock``, another live process holds that directory's lock.
         """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
+
+        def refuse(path: Path) -> FileExistsError:
+            return FileExistsError(
+                f"run directory {path} already exists; resume it (--resume) or choose "
+                "another --run-name"
+            )
+
         if name is not None:
             path = root / name
-            if path.exists() and any(path.iterdir()):
-                raise FileExistsError(
-                    f"run directory {path} already exists; resume it (--resume) or choose "
-                    "another --run-name"
-                )
+            if path.exists() and any(p.name != LOCK_FILE for p in path.iterdir()):
+                raise refuse(path)
             path.mkdir(exist_ok=True)
         else:
             base = run_name(env_id, method, seed)
@@ -168,6 +186,11 @@ class RunDir:
                     n += 1
                     path = root / f"{base}-{n}"
         run = cls(path, tensorboard=tensorboard)
+        if lock:
+            run.lock()
+            if run.config_path.exists():  # another process made it since we looked
+                run.close()
+                raise refuse(path)
         if config is not None:
             run.write_config(config, method=method, env_id=env_id, seed=seed)
         return run
@@ -197,9 +220,13 @@ class RunDir:
         same env, method and seed) and records the resumption in ``config.json``; when there is
         nothing to resume it starts a new run, so ``--resume`` is safe in a restart loop.
 
+        The run's lock is taken before anything is written and held until ``close``.
+
         Raises:
             RunFinishedError: ``resume`` of a run that has its ``summary.json`` (nothing in the
                 directory is touched).
+            LockedError: another live process trains that run (nothing is touched).
+            FileExistsError: a new run named like an existing one.
         """
         root = Path(config.run_root)
         if config.resume:
@@ -214,6 +241,10 @@ class RunDir:
                 if (existing / SUMMARY_FILE).exists():
                     raise RunFinishedError(existing)
                 run = cls.open(existing, tensorboard=tensorboard)
+                run.lock()
+                if (existing / SUMMARY_FILE).exists():  # finished while we took the lock
+                    run.close()
+                    raise RunFinishedError(existing)
                 run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
                 return run
         return cls.create(
@@ -224,7 +255,28 @@ class RunDir:
             config=config,
             name=config.run_name,
             tensorboard=tensorboard,
+            lock=True,
         )
+
+    # ------------------------------------------------------------------ the writer's lock
+    def lock(self) -> None:
+        """Take the run's ``.lock`` for this process (held until ``close``).
+
+        Raises:
+            LockedError: another live process holds it (the message names the process).
+        """
+        if self._lock is None:
+            self._lock = DirLock(self.path / LOCK_FILE, what="training process")
+            try:
+                self._lock.acquire()
+            except BaseException:
+                self._lock = None
+                raise
+
+    @property
+    def locked(self) -> bool:
+        """Whether this object holds the run's lock."""
+        return self._lock is not None and self._lock.held
 
     # ------------------------------------------------------------------ paths
     @property
@@ -484,10 +536,13 @@ class RunDir:
         checkpoint: the caller resets them.
 
         Returns:
-            The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh).
+            The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh: the
+            rows of ``metrics.jsonl`` are dropped too).
         """
         path = self.latest_checkpoint()
-        if path is None:
+        if path is None:  # killed before its first checkpoint: rows logged so far are lost work
+            self.truncate_metrics(-1)
+            self._purge_step = 0
             return None
         ckpt = self.load_checkpoint(
             path=path, model=model, optimizer=optimizer, rngs=rngs, map_location=map_location
@@ -561,10 +616,13 @@ class RunDir:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Flush and close the TensorBoard writer (idempotent)."""
+        """Flush and close the TensorBoard writer, give the lock back (idempotent)."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> RunDir:
         return self
