@@ -79,7 +79,7 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
     assert [(s.spec.label, s.state) for s in statuses] == [("random", "done"), ("hybrid", "done")]
     random_dir, hybrid_dir = (cmp.run_dir(s) for s in cmp.runs())
     assert random_dir.name == "harvest-v0__random__1"
-    assert sorted(p.name for p in (hybrid_dir / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (hybrid_dir / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]

@@ -10,7 +10,9 @@
 ``summary.json``       final metrics, milestones, parameter count, wall clock, env/agent steps
                        per second, the final evaluation's per-episode lists
 ``checkpoints/``       ``cycle_0007.pt``: model/optimizer state dicts, cycle, env steps, RNG
-                       states; loadable with ``torch.load(path, weights_only=True)``
+                       states; loadable with ``torch.load(path, weights_only=True)``;
+                       ``cycle_0007.pt.sha256`` beside it (``sha256sum -c`` format), which
+                       ``read_checkpoint`` checks
 ``tb/``                TensorBoard scalars (skipped when tensorboard is not installed)
 ``.lock``              while a process trains the run: who (``common.locks``; one writer)
 =====================  ======================================================================
@@ -22,7 +24,11 @@ e.g. two ``spawnzoo train --resume`` of one run name, gets ``LockedError`` namin
 lock left by a killed process is taken over.
 
 JSON files and checkpoints are written to a temporary file in the same folder and moved into
-place with ``os.replace``, so a reader sees the old or the new file, never half of one.
+place with ``os.replace``, so a reader sees the old or the new file, never half of one. A
+checkpoint's checksum file is moved into place just before it, so every checkpoint written by
+this version has one; a damaged checkpoint (cut short, a flipped bit, not a checkpoint at all)
+is refused by ``read_checkpoint`` with a ``CheckpointError`` naming it, and ``resume`` falls back
+to the newest intact checkpoint, saying so (the damaged ones are renamed ``*.damaged``).
 ``metrics.jsonl`` is append-only: each row is one ``write`` followed by ``fsync``; a row torn
 by a crash can only be the last one, and ``read_metrics`` drops it.
 
@@ -39,6 +45,8 @@ Every method's ``train(config) -> RunResult`` follows the same outline::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import math
 import os
@@ -73,6 +81,23 @@ LOCK_FILE = ".lock"
 #: version of the checkpoint layout, stored in every checkpoint
 CHECKPOINT_FORMAT = 1
 _CHECKPOINT_RE = re.compile(r"^cycle_(\d+)\.pt$")
+#: suffix of a checkpoint's checksum file (``cycle_0007.pt.sha256``)
+CHECKSUM_SUFFIX = ".sha256"
+#: suffix a damaged checkpoint is renamed to by ``resume``
+DAMAGED_SUFFIX = ".damaged"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, cut short, its checksum does not match,
+    or not a spawnzoo checkpoint. The message starts with the file's path.
+
+    Attributes:
+        path: the checkpoint file.
+    """
+
+    def __init__(self, path: str | os.PathLike, what: str):
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {what}")
 
 
 class RunFinishedError(RuntimeError):
@@ -458,10 +483,18 @@ class RunDir:
         path = self.checkpoint_path(cycle)
         import torch
 
-        _atomic_write(path, lambda f: torch.save(ckpt, f))
+        buffer = io.BytesIO()
+        torch.save(ckpt, buffer)
+        data = buffer.getvalue()
+        # the checksum first: a checkpoint never appears without its checksum (a crash between
+        # the two leaves a checksum of the new file beside the old one: refused, then skipped)
+        line = f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+        atomic_write_text(checksum_path(path), line)
+        _atomic_write(path, lambda f: f.write(data))
         if keep_last is not None:
             for old in self.checkpoints()[:-keep_last]:
                 old.unlink()
+                checksum_path(old).unlink(missing_ok=True)
         return path
 
     def checkpoints(self) -> list[Path]:
@@ -504,13 +537,13 @@ class RunDir:
 
         Raises:
             FileNotFoundError: no checkpoint exists.
+            CheckpointError: the checkpoint is damaged (``read_checkpoint``); nothing was
+                restored.
         """
         path = self.latest_checkpoint() if path is None else Path(path)
         if path is None:
             raise FileNotFoundError(f"no checkpoint in {self.checkpoint_dir}")
-        import torch
-
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = read_checkpoint(path, map_location=map_location)
         if model is not None:
             model.load_state_dict(ckpt["model"])
         if optimizer is not None and ckpt["optimizer"] is not None:
@@ -533,26 +566,59 @@ class RunDir:
 
         Loads it as ``load_checkpoint`` does, drops ``metrics.jsonl`` rows logged after it, and
         makes TensorBoard purge its events after it. Training envs are not part of a
-        checkpoint: the caller resets them.
+        checkpoint: the caller resets them. A damaged checkpoint (``CheckpointError``) is
+        renamed ``*.damaged`` and the next older one is tried; what was skipped is printed to
+        stderr and noted in ``config.json``'s last ``resumed`` entry. With no intact
+        checkpoint left the run starts over.
 
         Returns:
             The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh: the
             rows of ``metrics.jsonl`` are dropped too).
         """
-        path = self.latest_checkpoint()
-        if path is None:  # killed before its first checkpoint: rows logged so far are lost work
+        ckpt, damaged = None, []
+        for path in reversed(self.checkpoints()):
+            try:
+                ckpt = self.load_checkpoint(
+                    path=path,
+                    model=model,
+                    optimizer=optimizer,
+                    rngs=rngs,
+                    map_location=map_location,
+                )
+                break
+            except CheckpointError as err:
+                damaged.append(str(err))
+                for bad in (path, checksum_path(path)):
+                    if bad.exists():
+                        os.replace(bad, bad.with_name(bad.name + DAMAGED_SUFFIX))
+        if damaged:
+            found = f"resuming from {path.name}" if ckpt is not None else "starting over"
+            print(
+                f"{self.path}: {len(damaged)} damaged checkpoint(s) set aside as "
+                f"*{DAMAGED_SUFFIX}, {found}:\n  " + "\n  ".join(damaged),
+                file=sys.stderr,
+                flush=True,
+            )
+            self._note_resumption(damaged=damaged)
+        if ckpt is None:  # killed before its first checkpoint: rows logged so far are lost work
             self.truncate_metrics(-1)
             self._purge_step = 0
             return None
-        ckpt = self.load_checkpoint(
-            path=path, model=model, optimizer=optimizer, rngs=rngs, map_location=map_location
-        )
         self.truncate_metrics(ckpt["env_steps"])
         if self._tb is not None:
             self._tb.close()
             self._tb = None
         self._purge_step = ckpt["env_steps"] + 1
         return ckpt
+
+    def _note_resumption(self, **facts: Any) -> None:
+        """Add ``facts`` to the last ``resumed`` entry of ``config.json`` (if any)."""
+        if not self.config_path.exists():
+            return
+        data = self.read_config()
+        if data.get("resumed"):
+            data["resumed"][-1].update(facts)
+            atomic_write_json(self.config_path, data)
 
     # ------------------------------------------------------------------ summary
     def write_summary(
@@ -632,6 +698,92 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------- checkpoints
+def checksum_path(checkpoint: str | os.PathLike) -> Path:
+    """``cycle_0007.pt.sha256`` beside ``cycle_0007.pt``."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.name + CHECKSUM_SUFFIX)
+
+
+def read_checkpoint(
+    path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Read a checkpoint, checked: its SHA-256 against its ``.sha256`` file, then loaded with
+    ``torch.load(weights_only=True)`` and its layout checked.
+
+    A checkpoint without a checksum file (written before checksums, or copied alone) is read
+    unchecked but still refused if it does not load or lacks the layout.
+
+    Args:
+        path: a ``cycle_NNNN.pt`` file.
+        map_location: where tensors go.
+
+    Returns:
+        The checkpoint dict (``format``, ``cycle``, ``env_steps``, ``model``, ...).
+
+    Raises:
+        CheckpointError: it cannot be read, its checksum does not match, it does not load, or
+            it is not a spawnzoo checkpoint (the message names the file and what is wrong).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(path, f"cannot be read ({err.strerror or err})") from err
+    digest = checksum_path(path)
+    if digest.exists():
+        try:
+            expected = digest.read_text(encoding="ascii").split()[0].lower()
+        except (OSError, UnicodeDecodeError, IndexError) as err:
+            raise CheckpointError(path, f"its checksum file {digest.name} is unreadable") from err
+        if not re.fullmatch(r"[0-9a-f]{64}", expected):
+            raise CheckpointError(path, f"its checksum file {digest.name} holds no SHA-256")
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise CheckpointError(
+                path,
+                f"damaged: its SHA-256 does not match {digest.name} ({len(data):,} bytes; cut "
+                "short, changed or overwritten)",
+            )
+    import torch
+
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as err:  # zip, pickle, storage, EOF errors of torch.load, all of them
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(
+            path, f"not a readable checkpoint ({type(err).__name__}: {first[:200]})"
+        ) from err
+    _check_layout(path, ckpt, torch)
+    return ckpt
+
+
+def _check_layout(path: Path, ckpt: Any, torch: Any) -> None:
+    """Refuse a loaded object that is not a checkpoint of ``save_checkpoint``'s layout."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(path, f"not a spawnzoo checkpoint (holds a {type(ckpt).__name__})")
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            path,
+            f"checkpoint format {ckpt.get('format')!r}; this spawnzoo reads {CHECKPOINT_FORMAT}",
+        )
+    for key in ("cycle", "env_steps"):
+        value = ckpt.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(path, f"{key} must be an integer >= 0, got {value!r}")
+    model = ckpt.get("model")
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        raise CheckpointError(path, "its 'model' is not a state dict of named tensors")
+    if ckpt.get("optimizer") is not None and not isinstance(ckpt["optimizer"], dict):
+        raise CheckpointError(path, "its 'optimizer' is not a state dict")
+    for key in ("state", "rng"):
+        if not isinstance(ckpt.get(key), dict):
+            raise CheckpointError(path, f"its {key!r} is missing or not a dict")
+    if not isinstance(ckpt.get("wall_clock_s"), (int, float)):
+        raise CheckpointError(path, "its 'wall_clock_s' is not a number")
 
 
 # ---------------------------------------------------------------------- helpers
