@@ -11,8 +11,8 @@ values of every integer dtype, ragged lists and junk. Actions of empty slots are
 batched core (documented), which is checked against the twin too.
 
 Infinite actions to the PettingZoo adapter are refused like every other bad value (issue 27
-item 5). ``step()`` after the episode ended is item 4's (``tests/test_step_after_end.py``); the
-tests here never step an ended episode.
+item 5). ``step()`` after the episode ended (item 4) is a ``RuntimeError``, checked in
+``tests/test_api_errors.py``; the tests here never step an ended episode.
 
 The default suite runs a few hundred draws per env; ``-m slow`` runs thousands.
 """

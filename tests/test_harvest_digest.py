@@ -36,9 +36,9 @@ SETTINGS: dict[str, Any] = {
 
 EXPECTED = {
     ("batched", 1): "7ceb77b36f54b7524e5695e819545564fb6b43c6ae00aef52b807947d07df3a9",
-    ("pettingzoo", 1): "6b3ba5a39bb658b7882740c6a7e713ec5db8a9124be95910a4b7695ebd61b012",
+    ("pettingzoo", 1): "31d6b29553c9007e0d038ac7d9716b9b95e05f9ad361d2168750a3f8600dfd06",
     ("batched", 2): "3108f23a2f64fe76b1e859a86b14070e658694c9477ce78da5a95ca646d2918a",
-    ("pettingzoo", 2): "4b65a473d2430c57651e925f0ab74fd3bc4a86362040293fdd756d8795bde9df",
+    ("pettingzoo", 2): "60d6e69fba5378190bd6dda658c528067b726c4858af7819477e0ffd14d9d5f3",
 }
 
 

@@ -35,7 +35,7 @@ QUICK = dict(
     total_timesteps=64,
     num_minibatches=2,
     update_epochs=1,
-    eval_envs=2,
+    eval_episodes=2,
     eval_max_cycles=16,
     net_arch=(16,),
     progress=False,
@@ -158,7 +158,7 @@ def test_checkpoint_reloads_into_identical_actions(quick_run):
         SlotVecEnv(make_batched("harvest-v0", num_envs=2, preset="tiny")),
     )
     fresh.policy.load_state_dict(ckpt["model"])
-    after = evaluate_model(config, fresh)  # the final evaluation, replayed by the reloaded net
+    after = evaluate_model(config, fresh, final=True)  # the held-out one, by the reloaded net
     assert after.to_dict()["player_metrics"] == result.summary["final_eval"]["player_metrics"]
     assert after.episode_lengths == result.summary["final_eval"]["episode_lengths"]
     world = make_batched("harvest-v0", num_envs=2, preset="tiny", auto_reset=False)
@@ -219,7 +219,7 @@ def test_spawnzoo_train_independent_from_the_registry(tmp_path, monkeypatch, cap
     monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.cli.train:add_train_command")
     argv = ["train", "independent", "--preset", "tiny", "--total-timesteps", "32"]
     argv += ["--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
-    argv += ["--update-epochs", "1", "--eval-envs", "2", "--eval-max-cycles", "8"]
+    argv += ["--update-epochs", "1", "--eval-episodes", "2", "--eval-max-cycles", "8"]
     argv += ["--net-arch", "8", "--run-root", str(tmp_path), "--no-progress"]
     argv += ["--set", "players=2"]
     assert cli.main(argv) == 0

@@ -156,6 +156,11 @@ class RunDir:
         self._start = time.perf_counter()
         self._elapsed_before = 0.0
         self._lock: DirLock | None = None
+        #: where this run was resumed, oldest first: ``{"cycle", "env_steps"}`` of the
+        #: checkpoint each resumption continued from (saved in checkpoints, written to the
+        #: summary: a resumed run's training worlds were reset anew, so it is not the same run
+        #: as an uninterrupted one)
+        self.resumed_from: list[dict[str, int]] = []
 
     # ------------------------------------------------------------------ finding runs
     @classmethod
@@ -479,6 +484,7 @@ class RunDir:
             "optimizer": None if optimizer is None else optimizer.state_dict(),
             "state": dict(state or {}),
             "rng": capture_rng_state(rngs),
+            "resumed_from": [dict(r) for r in self.resumed_from],
         }
         path = self.checkpoint_path(cycle)
         import torch
@@ -605,6 +611,9 @@ class RunDir:
             self._purge_step = 0
             return None
         self.truncate_metrics(ckpt["env_steps"])
+        self.resumed_from = [dict(r) for r in ckpt.get("resumed_from", [])] + [
+            {"cycle": int(ckpt["cycle"]), "env_steps": int(ckpt["env_steps"])}
+        ]
         if self._tb is not None:
             self._tb.close()
             self._tb = None
@@ -647,7 +656,8 @@ class RunDir:
         Returns:
             The summary: ``run``, ``method``, ``env_id``, ``seed``, ``env_steps``,
             ``agent_steps``, ``wall_clock_s``, ``env_sps``, ``agent_sps``,
-            ``parameter_count``, ``final_metrics``, ``milestones``, ``final_eval``, ...
+            ``parameter_count``, ``final_metrics``, ``milestones``, ``final_eval``,
+            ``resumed_from`` (``[]`` for a run never interrupted), ...
         """
         wall = self.elapsed() if wall_clock_s is None else float(wall_clock_s)
         meta = self.read_config() if self.config_path.exists() else {}
@@ -665,6 +675,7 @@ class RunDir:
             "final_metrics": {k: _json_number(_to_float(v)) for k, v in final_metrics.items()},
             "milestones": dict(milestones),
             "final_eval": dict(final_eval) if final_eval is not None else None,
+            "resumed_from": [dict(r) for r in self.resumed_from],
             **(extra or {}),
         }
         atomic_write_json(self.summary_path, summary)

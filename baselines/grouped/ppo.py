@@ -25,10 +25,11 @@ from spawnzoo.envs.core.batched import BatchStep
 from ..common import metrics as M
 from ..common.buffer import Rollout
 from ..common.distributions import MaskedCategorical
-from ..common.evaluation import MilestoneTracker, check_opponent, evaluate
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, protocol_record
 from ..common.gae import masked_gae
 from ..common.losses import masked_mean, normalize_advantages, policy_loss, value_loss
 from ..common.progress import progress_bar
+from ..common.protocol import train_reset_seed
 from ..common.runs import RunDir, RunResult
 from ..common.seeding import seed_everything
 from ..nets.layers import count_parameters
@@ -484,7 +485,7 @@ def train_grouped(
         final_metrics = ckpt["state"].get("final_metrics", {})
         final_eval = ckpt["state"].get("final_eval")
     ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False))
-    batch = env.reset(seed=cfg.seed + 7919 * done_cycles)
+    batch = env.reset(seed=train_reset_seed(cfg.seed, done_cycles))
     width, params = env.map_shape[1], count_parameters(policy)
     with progress_bar(
         cfg.num_iterations, enabled=cfg.progress, unit="cycles", start=done_cycles
@@ -528,7 +529,7 @@ def train_grouped(
                 metrics[M.CHARTS_EPISODE_LENGTH] = float(np.mean(lengths))
             if cfg.should_evaluate(cycle):
                 result = evaluate(
-                    lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_seed),
+                    lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed),
                     **cfg.eval_kwargs,
                 )
                 milestones.update(env_steps, result.full_length_fraction)
@@ -552,20 +553,26 @@ def train_grouped(
             bar.update(cycle, metrics)
     if final_eval is None:  # never evaluated (no full cycle, or a checkpoint without its result)
         result = evaluate(
-            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_seed), **cfg.eval_kwargs
+            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed), **cfg.eval_kwargs
         )
         milestones.update(env_steps, result.full_length_fraction)
         final_metrics, final_eval = result.to_metrics(), result.to_dict()
         if cfg.num_iterations == 0:  # no cycle logged a row
             run.log(env_steps, final_metrics)
+    final = evaluate(  # the held-out maps: the run's final numbers
+        lambda world: SlotPolicyAgent(world, policy, seed=cfg.final_map_seed),
+        **cfg.final_eval_kwargs,
+    )
     return run.finish(
         env_steps=env_steps,
         agent_steps=agent_steps,
         parameter_count=params,
-        final_metrics=final_metrics,
+        final_metrics=final.to_metrics(),
         milestones=milestones.milestones(),
-        final_eval=final_eval,
+        final_eval=final.to_dict(),
         extra={
+            "protocol": protocol_record(cfg, milestones),
+            "last_eval_metrics": final_metrics,
             "grouping": sep.grouping,
             "globalise": list(sep.globalise),
             "eval_opponent": cfg.eval_opponent,

@@ -59,8 +59,7 @@ from typing import Any
 
 import numpy as np
 
-#: largest temporary ``egocentric(..., out=...)`` makes while cutting windows
-_CHUNK_BYTES = 1 << 17
+from . import kernels
 
 
 @dataclass
@@ -318,22 +317,9 @@ class BatchedEnv(ABC):
             interior[...] = planes
         y, x = np.divmod(self.slot_cell(env_index, slot), w)
         owner = self.slot_owner(env_index, slot)
-        e, p, c = padded.shape[:3]
-        st = padded.strides
-        # [E, P, C+1, H, W, K, K]: (y, x) of the padded map is the window's top-left corner
-        view = np.lib.stride_tricks.as_strided(
-            padded, (e, p, c, h, w, k, k), (*st[:3], st[3], st[4], st[3], st[4]), writeable=False
-        )
         if out is None:
-            return view[env_index, owner, g:, y, x]
-        # cut in chunks of agents: a temporary the size of all windows would come from fresh
-        # pages on every call (large blocks go back to the OS), page faults costing more than
-        # the copy itself
-        step = max(1, _CHUNK_BYTES // (4 * (c - g) * k * k))
-        for i in range(0, env_index.size, step):
-            j = slice(i, i + step)
-            out[j] = view[env_index[j], owner[j], g:, y[j], x[j]]
-        return out
+            out = np.empty((env_index.size, padded.shape[2] - g, k, k), np.float32)
+        return kernels.gather_windows(padded, env_index, owner, y, x, g, out)
 
     def _padded_buffer(self, radius: int) -> np.ndarray:
         """``[E, P, C + 1, H + 2r, W + 2r]`` float32 buffer, kept per radius: its border holds

@@ -79,16 +79,17 @@ A masked action runs as ``idle`` and sets ``infos[agent]["illegal_action"]`` (or
 raises ``ValueError`` naming it, and nothing in the world changes. Actions are per step (Lux's
 action queues, their power cost, lichen and self-destruct are not modelled).
 
-**Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``)
-of the owner's planes around the agent, flattened plane by plane (16 planes: the 15 spatial
-planes below and ``off_map``), followed by 12 own features (``is_factory, is_light, is_heavy,
-power, ice, ore, water, metal, x, y, step, day``). ``state()`` is the 17 global planes of the
-paper's feature table from player 0's side: ``step, day, own_factory, ice, ore, rubble,
-own_robot, enemy, robot_heavy, robot_power, robot_ice, robot_ore, factory_power, factory_ice,
-factory_water, factory_ore, factory_metal``. Flags are 0/1; quantities are min-max scaled to
-[-1, 1] (robot power and cargo by the class's capacity, factory values by 3000 power / 1000
-cargo, written at the factory centre) and read -1 where there is no entity.
-``infos[agent]`` holds ``cell`` (x, y), ``kind``, ``owner`` and ``illegal_action``.
+**Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``) of
+the owner's planes around the agent, flattened plane by plane (16 planes: the 15 spatial planes
+below and ``off_map``), followed by 12 own features (``is_factory, is_light, is_heavy, power, ice,
+ore, water, metal, x, y, step, day``). ``state()`` is the 17 global planes of the paper's feature
+table from player 0's side: ``step, day, own_factory, ice, ore, rubble, own_robot, enemy,
+robot_heavy, robot_power, robot_ice, robot_ore, factory_power, factory_ice, factory_water,
+factory_ore, factory_metal``. Flags are 0/1; quantities are min-max scaled to [-1, 1] (robot power
+and cargo by the class's capacity, factory values by 3000 power / 1000 cargo, written at the factory
+centre) and read -1 where there is no entity. ``infos[agent]`` holds numbers only: ``cell`` (x, y),
+``kind`` (an index into ``env.kind_names``), ``owner`` (an index into ``env.owner_names``) and
+``illegal_action``; ``env.kind_of(agent)`` and ``env.owner_of(agent)`` give the names.
 
 **Rewards** (the paper's hybrid reward, weights in ``HarvestConfig``): 1 per 4 ice transferred
 into a factory, split half to the delivering robot and half to the factory; 0.1 per 4 ice dug, to
@@ -100,7 +101,8 @@ terminates when no factory is left; with two, when at most one player has factor
 ``max_cycles`` every live agent is truncated. When the episode ends, each agent's
 ``infos[agent]["episode"]`` holds its player's metrics: ``episode_length``, ``ice_transferred``,
 ``ice_dug``, ``avg_factories_alive`` (sum over steps of live factories / ``max_cycles``),
-``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``.
+``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``. A ``step`` after the
+end raises ``RuntimeError`` (call ``reset()``).
 
 **Arguments.** ``harvest_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, ``max_cycles=256``; evaluate at
