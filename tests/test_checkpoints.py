@@ -231,7 +231,7 @@ def test_train_resume_with_a_truncated_latest_checkpoint_falls_back(trained, tmp
     argv = [
         *("train", "hybrid", "--preset", "tiny", "--total-timesteps", "64", "--num-envs", "2"),
         *("--num-steps", "16", "--num-minibatches", "2", "--update-epochs", "1"),
-        *("--eval-envs", "2", "--eval-max-cycles", "16", "--seed", "3"),
+        *("--eval-episodes", "2", "--eval-max-cycles", "16", "--seed", "3"),
         *("--run-root", str(tmp_path), "--run-name", "t", "--no-progress", "--resume"),
     ]
     capsys.readouterr()

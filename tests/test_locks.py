@@ -250,7 +250,7 @@ def test_a_run_directory_has_one_writer(tmp_path):
 # ---------------------------------------------------------------------- end to end
 QUICK_OPTIONS = [
     *("--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2", "--update-epochs", "1"),
-    *("--eval-envs", "2", "--eval-max-cycles", "16", "--eval-every", "1000"),
+    *("--eval-episodes", "2", "--eval-max-cycles", "16", "--eval-every", "1000"),
 ]
 
 
