@@ -19,7 +19,12 @@ from typing import Any
 
 from spawnzoo.baselines.common.locks import LockedError, exit_on_signals
 from spawnzoo.baselines.common.metrics import REPORT_KEYS, std_key
-from spawnzoo.baselines.common.runs import RunDir, RunFinishedError
+from spawnzoo.baselines.common.runs import (
+    CheckpointError,
+    RunDir,
+    RunDirError,
+    RunFinishedError,
+)
 from spawnzoo.baselines.registry import METHODS, make_algorithm
 
 
@@ -56,7 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         with exit_on_signals():  # SIGTERM/SIGHUP: exit through finally blocks (lock released)
             result = algorithm.train(config)
-    except LockedError as err:  # another process trains this run
+    except (LockedError, CheckpointError, RunDirError, FileExistsError) as err:
+        # another process trains this run, a damaged file, a run of other settings or name
         raise SystemExit(f"spawnzoo train: {err}") from err
     except RunFinishedError as done:  # --resume of a finished run: report it, change nothing
         print(f"{done}", file=sys.stderr)

@@ -130,3 +130,27 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_without_its_rows(t
     )
     assert again.resume() is None
     assert again.read_metrics() == []  # the fresh start logs 32 again, once
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        ("config.json", "config.json is damaged: not readable JSON"),
+        ("metrics.jsonl", "metrics.jsonl:1 is not a JSON row with its env_steps"),
+        ("another method", "is a run of (method, env, seed) = ('mappo', 'harvest-v0', 3)"),
+    ],
+)
+def test_resume_of_a_damaged_run_is_one_line(finished, tmp_path, capsys, damage, words):
+    run = copy_run(finished, tmp_path)
+    (run / "summary.json").unlink()
+    if damage == "another method":
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "method": "mappo"}))
+    else:
+        text = (run / damage).read_text()
+        (run / damage).write_text(text[: len(text) // 3] + "\x00garbage\n" + text[-20:])
+    with pytest.raises(SystemExit) as stop:
+        cli.main(train_argv(tmp_path, "--resume"))
+    message = str(stop.value.code)
+    assert message.startswith("spawnzoo train: ") and words in message and "\n" not in message
+    assert not (run / "summary.json").exists() and not (run / ".lock").exists()

@@ -118,6 +118,12 @@ class RunFinishedError(RuntimeError):
         )
 
 
+class RunDirError(ValueError):
+    """A run directory that cannot be continued as asked: its ``config.json`` is damaged or of
+    another (method, env, seed), or its ``metrics.jsonl`` is damaged before its last row. The
+    message names the file."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What every method's ``train(config)`` returns.
@@ -218,11 +224,14 @@ class RunDir:
         run = cls(path, tensorboard=tensorboard)
         if lock:
             run.lock()
-            if run.config_path.exists():  # another process made it since we looked
-                run.close()
+        try:
+            if lock and run.config_path.exists():  # another process made it since we looked
                 raise refuse(path)
-        if config is not None:
-            run.write_config(config, method=method, env_id=env_id, seed=seed)
+            if config is not None:
+                run.write_config(config, method=method, env_id=env_id, seed=seed)
+        except BaseException:
+            run.close()  # give the lock back at once
+            raise
         return run
 
     @classmethod
@@ -272,10 +281,13 @@ class RunDir:
                     raise RunFinishedError(existing)
                 run = cls.open(existing, tensorboard=tensorboard)
                 run.lock()
-                if (existing / SUMMARY_FILE).exists():  # finished while we took the lock
-                    run.close()
-                    raise RunFinishedError(existing)
-                run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
+                try:
+                    if (existing / SUMMARY_FILE).exists():  # finished while we took the lock
+                        raise RunFinishedError(existing)
+                    run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
+                except BaseException:
+                    run.close()  # give the lock back at once
+                    raise
                 return run
         return cls.create(
             root,
@@ -334,7 +346,8 @@ class RunDir:
         """Write ``config.json``; on an existing one, replace the config and note a resumption.
 
         Raises:
-            ValueError: the existing run is of another env, method or seed.
+            RunDirError: the existing run is of another env, method or seed, or its
+                ``config.json`` is damaged.
         """
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         command = [Path(sys.argv[0]).name, *sys.argv[1:]]
@@ -343,7 +356,7 @@ class RunDir:
             data = self.read_config()
             old = (data.get("method"), data.get("env_id"), data.get("seed"))
             if old != (method, env_id, seed):
-                raise ValueError(
+                raise RunDirError(
                     f"{self.path} is a run of (method, env, seed) = {old}, not "
                     f"{(method, env_id, seed)}"
                 )
@@ -369,8 +382,20 @@ class RunDir:
         atomic_write_json(self.config_path, data)
 
     def read_config(self) -> dict[str, Any]:
-        """The parsed ``config.json``."""
-        return json.loads(self.config_path.read_text())
+        """The parsed ``config.json``.
+
+        Raises:
+            FileNotFoundError: there is none. RunDirError: it is not a JSON object.
+        """
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise RunDirError(f"{self.config_path} is damaged: not readable JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise RunDirError(f"{self.config_path} is damaged: not a JSON object")
+        return data
 
     # ------------------------------------------------------------------ metrics
     def elapsed(self) -> float:
@@ -407,15 +432,20 @@ class RunDir:
         """The rows of ``metrics.jsonl`` (a torn last row from a crash is dropped)."""
         if not self.metrics_path.exists():
             return []
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
+        lines = self.metrics_path.read_text(encoding="utf-8", errors="replace").splitlines()
         rows = []
         for i, line in enumerate(lines):
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("env_steps"), int):
+                    raise ValueError
+                rows.append(row)
+            except (ValueError, RecursionError):
                 if i == len(lines) - 1:
                     break
-                raise ValueError(f"{self.metrics_path}:{i + 1} is not a JSON row") from None
+                raise RunDirError(
+                    f"{self.metrics_path}:{i + 1} is not a JSON row with its env_steps"
+                ) from None
         return rows
 
     def truncate_metrics(self, env_steps: int) -> None:
@@ -580,7 +610,19 @@ class RunDir:
         Returns:
             The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh: the
             rows of ``metrics.jsonl`` are dropped too).
+
+        Raises:
+            RunDirError: ``metrics.jsonl`` is damaged before its last row. On any error the
+                run is closed (its lock given back).
         """
+        try:
+            return self._resume(model, optimizer, rngs, map_location)
+        except BaseException:
+            self.close()
+            raise
+
+    def _resume(self, model: Any, optimizer: Any, rngs: Any, map_location: Any) -> Any:
+        """The body of ``resume``."""
         ckpt, damaged = None, []
         for path in reversed(self.checkpoints()):
             try:
