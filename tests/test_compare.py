@@ -16,6 +16,7 @@ from learner_helpers import QUICK_RUN
 from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.evaluation import evaluate
+from spawnzoo.baselines.common.locks import read_holder
 from spawnzoo.baselines.common.protocol import sustained_milestone
 from spawnzoo.baselines.common.runs import atomic_write_json
 from spawnzoo.baselines.compare import runner, stats
@@ -83,7 +84,7 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
     assert [(s.spec.label, s.state) for s in statuses] == [("random", "done"), ("hybrid", "done")]
     random_dir, hybrid_dir = (cmp.run_dir(s) for s in cmp.runs())
     assert random_dir.name == "harvest-v0__random__1"
-    assert sorted(p.name for p in (hybrid_dir / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (hybrid_dir / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]
@@ -165,7 +166,7 @@ def test_a_folder_in_use_is_refused_and_a_dead_process_lock_is_taken_over(tmp_pa
     gone.wait()
     lock.write_text(str(gone.pid))
     with runner.exclusive(tmp_path):
-        assert lock.read_text() == str(os.getpid())
+        assert read_holder(lock).pid == os.getpid()  # pid and start time (test_locks.py)
     assert not lock.exists()
 
 
