@@ -180,6 +180,22 @@ def numpy_dispatch() -> str:
     return " ".join(n for n in __cpu_dispatch__ if __cpu_features__.get(n)) or "baseline only"
 
 
+def kernels_line() -> str:
+    """How the envs' hot loops run: numba's version and the CPU it compiles for, or the numpy
+    references (``SPAWNZOO_NO_NUMBA=1`` or no numba); torch is not used here."""
+    from spawnzoo.envs.core import kernels
+
+    if not kernels.numba_enabled():
+        return "numpy references (SPAWNZOO_NO_NUMBA=1 or numba missing); torch not used"
+    import llvmlite.binding
+    import numba
+
+    return (
+        f"numba {numba.__version__} compiled for {llvmlite.binding.get_host_cpu_name()}; "
+        "torch not used"
+    )
+
+
 def git_commit() -> str:
     """Short commit of the checkout, with ``+dirty`` when there are uncommitted changes."""
     root = Path(__file__).resolve().parents[1]
@@ -219,6 +235,7 @@ def machine_header(pinning: str) -> dict[str, str]:
         "cores": f"{os.cpu_count()} on the machine",
         "threads": f"one: {pinning}; OMP_NUM_THREADS=1 and the other BLAS pools likewise",
         "spawnzoo commit": git_commit(),
+        "kernels": kernels_line(),
         "load average (1 min) at start": load_average(),
     }
 

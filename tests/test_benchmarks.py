@@ -46,6 +46,7 @@ def test_every_env_is_measured_into_its_own_block(bench, env_id, extra, cases, t
     begin, end = bench.doc_markers(env_id)
     block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
     assert f"env: {env_id}" in block and all(f"| {c} |" in block for c in cases)
+    assert "cpu features: " in block and "kernels: " in block
     # the other envs' blocks are untouched
     original = (ROOT / "docs/benchmarks.md").read_text()
     for other in ("harvest-v0", "forage-v0", "skirmish-v0"):
