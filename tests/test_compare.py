@@ -597,8 +597,11 @@ def test_eval_on_evaluates_every_run_and_the_report_has_a_row_per_method(tmp_pat
     runner.run_comparison(cmp, jobs=1, display=False, poll_seconds=0.1)
     atomic_write_json(cmp.out / "compare.json", cmp.to_dict())
     run_dirs = [cmp.run_dir(s) for s in cmp.runs()]
-    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on)
-    assert len(written) == 2
+    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on, jobs=2)
+    assert [p.name for p in written] == [
+        "harvest-v0__random__1__tiny-players=2.json",
+        "harvest-v0__hybrid__1__tiny-players=2.json",
+    ]
     assert evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on) == []  # kept
     result = json.loads(written[1].read_text())
     assert result["evaluated_on"] == {
