@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from spawnzoo.baselines.common.config import LARGE_MAP_SIDE, PPOConfig
 
 #: (width, depth, stages) of the network on maps of at least ``LARGE_MAP_SIDE`` (the paper's
-#: network, 206,990 parameters at 17 planes) and on smaller maps (CPU-sized, 22,150)
+#: network, 207,566 parameters at 18 planes) and on smaller maps (CPU-sized, 22,294)
 PAPER_NETWORK, CPU_NETWORK = (32, 2, 2), (16, 1, 1)
 GLOBALISABLE = ("reward", "critic", "advantage", "logprob", "entropy", "dones")
 

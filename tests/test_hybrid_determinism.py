@@ -109,7 +109,7 @@ def test_a_channels_last_run_is_deterministic_and_its_checkpoint_loads_in_either
     ckpt = sorted((tmp_path / "cl_a" / "checkpoints").iterdir())[-1]
     state = torch.load(ckpt, weights_only=True, map_location="cpu")["model"]
     net = HybridPolicy(
-        in_channels=17, num_actions=14, structure_kinds=(0,), width=16, depth=1, stages=1
+        in_channels=18, num_actions=14, structure_kinds=(0,), width=16, depth=1, stages=1
     )
     net.load_state_dict(state)  # default layout: same values, whatever the saved strides
     assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
