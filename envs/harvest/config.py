@@ -324,6 +324,7 @@ PRESETS: dict[str, Preset] = {
     "paper": Preset(
         {
             "map_size": 48,
+            "players": 2,
             "max_cycles": 256,
             "lux_version": "2.2.0",
             "placement": "paper",
@@ -331,8 +332,9 @@ PRESETS: dict[str, Preset] = {
         },
         eval_max_cycles=1000,
         description=(
-            "the paper's setting: 48x48 (Lux v2.2.0, 2-5 factories per player), the paper's "
-            "factory placement and masks, training episodes cut at 256, evaluation to 1000"
+            "the paper's setting: 48x48, 2 players in self-play (Lux v2.2.0, 2-5 factories "
+            "per player), the paper's factory placement and masks, training episodes cut at "
+            "256, evaluation to 1000"
         ),
     ),
     "small": Preset(

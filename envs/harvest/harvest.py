@@ -116,14 +116,13 @@ terminates when no factory is left; with two, when at most one player has factor
 ``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``.
 
 **Arguments.** ``harvest_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
-config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, Lux v2.2.0, the paper's placement
-and masks, ``max_cycles=256``; evaluate at 1000), ``"small"`` (24 x 24) or ``"tiny"`` (12 x 12,
-tests); ``settings`` are any
-``HarvestConfig`` field, e.g. ``players=2``, ``map_size=64``, ``max_cycles=1000``,
-``placement="random"``. Every argument is checked when the env is built: a setting of the wrong
-type, NaN, infinite or out of its range raises ``ValueError`` naming it and what it accepts (the
-ranges are in ``HarvestConfig``'s field docstrings: e.g. densities at most 0.5, rates and amounts
-at least 0, ``map_size`` 8 to 1024), and nothing is built.
+config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, two players, Lux v2.2.0, the paper's
+placement and masks, ``max_cycles=256``; evaluate at 1000), ``"small"`` (24 x 24) or ``"tiny"`` (12
+x 12, tests); ``settings`` are any ``HarvestConfig`` field, e.g. ``players=2``, ``map_size=64``,
+``max_cycles=1000``, ``placement="random"``. Every argument is checked when the env is built: a
+setting of the wrong type, NaN, infinite or out of its range raises ``ValueError`` naming it and
+what it accepts (the ranges are in ``HarvestConfig``'s field docstrings: e.g. densities at most 0.5,
+rates and amounts at least 0, ``map_size`` 8 to 1024), and nothing is built.
 
 **Version history.** v0: first release. Within v0 (issue 25, Lux parity): power pickups in
 creation order, rubble under a factory that dies in the step, Manhattan factory spacing,
