@@ -4,6 +4,7 @@ The repository's top-level folders are the layers of the ``spawnzoo`` namespace 
 read ``spawnzoo.<folder>.<module>`` as ``<folder>/<module>.py``:
 
     spawnzoo.envs.core.batched          ->  envs/core/batched.py
+    spawnzoo.integrations.rllib         ->  integrations/rllib.py
     spawnzoo.baselines.grouped.ppo      ->  baselines/grouped/ppo.py
     spawnzoo.hybrid.train               ->  hybrid/train.py
 
@@ -14,7 +15,7 @@ listed by hand. Everything else (metadata, dependencies, extras, tools) is in py
 from setuptools import find_packages, setup
 
 #: the top-level folders installed as ``spawnzoo.<name>``, lowest layer first
-LAYERS = ("envs", "baselines", "hybrid", "cli")
+LAYERS = ("envs", "integrations", "baselines", "hybrid", "cli")
 
 setup(
     package_dir={f"spawnzoo.{layer}": layer for layer in LAYERS},

@@ -112,11 +112,11 @@ DOC_BEGIN = "<!-- results: begin (written by benchmarks/env_throughput.py --doc)
 DOC_END = "<!-- results: end -->"
 
 
-def doc_markers(env_id: str, scaling: bool = False) -> tuple[str, str]:
+def doc_markers(env_id: str, scaling: bool = False, vs: str | None = None) -> tuple[str, str]:
     """The two lines around one results block of a ``--doc`` page."""
-    if env_id == HARVEST and not scaling:
+    if env_id == HARVEST and not scaling and vs is None:
         return DOC_BEGIN, DOC_END
-    name = f"{env_id} scaling" if scaling else env_id
+    name = f"{env_id} scaling" if scaling else f"{env_id} vs {vs}" if vs else env_id
     return (
         f"<!-- results: begin {name} (written by benchmarks/env_throughput.py --doc) -->",
         f"<!-- results: end {name} -->",
@@ -223,6 +223,70 @@ def machine_header(pinning: str) -> dict[str, str]:
     }
 
 
+#: what the timed regions are measured with: ``wall`` (``time.perf_counter``, the default) or
+#: ``cpu`` (``time.process_time``: this process's CPU time, which other load on a shared
+#: machine inflates less); set by ``--clock``
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+
+
+class PettingZooStepper:
+    """One PettingZoo world stepped with random legal actions, measured in rounds.
+
+    Args:
+        env_id: the env. settings: its settings.
+        warmup: untimed steps first, so the agent count reaches its steady state.
+        seed: seeds the env and the policy.
+    """
+
+    def __init__(self, env_id: str, settings: dict[str, Any], warmup: int, seed: int):
+        self.env = envs.make(env_id, **settings)
+        self.map_size = self.env.unwrapped.world.map_shape[0]
+        self.rng = np.random.default_rng(seed)
+        self.obs, _ = self.env.reset(seed=seed)
+        for _ in range(warmup):
+            if not self.env.agents:
+                self.obs, _ = self.env.reset()
+            self.obs = self.env.step(self.policy())[0]
+
+    def policy(self) -> dict[str, int]:
+        """Random legal actions: one vectorised draw over the stacked masks."""
+        agents, obs = self.env.agents, self.obs
+        masks = np.stack([obs[a]["action_mask"] for a in agents])
+        return dict(zip(agents, np.argmax(self.rng.random(masks.shape) * masks, axis=1).tolist()))
+
+    def run(self, seconds: float) -> dict[str, float]:
+        """Step until ``seconds`` of timed env time (``step`` and ``reset``) have passed.
+
+        Returns:
+            ``{"env_steps", "agent_steps", "seconds", "policy_s", "episodes"}``.
+        """
+        env = self.env
+        env_s = policy_s = 0.0
+        env_steps = agent_steps = episodes = 0
+        while env_s < seconds:
+            t0 = clock()
+            if not env.agents:
+                self.obs, _ = env.reset()
+                episodes += 1
+            t1 = clock()
+            actions = self.policy()
+            t2 = clock()
+            self.obs = env.step(actions)[0]
+            t3 = clock()
+            env_s += (t1 - t0) + (t3 - t2)
+            policy_s += t2 - t1
+            env_steps += 1
+            agent_steps += len(actions)
+        return {
+            "env_steps": env_steps,
+            "agent_steps": agent_steps,
+            "seconds": env_s,
+            "policy_s": policy_s,
+            "episodes": episodes,
+        }
+
+
 def bench_pettingzoo(
     env_id: str, case: str, settings: dict[str, Any], seconds: float, warmup: int, seed: int
 ) -> Row:
@@ -235,51 +299,22 @@ def bench_pettingzoo(
         warmup: untimed steps first, so the agent count reaches its steady state.
         seed: seeds the env and the policy.
     """
-    env = envs.make(env_id, **settings)
-    map_size = env.unwrapped.world.map_shape[0]
-    rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
-
-    def policy() -> dict[str, int]:
-        agents = env.agents
-        masks = np.stack([obs[a]["action_mask"] for a in agents])
-        return dict(zip(agents, np.argmax(rng.random(masks.shape) * masks, axis=1).tolist()))
-
-    for _ in range(warmup):
-        if not env.agents:
-            obs, _ = env.reset()
-        obs = env.step(policy())[0]
-    env_s = policy_s = 0.0
-    env_steps = agent_steps = episodes = 0
-    clock = time.perf_counter
-    while env_s < seconds:
-        t0 = clock()
-        if not env.agents:
-            obs, _ = env.reset()
-            episodes += 1
-        t1 = clock()
-        actions = policy()
-        t2 = clock()
-        obs = env.step(actions)[0]
-        t3 = clock()
-        env_s += (t1 - t0) + (t3 - t2)
-        policy_s += t2 - t1
-        env_steps += 1
-        agent_steps += len(actions)
-    env.close()
+    stepper = PettingZooStepper(env_id, settings, warmup, seed)
+    m = stepper.run(seconds)
+    stepper.env.close()
     return Row(
         api="pettingzoo",
         case=case,
-        map_size=map_size,
+        map_size=stepper.map_size,
         num_envs=1,
-        live_agents=agent_steps / env_steps,
-        env_steps_per_s=env_steps / env_s,
-        agent_steps_per_s=agent_steps / env_s,
-        env_steps=env_steps,
-        agent_steps=agent_steps,
-        timed_s=env_s,
-        policy_s=policy_s,
-        episodes=episodes,
+        live_agents=m["agent_steps"] / m["env_steps"],
+        env_steps_per_s=m["env_steps"] / m["seconds"],
+        agent_steps_per_s=m["agent_steps"] / m["seconds"],
+        env_steps=m["env_steps"],
+        agent_steps=m["agent_steps"],
+        timed_s=m["seconds"],
+        policy_s=m["policy_s"],
+        episodes=m["episodes"],
     )
 
 
@@ -311,7 +346,6 @@ def bench_batched(
         batch = core.step(np.argmax(rng.random(batch.action_mask.shape) * batch.action_mask, -1))
     env_s = policy_s = 0.0
     steps = agent_steps = episodes = 0
-    clock = time.perf_counter
     while env_s < seconds:
         t0 = clock()
         actions = np.argmax(rng.random(batch.action_mask.shape) * batch.action_mask, -1)
@@ -374,11 +408,11 @@ def bench_scaling(seed: int, repeats: int = 3) -> list[ScalingRow]:
             for _ in range(SCALING_STEPS):
                 actions = np.argmax(rng.random(batch.action_mask.shape) * batch.action_mask, -1)
                 live += int(batch.alive.sum())
-                t0 = time.perf_counter()
+                t0 = clock()
                 batch = core.step(actions)
-                t1 = time.perf_counter()
+                t1 = clock()
                 core.planes()
-                t2 = time.perf_counter()
+                t2 = clock()
                 step_s += t1 - t0
                 planes_s += t2 - t1
             point = (step_s, planes_s, live / SCALING_STEPS)
@@ -404,6 +438,144 @@ def scaling_table(rows: list[ScalingRow]) -> str:
             f"| {r.step_us / r.live_agents:.2f} | {r.live_agents / r.step_us * 1e6:,.0f} "
             f"| {r.planes_us:,.0f} |"
         )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ --vs magent2
+#: MAgent2's side runs in its own interpreter (magent2 pulls pygame-ce, which clashes with
+#: pygame): this worker script, started by ``magent2_python()``
+MAGENT2_WORKER = Path(__file__).resolve().with_name("magent2_worker.py")
+#: where ``--vs magent2`` looks for that interpreter when ``--magent2-python`` is not given
+MAGENT2_VENV_PYTHON = Path(__file__).resolve().parents[1] / ".venv-magent2" / "bin" / "python"
+#: the harvest side of the comparison: the crowded scenario on a 48x48 map, 2 players
+VS_SETTINGS = {"map_size": 48, "players": 2, **SCENARIOS["crowded"]}
+#: MAgent2's side: battle_v4 on a 45x45 map (162 agents at reset)
+VS_MAGENT2_MAP = 45
+
+
+def magent2_python(given: str | None) -> str:
+    """The interpreter that has magent2: ``given``, else ``.venv-magent2/bin/python`` of the
+    repository, else this one if it imports magent2.
+
+    Raises:
+        SystemExit: naming where it looked and how to install magent2.
+    """
+    if given:
+        return given
+    if MAGENT2_VENV_PYTHON.exists():
+        return str(MAGENT2_VENV_PYTHON)
+    import importlib.util
+
+    if importlib.util.find_spec("magent2") is not None:
+        return sys.executable
+    raise SystemExit(
+        "--vs magent2 needs magent2: none in this Python and no "
+        f"{MAGENT2_VENV_PYTHON}; install it in its own venv (it pulls pygame-ce): "
+        "python3 -m venv .venv-magent2 && .venv-magent2/bin/pip install magent2 "
+        "(or pass --magent2-python PATH)"
+    )
+
+
+@dataclass
+class VsRound:
+    """One round of each side (agent-steps/s over that round's timed env time)."""
+
+    spawnzoo_agent_steps_per_s: float
+    spawnzoo_live_agents: float
+    magent2_agent_steps_per_s: float
+    magent2_live_agents: float
+
+
+def bench_vs_magent2(args: argparse.Namespace, header: dict[str, str]) -> dict[str, Any]:
+    """Alternate rounds of harvest's PettingZoo API (crowded 48x48, about 145 live agents) and
+    MAgent2 ``battle_v4`` (map 45, about 160 live agents), ``--seconds`` of timed env time each;
+    the MAgent2 worker waits (blocked on a read) while harvest runs, and the other way round.
+
+    Returns:
+        ``{"rounds": [VsRound], "spawnzoo": totals, "magent2": totals, "ratio": float}``,
+        totals being ``{"agent_steps", "env_steps", "seconds", "agent_steps_per_s",
+        "live_agents"}``.
+    """
+    python = magent2_python(args.magent2_python)
+    cmd = [
+        python,
+        str(MAGENT2_WORKER),
+        "--map-size",
+        str(VS_MAGENT2_MAP),
+        "--clock",
+        args.clock,
+        "--seed",
+        str(args.seed),
+        "--warmup",
+        str(args.warmup),
+        "--reset-below",
+        str(args.magent2_reset_below),
+    ]
+    worker = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        hello = json.loads(worker.stdout.readline() or "{}")
+        if not hello.get("ready"):
+            raise SystemExit(f"the MAgent2 worker did not start: {shlex.join(cmd)}")
+        header["magent2"] = (
+            f"{hello['magent2']} (battle_v4, map {VS_MAGENT2_MAP}, random actions, "
+            f"run by {python}; reset below {args.magent2_reset_below} agents)"
+        )
+        stepper = PettingZooStepper(HARVEST, VS_SETTINGS, args.warmup, args.seed)
+        rounds, sides = [], {"spawnzoo": [], "magent2": []}
+        for _ in range(args.rounds):
+            ours = stepper.run(args.seconds)
+            worker.stdin.write(f"round {args.seconds}\n")
+            worker.stdin.flush()
+            theirs = json.loads(worker.stdout.readline())
+            sides["spawnzoo"].append(ours)
+            sides["magent2"].append(theirs)
+            rounds.append(
+                VsRound(
+                    ours["agent_steps"] / ours["seconds"],
+                    ours["agent_steps"] / ours["env_steps"],
+                    theirs["agent_steps"] / theirs["seconds"],
+                    theirs["agent_steps"] / theirs["env_steps"],
+                )
+            )
+            print(f"round {len(rounds)} measured", file=sys.stderr, flush=True)
+        worker.stdin.write("quit\n")
+        worker.stdin.flush()
+    finally:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    result: dict[str, Any] = {"rounds": rounds}
+    for side, runs in sides.items():
+        total = {k: sum(r[k] for r in runs) for k in ("agent_steps", "env_steps", "seconds")}
+        total["agent_steps_per_s"] = total["agent_steps"] / total["seconds"]
+        total["live_agents"] = total["agent_steps"] / total["env_steps"]
+        result[side] = total
+    result["ratio"] = (
+        result["spawnzoo"]["agent_steps_per_s"] / result["magent2"]["agent_steps_per_s"]
+    )
+    return result
+
+
+def vs_table(result: dict[str, Any]) -> str:
+    """The rounds and the totals of ``bench_vs_magent2`` as a markdown table."""
+    lines = [
+        "| round | spawnzoo harvest agent-steps/s | live agents | MAgent2 battle agent-steps/s "
+        "| live agents | spawnzoo / MAgent2 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for i, r in enumerate(result["rounds"], 1):
+        lines.append(
+            f"| {i} | {r.spawnzoo_agent_steps_per_s:,.0f} | {r.spawnzoo_live_agents:.1f} "
+            f"| {r.magent2_agent_steps_per_s:,.0f} | {r.magent2_live_agents:.1f} "
+            f"| {r.spawnzoo_agent_steps_per_s / r.magent2_agent_steps_per_s:.2f} |"
+        )
+    ours, theirs = result["spawnzoo"], result["magent2"]
+    lines.append(
+        f"| all | {ours['agent_steps_per_s']:,.0f} | {ours['live_agents']:.1f} "
+        f"| {theirs['agent_steps_per_s']:,.0f} | {theirs['live_agents']:.1f} "
+        f"| {result['ratio']:.2f} |"
+    )
     return "\n".join(lines)
 
 
@@ -505,6 +677,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup", type=int, default=200, help="untimed steps before each measurement"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="what timed regions are measured with: wall time (default) or this process's CPU\n"
+        "time, which other load on a shared machine inflates less",
+    )
+    parser.add_argument(
+        "--vs",
+        choices=("magent2",),
+        help="magent2: alternate --rounds rounds of harvest's PettingZoo API (crowded 48x48)\n"
+        "and MAgent2 battle_v4 (map 45) in a worker run by the Python that has magent2",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="--vs: rounds of each side (default: 5)"
+    )
+    parser.add_argument(
+        "--magent2-python",
+        metavar="PATH",
+        help="--vs magent2: the interpreter with magent2 (default: .venv-magent2/bin/python,\n"
+        "else this one if it imports magent2)",
+    )
+    parser.add_argument(
+        "--magent2-reset-below",
+        type=int,
+        default=0,
+        metavar="N",
+        help="--vs magent2: also reset battle when fewer than N agents are alive (default: 0,\n"
+        "only at the end of an episode; random play rarely kills in battle)",
+    )
     parser.add_argument("--cpu", type=int, default=0, help="the CPU to pin to (default: 0)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to a CPU")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
@@ -565,9 +767,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.scaling and args.env != SCALING_ENV:
         raise SystemExit(f"--scaling measures {SCALING_ENV}; pass --env {SCALING_ENV}")
+    if args.vs and (args.env != HARVEST or args.scaling):
+        raise SystemExit(
+            f"--vs {args.vs} measures {HARVEST}'s PettingZoo API; drop --env/--scaling"
+        )
+    if args.rounds < 1:
+        raise SystemExit(f"--rounds must be >= 1, got {args.rounds}")
+    global clock
+    clock = CLOCKS[args.clock]
     pinning = "not pinned (--no-pin)" if args.no_pin else pin_to_one_core(args.cpu)
     header = machine_header(pinning)
+    header["clock"] = (
+        "CPU time of the process (time.process_time)"
+        if args.clock == "cpu"
+        else "wall time (time.perf_counter)"
+    )
     header["env"] = args.env
+    if args.vs:
+        return main_vs(args, header)
     if args.scaling:
         header["scenario"] = (
             f"one world of preset large (128x128, 4,096 agent slots) reset with "
@@ -639,6 +856,38 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     if args.doc is not None:
         update_doc(args.doc, report(header, rows), doc_markers(args.env))
+        print(f"results written into {args.doc}", file=sys.stderr)
+
+
+def main_vs(args: argparse.Namespace, header: dict[str, str]) -> None:
+    """``--vs magent2``: the comparison's header, rounds table and totals."""
+    header["scenario"] = "spawnzoo: crowded: " + ", ".join(
+        f"{k}={v}" for k, v in VS_SETTINGS.items()
+    )
+    header["measurement"] = (
+        f"{args.rounds} rounds of each side, alternating, {args.seconds:g} s timed env time "
+        f"(step and reset) per round after {args.warmup} untimed steps, seed {args.seed}; "
+        "random actions (spawnzoo: legal ones from the masks; battle has no masks)"
+    )
+    for key, value in header.items():
+        print(f"{key}: {value}", flush=True)
+    result = bench_vs_magent2(args, header)
+    print(f"magent2: {header['magent2']}")
+    header["load average (1 min) at end"] = load_average()
+    print(f"load average (1 min) at end: {header['load average (1 min) at end']}\n")
+    table = vs_table(result)
+    print(table)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "header": header,
+            **{k: v for k, v in result.items() if k != "rounds"},
+            "rounds": [asdict(r) for r in result["rounds"]],
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    if args.doc is not None:
+        block = "\n".join(["```text", *(f"{k}: {v}" for k, v in header.items()), "```"])
+        update_doc(args.doc, f"{block}\n\n{table}", doc_markers(HARVEST, vs=args.vs))
         print(f"results written into {args.doc}", file=sys.stderr)
 
 

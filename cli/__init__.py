@@ -5,12 +5,13 @@
     spawnzoo train hybrid --preset small --total-timesteps 102400
     spawnzoo compare --quick --jobs 2 --out runs/quick
     spawnzoo report runs/quick
+    spawnzoo evaluate runs/quick/runs/harvest-v0__hybrid__1 --preset small
 
 This package is the top layer, above every layer it dispatches to (``envs <- baselines <-
 hybrid <- cli``). Each subcommand lives in its own module here and joins the table below by
 "module:function" string, so this package imports nothing until a subcommand is built:
 ``render`` and ``replay`` need only the base install (``spawnzoo.envs``), ``train``,
-``compare`` and ``report`` the learners.
+``compare``, ``report`` and ``evaluate`` the learners.
 ``python -m spawnzoo.cli`` is the same command.
 """
 
@@ -28,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "train": "spawnzoo.cli.train:add_train_command",
     "compare": "spawnzoo.cli.compare:add_compare_command",
     "report": "spawnzoo.cli.compare:add_report_command",
+    "evaluate": "spawnzoo.cli.evaluate:add_evaluate_command",
 }
 
 

@@ -3,7 +3,7 @@
     spawnzoo compare --quick --jobs 2 --out runs/quick             # all methods, < 10 min, 2 cores
     spawnzoo compare --env harvest-v0 --preset small \\
         --methods random,heuristic,independent,mappo,monolithic,hybrid \\
-        --total-timesteps 100k --seeds 3 --out runs/cmp --jobs 2
+        --total-timesteps 100k --seeds 5 --out runs/cmp --jobs 2
     spawnzoo compare --suite paper --preset paper --total-timesteps 102400 --seeds 3 \\
         --out runs/paper
     spawnzoo report runs/cmp                                      # rebuild report.md from the runs
@@ -22,6 +22,7 @@ from spawnzoo.baselines.compare.plan import (
     COMPARE_PRESETS,
     DEFAULT_EVAL_INTERVAL,
     DEFAULT_METHODS,
+    DEFAULT_SEEDS,
     Comparison,
     parse_count,
     parse_seeds,
@@ -66,7 +67,12 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="env steps per learning run: 102400, 100k, 1.5M (default: the methods' own)",
     )
-    p.add_argument("--seeds", default=None, help="a count (3 = seeds 1,2,3) or a list (1,4,7)")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help=f"a count (3 = seeds 1,2,3) or a list (1,4,7); default {len(DEFAULT_SEEDS)} "
+        "(the quick preset: 1)",
+    )
     p.add_argument(
         "--eval-interval",
         default=None,
@@ -102,6 +108,14 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="with --suite: comma-separated variants to run (default: all)",
     )
+    p.add_argument(
+        "--eval-on",
+        default=None,
+        metavar="TARGETS",
+        help="after training, evaluate every run on these env configurations too (the "
+        "report's generalisation table): comma-separated presets, each optionally with "
+        "+KEY=VALUE settings, e.g. small,paper,small+players=2",
+    )
     p.add_argument("--no-gif", action="store_true", help="skip the best method's GIF")
     p.add_argument("--no-report", action="store_true", help="only run; 'spawnzoo report' later")
     p.set_defaults(func=run_compare)
@@ -114,6 +128,12 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("out", type=Path, help="the folder 'spawnzoo compare --out' wrote")
     p.add_argument("--no-gif", action="store_true", help="skip the best method's GIF")
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        help="bootstrap resamples of every interval (default 2000)",
+    )
     p.set_defaults(func=run_report)
 
 
@@ -132,7 +152,7 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
     env_preset = compare_preset.env_preset if compare_preset else (preset_name or "small")
     methods: tuple[str, ...] = DEFAULT_METHODS
     budget: int | None = None
-    seeds: tuple[int, ...] = (1,)
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
     config: dict = {}
     if compare_preset is not None:
         methods, seeds = compare_preset.methods, compare_preset.seeds
@@ -173,6 +193,7 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
         out=args.out,
         command=("spawnzoo", *words),
         eval_interval=eval_interval,
+        eval_on=tuple(t.strip() for t in (getattr(args, "eval_on", None) or "").split(",")),
     )
     comparison.check()
     return comparison
@@ -210,6 +231,12 @@ def run_compare(args: argparse.Namespace) -> int:
     failed = [s for s in statuses if s.state == "failed"]
     for s in failed:
         print(f"failed: {s.spec.label} seed {s.spec.seed}: {s.error}", file=sys.stderr)
+    if comparison.eval_on:
+        from spawnzoo.baselines.compare.generalise import evaluate_targets
+
+        run_dirs = [comparison.run_dir(spec) for spec in runs]
+        written = evaluate_targets(comparison.out, run_dirs, comparison.env_id, comparison.eval_on)
+        print(f"generalisation: {len(written)} evaluation(s) on {', '.join(comparison.eval_on)}")
     if not args.no_report:
         path = build_report(comparison.out, gif=not args.no_gif)
         print(f"report: {path}")
@@ -219,9 +246,13 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     """Rebuild the report of ``args.out``."""
     from spawnzoo.baselines.compare.report import build_report
+    from spawnzoo.baselines.compare.stats import DEFAULT_REPS
 
+    reps = DEFAULT_REPS if args.reps is None else args.reps
+    if reps < 1:
+        raise SystemExit("spawnzoo report: --reps must be >= 1")
     try:
-        path = build_report(args.out, gif=not args.no_gif)
+        path = build_report(args.out, gif=not args.no_gif, reps=reps)
     except FileNotFoundError as err:
         raise SystemExit(f"spawnzoo report: {err}") from None
     print(f"report: {path}")

@@ -202,6 +202,36 @@ def test_step_before_reset_is_an_error():
 
 
 # --------------------------------------------------------------------------- strictness
+@pytest.mark.parametrize("env_id", ["harvest-v0", "forage-v0", "skirmish-v0"])
+def test_step_after_the_episode_ended_is_an_error_and_changes_nothing(env_id):
+    env = make(env_id, preset="tiny", max_cycles=5)
+    env.reset(seed=0)
+    while env.agents:
+        *_, infos = env.step({a: 0 for a in env.agents})
+    metrics = next(iter(infos.values()))["episode"]
+    t = int(env.world.t[0])
+    for actions in ({}, {"player_0_anything_0": 0}):
+        with pytest.raises(RuntimeError, match="episode has ended.*reset"):
+            env.step(actions)
+    assert int(env.world.t[0]) == t == metrics["episode_length"] == 5  # the world did not move
+    env.reset(seed=0)  # and a reset starts the next episode as usual
+    assert env.agents and env.step({a: 0 for a in env.agents})
+
+
+def test_kind_and_owner_names_of_any_pool_agent():
+    env = make("harvest-v0", preset="tiny", players=2)
+    env.reset(seed=0)
+    assert env.kind_of("player_1_heavy_7") == "heavy"  # not spawned: still named
+    assert env.owner_of("player_1_heavy_7") == "player_1"
+    assert env.kind_names == ("factory", "light", "heavy")
+    assert env.owner_names == ("player_0", "player_1")
+    for name in ("player_2_heavy_0", "player_0_heavy"):
+        with pytest.raises(ValueError, match=f"unknown agent {name!r}"):
+            env.kind_of(name)
+        with pytest.raises(ValueError, match=f"unknown agent {name!r}"):
+            env.owner_of(name)
+
+
 def test_strict_env_raises_on_a_masked_action_and_changes_nothing():
     env = make("harvest-v0", preset="tiny", strict=True)
     obs, _ = env.reset(seed=0)

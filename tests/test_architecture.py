@@ -105,6 +105,13 @@ def test_the_envs_load_no_learner_and_no_torch():
     assert loaded == {"envs"}, loaded
 
 
+@pytest.mark.parametrize("module", ["spawnzoo.integrations", "spawnzoo.integrations.supersuit"])
+def test_the_torch_free_integrations_load_no_torch(module):
+    # SuperSuit's wrappers work on the base install + supersuit, without any learner
+    loaded = _loaded_after(f"import {module}")
+    assert "torch" not in loaded and loaded <= {"envs", "integrations"}, loaded
+
+
 def test_the_shared_trainer_loads_no_hybrid():
     loaded = _loaded_after("import spawnzoo.baselines.grouped.ppo")
     assert "hybrid" not in loaded and "cli" not in loaded, loaded
@@ -117,6 +124,7 @@ def test_the_shared_trainer_loads_no_hybrid():
         "import spawnzoo.baselines.common.runs",
         "import spawnzoo.baselines.registry; import spawnzoo.baselines.loading",
         "import spawnzoo.cli, spawnzoo.cli.render, spawnzoo.cli.train, spawnzoo.cli.compare",
+        "import spawnzoo.cli.evaluate, spawnzoo.baselines.compare.stats",
     ],
 )
 def test_reading_runs_and_building_the_command_load_no_torch(code):

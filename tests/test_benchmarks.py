@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 
 import pytest
 from script_helpers import ROOT, load_script
@@ -98,9 +99,15 @@ def learner_bench():
 
 def test_learner_update_benchmark_times_and_profiles_an_update(learner_bench, capsys):
     train = ["--preset", "tiny", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
-    argv = ["--repeats", "1", "--profile", "--fast-kernels", "--", *train]
-    assert learner_bench.main(argv) == 0
+    argv = ["--repeats", "1", "--profile", "--fast-kernels", "--conv", "--clock", "cpu"]
+    assert learner_bench.main([*argv, "--", *train]) == 0
     out = capsys.readouterr().out
+    # --conv: the update's convolutions, timed alone in both memory formats
+    assert "| the same convolutions alone, contiguous (NCHW) (the policy's format) |" in out
+    assert "| the same convolutions alone, channels-last |" in out
+    assert "clock: CPU time of the process" in out
+    calls = int(out.split("convolutions of one minibatch step: ")[1].split(" calls")[0])
+    assert calls >= 2
     assert "| default (deterministic kernels) |" in out
     assert "| cuDNN benchmark, non-deterministic |" in out
     assert "profile of one epoch, by host time" in out and "aten::" in out
@@ -114,3 +121,95 @@ def test_learner_update_benchmark_rejects_bad_input(learner_bench, capsys):
     with pytest.raises(SystemExit):
         learner_bench.main(["--", "--no-such-option", "1"])
     assert "--no-such-option" in capsys.readouterr().err
+
+
+STUB_WORKER = """
+import json, sys
+print(json.dumps({"ready": True, "magent2": "stub", "live_agents": 160}), flush=True)
+for line in sys.stdin:
+    if line.startswith("quit"):
+        break
+    print(json.dumps({"env_steps": 10, "agent_steps": 1600, "seconds": 0.004, "resets": 0}),
+          flush=True)
+"""
+
+
+def test_vs_magent2_alternates_rounds_with_the_worker(bench, monkeypatch, tmp_path, capsys):
+    """The harvest side runs here, MAgent2's in a worker process (a stub speaking the same
+    protocol: 1,600 agent-steps in 4 ms per round, 400,000 agent-steps/s)."""
+    stub = tmp_path / "worker.py"
+    stub.write_text(STUB_WORKER)
+    monkeypatch.setattr(bench, "MAGENT2_WORKER", stub)
+    monkeypatch.setattr(bench, "VS_SETTINGS", {**bench.VS_SETTINGS, "map_size": 24})
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    out = tmp_path / "vs.json"
+    argv = ["--vs", "magent2", "--rounds", "3", "--magent2-python", sys.executable, "--clock"]
+    bench.main([*argv, "cpu", *QUICK, "--json", str(out), "--doc", str(page)])
+    result = json.loads(out.read_text())
+    assert len(result["rounds"]) == 3
+    assert result["magent2"]["agent_steps_per_s"] == pytest.approx(400_000)
+    assert result["magent2"]["live_agents"] == 160
+    ours = result["spawnzoo"]
+    assert ours["live_agents"] > 5 and ours["agent_steps"] > 0
+    assert result["ratio"] == pytest.approx(ours["agent_steps_per_s"] / 400_000)
+    assert "clock: CPU time of the process" in capsys.readouterr().out
+    begin, end = bench.doc_markers("harvest-v0", vs="magent2")
+    block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
+    assert "| all |" in block and "| 400,000 | 160.0 |" in block and "cpu features:" in block
+
+
+def test_vs_magent2_without_magent2_says_how_to_install_it(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "MAGENT2_VENV_PYTHON", tmp_path / "nowhere" / "python")
+    import importlib.util
+
+    if importlib.util.find_spec("magent2") is not None:
+        pytest.skip("magent2 is installed in this Python")
+    with pytest.raises(SystemExit, match="pip install magent2"):
+        bench.main(["--vs", "magent2", *QUICK])
+    with pytest.raises(SystemExit, match="--rounds must be >= 1"):
+        bench.main(["--vs", "magent2", "--rounds", "0", *QUICK])
+
+
+@pytest.fixture(scope="module")
+def scaling_bench():
+    yield load_script("benchmarks/learner_scaling.py")
+    del sys.modules["learner_scaling"]
+
+
+def test_learner_scaling_quick_measures_every_method_at_every_size(scaling_bench, tmp_path):
+    page = tmp_path / "benchmarks.md"
+    shutil.copy(ROOT / "docs/benchmarks.md", page)
+    out, png = tmp_path / "points.json", tmp_path / "scaling.png"
+    argv = ["--quick", "--in-process", "--methods", "hybrid", "independent", "--clock", "cpu"]
+    assert (
+        scaling_bench.main([*argv, "--json", str(out), "--doc", str(page), "--plot", str(png)]) == 0
+    )
+    points = json.loads(out.read_text())["points"]
+    assert [(p["robot_slots"], p["method"]) for p in points] == [
+        (2, "hybrid"),
+        (2, "independent"),
+        (6, "hybrid"),
+        (6, "independent"),
+    ]
+    for p in points:
+        # the live entities: one factory plus the robots built into the row's slots
+        assert 1 < p["live_entities"] <= 1 + p["robot_slots"]
+        assert p["agent_sps"] == pytest.approx(p["env_sps"] * p["live_entities"], rel=0.35)
+        assert p["peak_mb"] > 50 and p["rollout_s"] > 0 and p["update_s"] > 0
+    block = page.read_text().split(scaling_bench.DOC_BEGIN, 1)[1].split(scaling_bench.DOC_END)[0]
+    assert "torch threads: 1" in block and "cpu features" in block.lower()
+    assert "clock: each run's CPU time" in block and time.perf_counter is not time.process_time
+    assert "| 6 | hybrid |" in block and "scaling.png" in block
+    assert png.stat().st_size > 1000
+
+
+def test_learner_scaling_rejects_bad_budgets(scaling_bench, capsys):
+    for argv, message in (
+        (["--cycles", "1"], "--cycles must be >= 2"),
+        (["--num-envs", "0"], "--num-envs must be >= 1"),
+        (["--threads", "0"], "--threads must be >= 1"),
+    ):
+        with pytest.raises(SystemExit):
+            scaling_bench.main(argv)
+        assert message in capsys.readouterr().err

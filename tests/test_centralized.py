@@ -230,7 +230,8 @@ def test_monolithic_config_sizes_by_preset_and_validates():
 def test_monolithic_bottlenet_trains_from_the_command_line(tmp_path, capsys):
     argv = ["train", "monolithic", "--network", "bottlenet", "--preset", "tiny"]
     argv += ["--total-timesteps", "32", "--num-envs", "2", "--num-steps", "16"]
-    argv += ["--eval-envs", "2", "--eval-max-cycles", "8", "--no-progress", "--update-epochs", "1"]
+    argv += ["--eval-episodes", "2", "--eval-max-cycles", "8", "--no-progress"]
+    argv += ["--update-epochs", "1"]
     argv += ["--num-minibatches", "2", "--run-root", str(tmp_path), "--run-name", "unet"]
     assert cli_main(argv) == 0
     assert "monolithic on harvest-v0" in capsys.readouterr().out

@@ -39,9 +39,9 @@ SETTINGS: dict[str, Any] = {
 
 EXPECTED = {
     ("batched", 1): "01e682ba69282a3f2293681a0f337e41122278aad7b94272ae789b1b4d3ddba4",
-    ("pettingzoo", 1): "b8487ac4fdc7d72663c500d6f2d0fdd3e3a068f488ea5c64cd37a7b27d08e7a8",
+    ("pettingzoo", 1): "b29ff7bf063e817b3d94c6d829961bc94b60bb9c7201dcba5117111946f9d55b",
     ("batched", 2): "cf8524308fe50a90a3371cd11e057fe3816ddfe2c79491a595cfea43212ceb7b",
-    ("pettingzoo", 2): "11c817ad36ac22159a04dcf06e2be6ca71cc9a8399589f103db9fe10793980b8",
+    ("pettingzoo", 2): "ccf64275b4de4b1de683ba7c2c59570219c5c0592f889433d65ac9db346b97de",
 }
 
 

@@ -434,7 +434,9 @@ def test_parallel_env_agent_ids_dicts_and_spaces(settings_, seed, legal_actions)
             space = env.observation_space(agent)
             assert space.contains(obs[agent]), agent
             owner, kind, _ = NAME.fullmatch(agent).groups()
-            assert infos[agent]["owner"] == f"player_{owner}" and infos[agent]["kind"] == kind
+            assert env.owner_of(agent) == f"player_{owner}" and env.kind_of(agent) == kind
+            assert env.owner_names[infos[agent]["owner"]] == f"player_{owner}"
+            assert env.kind_names[infos[agent]["kind"]] == kind
             slot = env.slot_of(agent)
             assert env.world.alive[0, slot]
             np.testing.assert_array_equal(

@@ -123,9 +123,9 @@ def test_factory_centre_has_its_team_colour(players):
     env, _, infos = _harvest(players=players)
     frame = env.render()
     factories = [a for a in env.agents if "factory" in a]
-    assert {infos[a]["owner"] for a in factories} == {f"player_{p}" for p in range(players)}
+    assert {infos[a]["owner"] for a in factories} == set(range(players))
     for agent in factories:
-        owner = int(infos[agent]["owner"].rsplit("_", 1)[1])
+        owner = infos[agent]["owner"]
         assert _centre_pixel(env, frame, *infos[agent]["cell"]) == FACTORY_COLORS[owner]
     blue, red = FACTORY_COLORS[0], FACTORY_COLORS[1]
     assert blue[2] > max(blue[:2]) and red[0] > max(red[1:])  # clearly distinct teams

@@ -65,6 +65,24 @@ CHECKPOINT_FORMAT = 1
 _CHECKPOINT_RE = re.compile(r"^cycle_(\d+)\.pt$")
 
 
+class RunFinishedError(RuntimeError):
+    """``resume`` of a run that already has its ``summary.json``: its results are final and are
+    never rewritten (``spawnzoo train --resume`` says so and exits 0; ``compare`` counts the run
+    as done).
+
+    Attributes:
+        run_dir: the finished run's directory.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        super().__init__(
+            f"{self.run_dir} is finished (it has its {SUMMARY_FILE}): nothing to resume, its "
+            f"results are kept as they are (to train it longer, delete its {SUMMARY_FILE} and "
+            "resume with a larger --total-timesteps)"
+        )
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What every method's ``train(config)`` returns.
@@ -102,6 +120,11 @@ class RunDir:
         self._purge_step: int | None = None
         self._start = time.perf_counter()
         self._elapsed_before = 0.0
+        #: where this run was resumed, oldest first: ``{"cycle", "env_steps"}`` of the
+        #: checkpoint each resumption continued from (saved in checkpoints, written to the
+        #: summary: a resumed run's training worlds were reset anew, so it is not the same run
+        #: as an uninterrupted one)
+        self.resumed_from: list[dict[str, int]] = []
 
     # ------------------------------------------------------------------ finding runs
     @classmethod
@@ -178,6 +201,10 @@ class RunDir:
         ``resume`` it opens ``run_root/run_name`` (or, without a name, the newest run of the
         same env, method and seed) and records the resumption in ``config.json``; when there is
         nothing to resume it starts a new run, so ``--resume`` is safe in a restart loop.
+
+        Raises:
+            RunFinishedError: ``resume`` of a run that has its ``summary.json`` (nothing in the
+                directory is touched).
         """
         root = Path(config.run_root)
         if config.resume:
@@ -189,6 +216,8 @@ class RunDir:
                     root, env_id=config.env_id, method=method, seed=config.seed
                 )
             if existing is not None:
+                if (existing / SUMMARY_FILE).exists():
+                    raise RunFinishedError(existing)
                 run = cls.open(existing, tensorboard=tensorboard)
                 run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
                 return run
@@ -378,6 +407,7 @@ class RunDir:
             "optimizer": None if optimizer is None else optimizer.state_dict(),
             "state": dict(state or {}),
             "rng": capture_rng_state(rngs),
+            "resumed_from": [dict(r) for r in self.resumed_from],
         }
         path = self.checkpoint_path(cycle)
         import torch
@@ -469,6 +499,9 @@ class RunDir:
             path=path, model=model, optimizer=optimizer, rngs=rngs, map_location=map_location
         )
         self.truncate_metrics(ckpt["env_steps"])
+        self.resumed_from = [dict(r) for r in ckpt.get("resumed_from", [])] + [
+            {"cycle": int(ckpt["cycle"]), "env_steps": int(ckpt["env_steps"])}
+        ]
         if self._tb is not None:
             self._tb.close()
             self._tb = None
@@ -502,7 +535,8 @@ class RunDir:
         Returns:
             The summary: ``run``, ``method``, ``env_id``, ``seed``, ``env_steps``,
             ``agent_steps``, ``wall_clock_s``, ``env_sps``, ``agent_sps``,
-            ``parameter_count``, ``final_metrics``, ``milestones``, ``final_eval``, ...
+            ``parameter_count``, ``final_metrics``, ``milestones``, ``final_eval``,
+            ``resumed_from`` (``[]`` for a run never interrupted), ...
         """
         wall = self.elapsed() if wall_clock_s is None else float(wall_clock_s)
         meta = self.read_config() if self.config_path.exists() else {}
@@ -520,6 +554,7 @@ class RunDir:
             "final_metrics": {k: _json_number(_to_float(v)) for k, v in final_metrics.items()},
             "milestones": dict(milestones),
             "final_eval": dict(final_eval) if final_eval is not None else None,
+            "resumed_from": [dict(r) for r in self.resumed_from],
             **(extra or {}),
         }
         atomic_write_json(self.summary_path, summary)

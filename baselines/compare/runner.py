@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_json
+from ..common.runs import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    RunFinishedError,
+    atomic_write_json,
+)
 from .plan import PLAN_FILE, Comparison, RunSpec, comparable
 
 LOGS_DIR = "logs"
@@ -262,7 +268,8 @@ def _last_env_steps(run_dir: Path) -> int | None:
 def train_worker(method: str, config: Any, log_path: str, threads: int) -> None:
     """Body of a worker process: train ``config`` with ``method``, output to ``log_path``.
 
-    Exits with status 1 (traceback in the log) when training raises.
+    Exits with status 1 (traceback in the log) when training raises; a run that turns out to
+    be finished already (``RunFinishedError``) is left as it is and counts as done (status 0).
     """
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     log = open(log_path, "a", buffering=1, encoding="utf-8")  # stays open: the process output
@@ -276,7 +283,11 @@ def train_worker(method: str, config: Any, log_path: str, threads: int) -> None:
 
         torch.set_num_threads(threads)
         print(f"{method} seed {config.seed} -> {config.run_root}/{config.run_name}", flush=True)
-        result = make_algorithm(method).train(config)
+        try:
+            result = make_algorithm(method).train(config)
+        except RunFinishedError as done:  # finished since the parent looked: it is done
+            print(done, flush=True)
+            return
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(
             f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",

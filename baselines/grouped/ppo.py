@@ -25,10 +25,11 @@ from spawnzoo.envs.core.batched import BatchStep
 from ..common import metrics as M
 from ..common.buffer import Rollout
 from ..common.distributions import MaskedCategorical
-from ..common.evaluation import MilestoneTracker, check_opponent, evaluate
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, protocol_record
 from ..common.gae import masked_gae
 from ..common.losses import masked_mean, normalize_advantages, policy_loss, value_loss
 from ..common.progress import progress_bar
+from ..common.protocol import train_reset_seed
 from ..common.runs import RunDir, RunResult
 from ..common.seeding import seed_everything
 from ..nets.layers import count_parameters
@@ -483,6 +484,7 @@ def train_grouped(
         The run directory and its summary.
     """
     cfg, sep = config, separation
+    masking = getattr(cfg, "action_masking", True)  # the hybrid's §3.7 "no masking" switch
     seed_everything(cfg.seed, deterministic=cfg.torch_deterministic)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     layout = grp.EntityLayout.of(env)
@@ -498,17 +500,20 @@ def train_grouped(
     run = RunDir.for_config(cfg, method=method)
     milestones = MilestoneTracker()
     done_cycles, env_steps, agent_steps = 0, 0, 0
+    final_metrics: dict = {}
+    final_eval = None
     ckpt = run.resume(model=policy, optimizer=optimizer) if cfg.resume else None
     if ckpt is not None:
         done_cycles, env_steps = ckpt["cycle"], ckpt["env_steps"]
         agent_steps = ckpt.get("agent_steps", 0)
         milestones.load_state_dict(ckpt["state"]["milestones"])
         generator.set_state(ckpt["state"]["generator"])
+        # the last evaluation so far: a run killed after its last checkpoint finishes with it
+        final_metrics = ckpt["state"].get("final_metrics", {})
+        final_eval = ckpt["state"].get("final_eval")
     ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False))
-    batch = env.reset(seed=cfg.seed + 7919 * done_cycles)
+    batch = env.reset(seed=train_reset_seed(cfg.seed, done_cycles))
     width, params = env.map_shape[1], count_parameters(policy)
-    final_metrics: dict = {}
-    final_eval = None
     with progress_bar(
         cfg.num_iterations, enabled=cfg.progress, unit="cycles", start=done_cycles
     ) as bar:
@@ -552,10 +557,7 @@ def train_grouped(
             if cfg.should_evaluate(cycle):
                 result = evaluate(
                     lambda world: SlotPolicyAgent(
-                        world,
-                        policy,
-                        seed=cfg.eval_seed,
-                        masking=getattr(cfg, "action_masking", True),
+                        world, policy, seed=cfg.eval_map_seed, masking=masking
                     ),
                     **cfg.eval_kwargs,
                 )
@@ -573,17 +575,34 @@ def train_grouped(
                     state={
                         "milestones": milestones.state_dict(),
                         "generator": generator.get_state(),
+                        "final_metrics": final_metrics,
+                        "final_eval": final_eval,
                     },
                 )
             bar.update(cycle, metrics)
+    if final_eval is None:  # never evaluated (no full cycle, or a checkpoint without its result)
+        result = evaluate(
+            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed, masking=masking),
+            **cfg.eval_kwargs,
+        )
+        milestones.update(env_steps, result.full_length_fraction)
+        final_metrics, final_eval = result.to_metrics(), result.to_dict()
+        if cfg.num_iterations == 0:  # no cycle logged a row
+            run.log(env_steps, final_metrics)
+    final = evaluate(  # the held-out maps: the run's final numbers
+        lambda world: SlotPolicyAgent(world, policy, seed=cfg.final_map_seed, masking=masking),
+        **cfg.final_eval_kwargs,
+    )
     return run.finish(
         env_steps=env_steps,
         agent_steps=agent_steps,
         parameter_count=params,
-        final_metrics=final_metrics,
+        final_metrics=final.to_metrics(),
         milestones=milestones.milestones(),
-        final_eval=final_eval,
+        final_eval=final.to_dict(),
         extra={
+            "protocol": protocol_record(cfg, milestones),
+            "last_eval_metrics": final_metrics,
             "grouping": sep.grouping,
             "globalise": list(sep.globalise),
             "eval_opponent": cfg.eval_opponent,

@@ -31,6 +31,13 @@ class SlotParallelEnv(ParallelEnv):
     (``world.feature_names``). All agents share one ``Discrete(A)`` action layout; the mask
     says which actions an agent's kind can take now.
 
+    Infos hold numbers only, so libraries that make a tensor of every info value (TorchRL) take
+    them as they are: ``cell`` ``(x, y)`` ints, ``kind`` an index into ``kind_names``, ``owner``
+    an index into ``owner_names``, ``illegal_action`` a bool, and on the episode's last step
+    ``episode`` (the owner's episode metrics, numbers). ``kind_of(agent)`` and
+    ``owner_of(agent)`` give the names. ``step`` after the episode ended (``agents`` empty)
+    raises ``RuntimeError``: call ``reset()``.
+
     Args:
         world: the rules, one world.
         obs_radius: egocentric window radius ``r`` (``K = 2r + 1``).
@@ -150,6 +157,10 @@ class SlotParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if self._last is None:
             raise RuntimeError("call reset() before step()")
+        if self._last.done[0]:
+            raise RuntimeError(
+                "the episode has ended (no agents left): call reset() before step() again"
+            )
         arr = np.zeros((1, self.world.num_slots), dtype=np.int64)
         slots, values = self._check_actions(actions)
         arr[0, slots] = values
@@ -212,6 +223,24 @@ class SlotParallelEnv(ParallelEnv):
         """
         return self._last_actions
 
+    @property
+    def kind_names(self) -> tuple[str, ...]:
+        """Kind names; ``infos[agent]["kind"]`` indexes this (``("factory", "light", ...)``)."""
+        return self.world.pool.kinds
+
+    @property
+    def owner_names(self) -> tuple[str, ...]:
+        """Owner names; ``infos[agent]["owner"]`` indexes this (``("player_0", ...)``)."""
+        return self.world.pool.owners
+
+    def kind_of(self, agent: str) -> str:
+        """The kind name of any agent of ``possible_agents`` (``"heavy"``), alive or not."""
+        return self.world.pool.kinds[self.world.pool.parts(agent)[1]]
+
+    def owner_of(self, agent: str) -> str:
+        """The owner name of any agent of ``possible_agents`` (``"player_0"``), alive or not."""
+        return self.world.pool.owners[self.world.pool.parts(agent)[0]]
+
     def slot_of(self, agent: str) -> int:
         """The core slot of a live agent (``ValueError`` if it is not alive)."""
         try:
@@ -259,7 +288,7 @@ class SlotParallelEnv(ParallelEnv):
                 value = int(action)
                 if value != action:
                     raise TypeError
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an infinity
                 raise ValueError(
                     f"action for {agent!r} must be an integer in [0, {n_act}), got {action!r}"
                 ) from None
@@ -311,12 +340,11 @@ class SlotParallelEnv(ParallelEnv):
         kinds = world.kind[0, slots].tolist()
         owners = world.owner[0, slots].tolist()
         illegal = batch.illegal[0, slots].tolist() if batch.illegal.size else [False] * len(names)
-        kn, on = world.kind_names, world.pool.owners
         return {
             name: {
                 "cell": (xi, yi),
-                "kind": kn[k],
-                "owner": on[o],
+                "kind": k,
+                "owner": o,
                 "illegal_action": bad,
             }
             for name, xi, yi, k, o, bad in zip(

@@ -45,6 +45,14 @@ class AgentPool:
         kind_off = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         offsets = np.arange(len(self.owners))[:, None] * per_owner + kind_off[None, :]
         object.__setattr__(self, "_offsets", offsets)
+        # parts[i] = (owner, kind, serial) of names[i], for the name -> parts direction
+        parts = [
+            (o, k, i)
+            for o in range(len(self.owners))
+            for k, size in enumerate(self.sizes)
+            for i in range(size)
+        ]
+        object.__setattr__(self, "_parts", tuple(parts))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -63,6 +71,10 @@ class AgentPool:
             return self._index[name]  # type: ignore[attr-defined]
         except KeyError:
             raise ValueError(f"unknown agent {name!r}: not in this env's possible_agents") from None
+
+    def parts(self, name: str) -> tuple[int, int, int]:
+        """``(owner, kind, serial)`` indices of ``name`` (``ValueError`` naming it if unknown)."""
+        return self._parts[self.index(name)]  # type: ignore[attr-defined]
 
     def flat_index(self, owner: np.ndarray, kind: np.ndarray, serial: np.ndarray) -> np.ndarray:
         """Vectorised ``(owner, kind, serial) -> index into names``.

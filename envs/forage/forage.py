@@ -63,27 +63,29 @@ A masked action runs as ``stay`` and sets ``infos[agent]["illegal_action"]`` (or
 ``ValueError`` with ``strict=True``). An unknown or dead agent, or an action outside ``[0, 5)``,
 raises ``ValueError`` naming it, and nothing in the world changes.
 
-**Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``,
-9 by default) of the owner's planes around the agent, flattened plane by plane (7 planes: the 6
-spatial planes below and ``off_map``), followed by 6 own features (``energy, age, food_here, x,
-y, step``). ``state()`` is the 7 global planes from player 0's side: ``step, food, fertile,
-own_agent, enemy, energy, age``. ``fertile``, ``own_agent``, ``enemy`` and ``off_map`` are 0/1
-flags; ``food`` (by ``food_capacity``), ``energy`` (by ``max_energy``), ``age`` (by ``max_age``)
-and ``step`` (by ``step_scale = 1000``) are min-max scaled to [-1, 1], and the agent planes
-read -1 where there is no agent. ``enemy`` is all zeros with one player. ``infos[agent]`` holds
-``cell`` (x, y), ``kind``, ``owner`` and ``illegal_action``.
+**Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``, 9 by
+default) of the owner's planes around the agent, flattened plane by plane (7 planes: the 6 spatial
+planes below and ``off_map``), followed by 6 own features (``energy, age, food_here, x, y, step``).
+``state()`` is the 7 global planes from player 0's side: ``step, food, fertile, own_agent, enemy,
+energy, age``. ``fertile``, ``own_agent``, ``enemy`` and ``off_map`` are 0/1 flags; ``food`` (by
+``food_capacity``), ``energy`` (by ``max_energy``), ``age`` (by ``max_age``) and ``step`` (by
+``step_scale = 1000``) are min-max scaled to [-1, 1], and the agent planes read -1 where there is no
+agent. ``enemy`` is all zeros with one player. ``infos[agent]`` holds numbers only: ``cell`` (x, y),
+``kind`` (an index into ``env.kind_names``), ``owner`` (an index into ``env.owner_names``) and
+``illegal_action``; ``env.kind_of(agent)`` and ``env.owner_of(agent)`` give the names.
 
 **Rewards** (weights in ``ForageConfig``): ``reward_food = 0.1`` per unit of food eaten, to the
 eater; ``reward_birth = 1`` to the parent in the step it splits; ``reward_death`` (0 by default)
 in the step an agent dies.
 
 **Episode end.** The episode terminates when no forager of any player is alive (with two
-players, a colony that dies out leaves the other playing on). At ``max_cycles`` every live
-agent is truncated. When the episode ends, each agent's ``infos[agent]["episode"]`` holds its
-player's metrics: ``episode_length``, ``food_eaten``, ``births``, ``deaths``,
-``deaths_of_age`` (the deaths at ``max_age`` with energy left), ``population_mean`` (live
-agents averaged over the steps played), ``population_peak`` (most alive at once, the start
-included), ``population_final`` and ``illegal_actions``.
+players, a colony that dies out leaves the other playing on). At ``max_cycles`` every live agent
+is truncated. When the episode ends, each agent's ``infos[agent]["episode"]`` holds its player's
+metrics: ``episode_length``, ``food_eaten``, ``births``, ``deaths``, ``deaths_of_age`` (the
+deaths at ``max_age`` with energy left), ``population_mean`` (live agents averaged over the
+steps played), ``population_peak`` (most alive at once, the start included),
+``population_final`` and ``illegal_actions``. A ``step`` after the end raises ``RuntimeError``
+(call ``reset()``).
 
 **Arguments.** ``forage_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"tiny"`` (16 x 16, 8 agents, up to 32 alive;

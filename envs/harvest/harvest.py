@@ -100,8 +100,9 @@ factory_water, factory_ore, factory_metal, factory_water_cost`` (the water a lic
 would cost, ``lichen tiles // 10 + 1``; always 1 here, as harvest has no lichen). Flags are 0/1;
 quantities are min-max scaled to [-1, 1] (robot power and cargo by the class's capacity, factory
 values by 3000 power / 1000 cargo, written at the factory centre) and read -1 where there is no
-entity.
-``infos[agent]`` holds ``cell`` (x, y), ``kind``, ``owner`` and ``illegal_action``.
+entity. ``infos[agent]`` holds numbers only: ``cell`` (x, y), ``kind`` (an index into
+``env.kind_names``), ``owner`` (an index into ``env.owner_names``) and ``illegal_action``;
+``env.kind_of(agent)`` and ``env.owner_of(agent)`` give the names.
 
 **Rewards** (the paper's hybrid reward, weights in ``HarvestConfig``): 1 per 4 ice transferred
 into a factory, split half to the delivering robot and half to the factory; 0.1 per 4 ice dug, to
@@ -113,7 +114,8 @@ terminates when no factory is left; with two, when at most one player has factor
 ``max_cycles`` every live agent is truncated. When the episode ends, each agent's
 ``infos[agent]["episode"]`` holds its player's metrics: ``episode_length``, ``ice_transferred``,
 ``ice_dug``, ``avg_factories_alive`` (sum over steps of live factories / ``max_cycles``),
-``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``.
+``robots_built``, ``robots_lost``, ``factories_lost``, ``illegal_actions``. A ``step`` after the
+end raises ``RuntimeError`` (call ``reset()``).
 
 **Arguments.** ``harvest_v0.parallel_env(*, preset=None, render_mode=None, strict=False,
 config=None, **settings)``: ``preset`` is ``"paper"`` (48 x 48, two players, Lux v2.2.0, the paper's

@@ -21,6 +21,7 @@ import numpy as np
 from ..core.batched import BatchStep, SlotArrayEnv, spawned_flags, step_flags
 from ..core.pool import AgentPool
 from ..core.settings import check_world_args
+from . import kernels
 from .config import HarvestConfig
 from .mapgen import generate_map, place_factories
 
@@ -486,7 +487,16 @@ class HarvestWorld(SlotArrayEnv):
         return mv[first]
 
     def _build(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
-        """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots."""
+        """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots.
+
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_build_reference`` (which defines the rules).
+        """
+        built = kernels.build_robots(self, bd, robot_kind)
+        return self._build_reference(bd, robot_kind) if built is None else built
+
+    def _build_reference(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
+        """``_build`` in numpy."""
         k, s_n, r = self._k, self.num_slots, self.robot_slots
         env = bd // s_n
         owner = self.owner.reshape(-1)[bd].astype(np.int64)
@@ -529,8 +539,19 @@ class HarvestWorld(SlotArrayEnv):
     def _move(self, mv: np.ndarray, target: np.ndarray, built: np.ndarray) -> np.ndarray:
         """Move robots ``mv`` (flat) to ``target`` cells and resolve collisions like Lux S2.
 
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_move_reference`` (which, with ``resolve_collisions``, defines the rules).
+
         Returns the flat slots of destroyed robots.
         """
+        gone = kernels.move_robots(self, mv, target, built)
+        if gone is None:
+            return self._move_reference(mv, target, built)
+        self._destroy_robots(gone)
+        return gone
+
+    def _move_reference(self, mv: np.ndarray, target: np.ndarray, built: np.ndarray):
+        """``_move`` in numpy; returns the flat slots of destroyed robots."""
         s_n, n_cells = self.num_slots, self.n_cells
         cell_f, kind_f, power_f = (
             self.cell.reshape(-1),
@@ -720,6 +741,15 @@ class HarvestWorld(SlotArrayEnv):
     def _compute_masks(self) -> None:
         """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
 
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_compute_masks_reference``, which defines the rules (tests hold the two equal).
+        """
+        if not kernels.action_masks(self):
+            self._compute_masks_reference()
+
+    def _compute_masks_reference(self) -> None:
+        """Legal actions of every slot from the current state: ``self._mask`` ``[E, S, A]``.
+
         Robot rows are computed for the live robots only (``[n, 5]`` arrays over the 5
         directions) and scattered into the mask; empty slots keep only ``IDLE``.
         """
@@ -802,7 +832,15 @@ class HarvestWorld(SlotArrayEnv):
         Written entity by entity (only the map layers are full-size copies), so the cost grows
         with live entities, not with map area times entities. ``out`` may be a strided view;
         with ``envs`` (``[D]`` world indices) it is ``[D, P, C, H, W]`` for those worlds only.
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_write_planes_reference`` (tests hold the two equal).
         """
+        worlds = np.arange(self.num_envs) if envs is None else np.asarray(envs, dtype=np.int64)
+        if not kernels.write_planes(self, out, worlds):
+            self._write_planes_reference(out, envs)
+
+    def _write_planes_reference(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
+        """``write_planes`` in numpy: the definition of the planes."""
         cfg = self.cfg
         sel = slice(None) if envs is None else np.asarray(envs)
         t, alive = self.t[sel], self.alive[sel]
@@ -860,7 +898,16 @@ class HarvestWorld(SlotArrayEnv):
             out[fe[:, None], 1 - fo[:, None], _P["enemy"], ty, tx] = 1.0
 
     def self_features(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``)."""
+        """``[n, F]`` float32 features of chosen entities (see ``FEATURE_NAMES``).
+
+        Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
+        ``_self_features_reference`` (tests hold the two equal).
+        """
+        out = kernels.self_features(self, env_index, slot)
+        return self._self_features_reference(env_index, slot) if out is None else out
+
+    def _self_features_reference(self, env_index: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """``self_features`` in numpy: the definition of the features."""
         cfg = self.cfg
         ei, si = np.asarray(env_index), np.asarray(slot)
         flat = ei * self.num_slots + si

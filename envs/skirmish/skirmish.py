@@ -75,17 +75,18 @@ raises ``ValueError`` naming it, and nothing in the world changes.
 
 **Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``;
 ``obs_radius`` is 3 on ``tiny``, 4 on ``small``, 5 on ``large``) of the owner's planes around the
-agent, flattened plane by plane (12 planes: the 11 spatial planes below and ``off_map``),
-followed by 10 own features (``is_base, is_melee, is_ranged, hp, x, y, step, own_resources,
-own_points, enemy_points``). ``state()`` is the 16 global planes from player 0's side: ``step,
-own_resources, enemy_resources, own_points, enemy_points`` (one value over the map) and ``rock,
-capture_zone, capture_own, capture_enemy, own_base, enemy_base, own_melee, own_ranged,
-enemy_melee, enemy_ranged, hp``. Planes are in map coordinates for both players (not mirrored);
-``own`` and ``enemy`` swap between them. Flags are 0/1; quantities are min-max scaled to [-1, 1]
-(hit points by the entity's maximum, resources by 200, points by ``points_scale``: 200 on
-``tiny``, 500 on ``small``, 2000 on ``large``; the step by ``max_cycles``) and read -1 where
-there is no entity. ``infos[agent]`` holds ``cell`` (x, y), ``kind``, ``owner`` and
-``illegal_action``.
+agent, flattened plane by plane (12 planes: the 11 spatial planes below and ``off_map``), followed
+by 10 own features (``is_base, is_melee, is_ranged, hp, x, y, step, own_resources, own_points,
+enemy_points``). ``state()`` is the 16 global planes from player 0's side: ``step, own_resources,
+enemy_resources, own_points, enemy_points`` (one value over the map) and ``rock, capture_zone,
+capture_own, capture_enemy, own_base, enemy_base, own_melee, own_ranged, enemy_melee, enemy_ranged,
+hp``. Planes are in map coordinates for both players (not mirrored); ``own`` and ``enemy`` swap
+between them. Flags are 0/1; quantities are min-max scaled to [-1, 1] (hit points by the entity's
+maximum, resources by 200, points by ``points_scale``: 200 on ``tiny``, 500 on ``small``, 2000 on
+``large``; the step by ``max_cycles``) and read -1 where there is no entity. ``infos[agent]`` holds
+numbers only: ``cell`` (x, y), ``kind`` (an index into ``env.kind_names``), ``owner`` (an index into
+``env.owner_names``) and ``illegal_action``; ``env.kind_of(agent)`` and ``env.owner_of(agent)`` give
+the names.
 
 **Rewards** (weights in ``SkirmishConfig``): 0.02 per hit point of damage dealt, to the attacker;
 0.2 for a unit and 1 for a base to every attacker that hit it in the step it died; 0.01 per step
@@ -96,9 +97,9 @@ dies.
 
 **Episode end.** See rule 5. When the episode ends, each agent's ``infos[agent]["episode"]``
 holds its team's metrics: ``episode_length``, ``win`` (1, 0 or 0.5), ``points``,
-``units_built``, ``units_lost``, ``bases_alive``, ``bases_lost``, ``capture_points_held`` (at the
-end), ``capture_steps`` (points held, summed over steps), ``kills``, ``damage_dealt``,
-``illegal_actions``.
+``units_built``, ``units_lost``, ``bases_alive``, ``bases_lost``, ``capture_points_held`` (at
+the end), ``capture_steps`` (points held, summed over steps), ``kills``, ``damage_dealt``,
+``illegal_actions``. A ``step`` after the end raises ``RuntimeError`` (call ``reset()``).
 
 **Scripted policies.** ``heuristic``: bases build a melee unit whenever they can (and save up
 for a ranged one when the team has at least twice as many melee), units attack the weakest enemy
