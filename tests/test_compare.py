@@ -530,10 +530,10 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
     paper.check()  # every variant is a valid HybridConfig
     specs = paper.runs()
     assert len(specs) == 3 * len(suite.variants)
-    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {})
+    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {"truncation": "terminal"})
     used = {row.variant for table in suite.tables for row in table.rows}
     assert used == set(suite.variants)  # every row has its variant, every variant a row
-    assert len(suite.tables) == 10
+    assert len(suite.tables) == 13  # 10 of §3.5-3.6, 3 of §3.7
 
 
 def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
