@@ -319,7 +319,9 @@ def run_compare(args: argparse.Namespace) -> int:
         from spawnzoo.baselines.compare.generalise import evaluate_targets
 
         run_dirs = [comparison.run_dir(spec) for spec in runs]
-        written = evaluate_targets(comparison.out, run_dirs, comparison.env_id, comparison.eval_on)
+        written = evaluate_targets(
+            comparison.out, run_dirs, comparison.env_id, comparison.eval_on, jobs=args.jobs
+        )
         print(f"generalisation: {len(written)} evaluation(s) on {', '.join(comparison.eval_on)}")
     if not args.no_report:
         path = build_report(comparison.out, gif=not args.no_gif)

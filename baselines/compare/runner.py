@@ -7,8 +7,12 @@ the parent only starts workers and reads the run directories to show progress. S
 * a finished run (``summary.json`` present) is skipped when the command is run again;
 * a run that was interrupted (Ctrl-C, a crash, a killed worker) resumes from its latest
   checkpoint, because each run's config asks for ``resume`` of its stable directory;
-* Ctrl-C stops the workers and returns; what finished stays finished;
-* one comparison at a time per output folder (``OUT/.compare.lock`` holds its process id).
+* Ctrl-C, SIGTERM and SIGHUP stop the workers and return; what finished stays finished;
+* workers die with the comparison: a worker gets SIGTERM when its parent dies, even by SIGKILL
+  (Linux ``PR_SET_PDEATHSIG``, ``common.locks.die_with_parent``), so none trains on orphaned;
+* one comparison at a time per output folder (``OUT/.compare.lock``), and one writer per run
+  (each run's ``.lock``, taken by its worker): a lock names its process by pid and start time
+  and one left by a dead process is taken over (``common.locks``).
 
 Where a worker runs is a ``Launcher``'s business: ``ProcessLauncher`` (the default) starts
 local processes with the ``spawn`` method (no forked torch state); ``ray_backend.RayLauncher``
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..common.locks import DirLock, die_with_parent, exit_on_signals
 from ..common.runs import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -134,7 +139,7 @@ class ProcessLauncher:
     def start(self, method: str, config: Any, log_path: Path) -> _ProcessRun:
         process = self._context.Process(
             target=train_worker,
-            args=(method, config, str(log_path), self.threads),
+            args=(method, config, str(log_path), self.threads, os.getpid()),
             name=f"spawnzoo-compare-{log_path.stem}",
             daemon=False,
         )
@@ -158,7 +163,10 @@ class _ProcessRun:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.join()
+        self.process.join(timeout=60)
+        if self.process.is_alive():  # ignores SIGTERM: stuck in native code
+            self.process.kill()
+            self.process.join()
 
 
 def check_out_folder(comparison: Comparison) -> None:
@@ -207,7 +215,8 @@ def run_comparison(
 
     Returns:
         One ``RunStatus`` per run, in ``comparison.runs()`` order. Runs still in progress at a
-        Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit.
+        Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit
+        (likewise the ``SystemExit`` of a SIGTERM or SIGHUP).
 
     Raises:
         ValueError: ``jobs`` or ``threads`` below 1, bad settings, an output folder holding
@@ -218,7 +227,7 @@ def run_comparison(
     comparison.check()
     check_out_folder(comparison)
     comparison.out.mkdir(parents=True, exist_ok=True)
-    with exclusive(comparison.out):
+    with exit_on_signals(), exclusive(comparison.out):
         (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
         atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
         with launcher:
@@ -251,7 +260,7 @@ def _run_all(
                     show.changed(status)
                 show.refresh()
                 time.sleep(poll_seconds)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, SIGTERM/SIGHUP (exit_on_signals), or a bug: stop workers
         for status in statuses:
             if status.state == "running" and status.handle is not None:
                 status.handle.stop()
@@ -262,50 +271,24 @@ def _run_all(
 
 @contextmanager
 def exclusive(folder: Path) -> Iterator[None]:
-    """Hold ``folder/.compare.lock`` (holding this process id) for the block.
+    """Hold ``folder/.compare.lock`` for the block (``common.locks.DirLock``).
 
     Raises:
         ValueError: a live process holds it (another ``spawnzoo compare`` on the same folder
-            would train the same runs twice). A lock left by a dead process is taken over.
+            would train the same runs twice), or an empty lock file is being written. A lock
+            left by a dead process is taken over.
     """
-    lock = folder / LOCK_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and _process_alive(holder):
-                raise ValueError(
-                    f"{folder} is in use by another spawnzoo compare (process {holder}); wait "
-                    "for it or stop it"
-                ) from None
-            lock.unlink(missing_ok=True)  # its process is gone
-    else:
-        raise ValueError(f"cannot take {lock}: another process keeps creating it")
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
+    from ..common.locks import LockedError
+
+    lock = DirLock(folder / LOCK_FILE, what="spawnzoo compare")
+    try:
+        lock.acquire()
+    except LockedError as err:
+        raise ValueError(str(err)) from None
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
-
-
-def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        lock.release()
 
 
 def _start(status: RunStatus, comparison: Comparison, launcher: Launcher) -> None:
@@ -354,16 +337,25 @@ def _last_env_steps(run_dir: Path) -> int | None:
     return None
 
 
-def train_worker(method: str, config: Any, log_path: str, threads: int) -> None:
+def train_worker(
+    method: str, config: Any, log_path: str, threads: int, parent: int | None = None
+) -> None:
     """Body of a worker process: train ``config`` with ``method``, output to ``log_path``.
 
     Exits with status 1 (traceback in the log) when training raises; a run that turns out to
     be finished already (``RunFinishedError``) is left as it is and counts as done (status 0).
+    Dies with its parent (process id ``parent``, default the current parent): the kernel sends
+    it SIGTERM when the parent dies. SIGTERM and SIGHUP end it as ``SystemExit`` (its run's
+    lock is given back; the run resumes from its last checkpoint next time).
     """
+    die_with_parent(os.getppid() if parent is None else parent)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     log = redirect_output(log_path)
     try:
         train_run(method, config, threads)
+    except SystemExit as stop:  # SIGTERM / SIGHUP
+        print(f"stopped (exit status {stop.code})", flush=True)
+        raise
     except BaseException:
         traceback.print_exc()
         log.flush()
@@ -392,7 +384,8 @@ def train_run(method: str, config: Any, threads: int) -> None:
     torch.set_num_threads(threads)
     print(f"{method} seed {config.seed} -> {config.run_root}/{config.run_name}", flush=True)
     try:
-        result = make_algorithm(method).train(config)
+        with exit_on_signals():  # SIGTERM / SIGHUP: SystemExit, so the run's lock is given back
+            result = make_algorithm(method).train(config)
     except RunFinishedError as done:  # finished since the parent looked: it is done
         print(done, flush=True)
         return
