@@ -111,6 +111,22 @@ def test_a_ray_task_whose_worker_is_killed_is_retried_and_resumes_from_its_check
     assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 32 * cycles
 
 
+def test_a_run_lock_left_on_a_node_the_cluster_lost_is_taken_over(tmp_path, local_ray):
+    from spawnzoo.baselines.common.locks import Holder, read_holder
+
+    cmp = comparison(tmp_path / "cmp", ("random",))
+    run_dir = cmp.run_dir(cmp.runs()[0])
+    run_dir.mkdir(parents=True)
+    lost = Holder(pid=4242, host="node-that-died", command="spawnzoo compare", since="earlier")
+    (run_dir / ".lock").write_text(json.dumps(vars(lost)) + "\n")
+    assert read_holder(run_dir / ".lock").host == "node-that-died"
+    launcher = RayLauncher(cpus_per_run=1)
+    [status] = runner.run_comparison(cmp, display=False, poll_seconds=0.1, launcher=launcher)
+    assert status.state == "done", status.error
+    log = (cmp.out / "logs" / f"{run_dir.name}.log").read_text()
+    assert "process 4242 on node-that-died" in log and "taken over" in log
+
+
 def test_a_task_that_raises_fails_its_run_once_with_the_reason_and_the_others_go_on(
     tmp_path, local_ray
 ):
