@@ -337,3 +337,32 @@ def test_a_stopped_compare_leaves_no_worker_and_the_rerun_finishes_cleanly(tmp_p
     assert done.returncode == 0, done.stderr
     assert metric_steps(run) == [32, 64, 96, 128]  # 4 cycles, each logged once
     assert not (out / ".compare.lock").exists() and not (run / LOCK_FILE).exists()
+
+
+def test_a_compare_worker_leaves_a_run_in_use_alone(tmp_path):
+    """A rerun compare whose run another process still trains: its worker is refused."""
+    import multiprocessing
+
+    from learner_helpers import QUICK_RUN
+
+    from spawnzoo.baselines.compare.runner import train_worker
+    from spawnzoo.hybrid.config import HybridConfig
+
+    run = tmp_path / "x"
+    run.mkdir()
+    holder = holder_process(run / LOCK_FILE)
+    try:
+        config = HybridConfig(**QUICK_RUN, run_root=str(tmp_path), run_name="x", resume=True)
+        log = tmp_path / "worker.log"
+        worker = multiprocessing.get_context("spawn").Process(
+            target=train_worker, args=("hybrid", config, str(log), 1)
+        )
+        worker.start()
+        worker.join(timeout=300)
+        assert worker.exitcode == 1
+        text = log.read_text()
+        assert f"refused: {run} is in use by another training process: process {holder.pid}" in text
+        assert "Traceback" not in text and sorted(p.name for p in run.iterdir()) == [LOCK_FILE]
+    finally:
+        holder.kill()
+        holder.wait()

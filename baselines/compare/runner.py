@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..common.locks import DirLock, die_with_parent, exit_on_signals
+from ..common.locks import DirLock, LockedError, die_with_parent, exit_on_signals
 from ..common.runs import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -184,8 +184,6 @@ def exclusive(folder: Path) -> Iterator[None]:
             would train the same runs twice), or an empty lock file is being written. A lock
             left by a dead process is taken over.
     """
-    from ..common.locks import LockedError
-
     lock = DirLock(folder / LOCK_FILE, what="spawnzoo compare")
     try:
         lock.acquire()
@@ -278,17 +276,24 @@ def train_worker(
         except RunFinishedError as done:  # finished since the parent looked: it is done
             print(done, flush=True)
             return
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(
-            f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",
-            flush=True,
-        )
+        except LockedError as err:  # another process trains this run: leave it alone
+            refused = err
+        else:
+            refused = None
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            print(
+                f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",
+                flush=True,
+            )
     except SystemExit as stop:  # SIGTERM / SIGHUP
         print(f"stopped (exit status {stop.code})", flush=True)
         raise
     except BaseException:
         traceback.print_exc()
         log.flush()
+        sys.exit(1)
+    if refused is not None:
+        print(f"refused: {refused}", flush=True)
         sys.exit(1)
 
 
