@@ -523,16 +523,17 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
         config=quick.config,
     )
     cmp.check()
-    assert {s.method for s in cmp.runs()} == set(METHODS)
+    # every method of the base [train] install; those of an extra (rllib-ppo) only when asked
+    assert {s.method for s in cmp.runs()} == {m for m, spec in METHODS.items() if not spec.extra}
     suite = SUITES["paper"]
     paper = comparison(tmp_path, (), suite="paper", seeds=(1, 2, 3))
     paper.check()  # every variant is a valid HybridConfig
     specs = paper.runs()
     assert len(specs) == 3 * len(suite.variants)
-    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {})
+    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {"truncation": "terminal"})
     used = {row.variant for table in suite.tables for row in table.rows}
     assert used == set(suite.variants)  # every row has its variant, every variant a row
-    assert len(suite.tables) == 10
+    assert len(suite.tables) == 13  # 10 of §3.5-3.6, 3 of §3.7
 
 
 def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
@@ -597,8 +598,11 @@ def test_eval_on_evaluates_every_run_and_the_report_has_a_row_per_method(tmp_pat
     runner.run_comparison(cmp, jobs=1, display=False, poll_seconds=0.1)
     atomic_write_json(cmp.out / "compare.json", cmp.to_dict())
     run_dirs = [cmp.run_dir(s) for s in cmp.runs()]
-    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on)
-    assert len(written) == 2
+    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on, jobs=2)
+    assert [p.name for p in written] == [
+        "harvest-v0__random__1__tiny-players=2.json",
+        "harvest-v0__hybrid__1__tiny-players=2.json",
+    ]
     assert evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on) == []  # kept
     result = json.loads(written[1].read_text())
     assert result["evaluated_on"] == {
