@@ -229,3 +229,32 @@ def test_kernels_compile_without_a_cache_folder(monkeypatch):
     x = np.zeros(2)
     kernels.compiled(loop)(x)
     assert x.tolist() == [7.0, 0.0]
+
+
+def test_harvest_transfer_kernel_caps_robot_cargo_like_the_reference(monkeypatch):
+    """Two robots hand ice to a third nearly full one in the same step: the overflow is lost,
+    with the kernel as with the numpy transfer."""
+    from spawnzoo.envs.harvest.world import LIGHT, TRANSFER_E, TRANSFER_W
+
+    worlds = []
+    for enabled in (True, False):
+        core = envs.make_batched("harvest-v0", num_envs=1, map_size=24, players=1)
+        core.reset(seed=2)
+        free = (core.factory_map[0] < 0) & (core.robot_map[0] < 0)
+        y = next(y for y in range(24) if free[y * 24 + 5 : y * 24 + 8].all())
+        left, mid, right = (core.place_robot(0, 0, LIGHT, (y, x)) for x in (5, 6, 7))
+        core.cargo_ice[0, [left, mid, right]] = (40, 90, 50)
+        core.cargo_ore[0, [left, mid, right]] = (0, 95, 10)
+        core.refresh()
+        actions = np.zeros((1, core.num_slots), np.int64)
+        actions[0, left], actions[0, right] = TRANSFER_E, TRANSFER_W
+        with monkeypatch.context() as m:
+            m.setitem(kernels._state, "enabled", enabled)
+            core.step(actions)
+        worlds.append(core)
+        cap = core.cfg.light.cargo_space
+        assert core.cargo_ice[0, mid] == min(90 + 40 + 50, cap)
+        assert core.cargo_ore[0, mid] == min(95 + 10, cap)
+        assert core.cargo_ice[0, left] == core.cargo_ice[0, right] == 0
+    for a, b in zip(_harvest_state(worlds[0]), _harvest_state(worlds[1])):
+        assert np.array_equal(a, b)

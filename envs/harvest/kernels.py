@@ -584,3 +584,203 @@ def build_robots(world, bd, robot_kind):
         k["power_cost"],
         k["init_power"],
     )
+
+
+# ------------------------------------------------------------------ digs, transfers, pickups
+def _dig_loop(  # pragma: no cover - compiled
+    dg,
+    kind,
+    owner,
+    cell,
+    power,
+    cargo_ice,
+    cargo_ore,
+    rubble,
+    ice,
+    ore,
+    reward,
+    boost,
+    ice_dug,
+    s_n,
+    n_cells,
+    rubble_removed,
+    resource_gain,
+    cargo_space,
+    dig_cost,
+    reward_ice_dug,
+):
+    # slot arrays flat [E * S] (reward, boost too); tile arrays flat [E * N]; ice_dug [E, P]
+    for i in range(dg.shape[0]):
+        f = dg[i]
+        e, k = f // s_n, kind[f]
+        t = e * n_cells + cell[f]
+        g_ice = g_ore = 0
+        if rubble[t] > 0:
+            rubble[t] = max(rubble[t] - rubble_removed[k], 0)
+        elif ice[t]:
+            g_ice = min(resource_gain[k], cargo_space[k] - cargo_ice[f])
+        elif ore[t]:
+            g_ore = min(resource_gain[k], cargo_space[k] - cargo_ore[f])
+        cargo_ice[f] += g_ice
+        cargo_ore[f] += g_ore
+        power[f] -= dig_cost[k]
+        reward[f] += reward_ice_dug * g_ice * boost[f]
+        ice_dug[e, owner[f]] += g_ice
+
+
+def dig(world, dg, reward_f, boost) -> bool:
+    """Robots ``dg`` (flat slots, ``[d]``) dig, with the compiled loop; ``False`` (nothing
+    done) when kernels are off (the caller then runs ``HarvestWorld._dig_reference``)."""
+    fn = compiled(_dig_loop)
+    if fn is None:
+        return False
+    k = world._k
+    fn(
+        dg.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.owner.reshape(-1),
+        world.cell.reshape(-1),
+        world.power.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.rubble.reshape(-1),
+        world.ice.reshape(-1),
+        world.ore.reshape(-1),
+        reward_f,
+        boost,
+        world.metrics["ice_dug"],
+        world.num_slots,
+        world.n_cells,
+        k["dig_rubble_removed"],
+        k["dig_resource_gain"],
+        k["cargo_space"],
+        k["dig_cost"],
+        float(world.cfg.reward_ice_dug),
+    )
+    return True
+
+
+def _transfer_loop(  # pragma: no cover - compiled
+    tr,
+    direction,
+    kind,
+    owner,
+    cell,
+    cargo_ice,
+    cargo_ore,
+    factory_map,
+    robot_map,
+    reward,
+    boost,
+    ice_transferred,
+    dir_flat,
+    s_n,
+    n_cells,
+    cargo_space,
+    reward_ice_delivered,
+    share,
+):
+    m = tr.shape[0]
+    ice_amt = np.empty(m, np.int64)
+    ore_amt = np.empty(m, np.int64)
+    for i in range(m):  # every sender is emptied first
+        f = tr[i]
+        ice_amt[i], ore_amt[i] = cargo_ice[f], cargo_ore[f]
+        cargo_ice[f] = 0
+        cargo_ore[f] = 0
+    to_robot = np.full(m, -1, np.int64)
+    for i in range(m):  # targets are looked up after movement
+        f = tr[i]
+        e = f // s_n
+        t = e * n_cells + cell[f] + dir_flat[direction[i]]
+        fslot = factory_map[t]
+        if fslot >= 0 and owner[e * s_n + fslot] == owner[f]:
+            tf = e * s_n + fslot
+            cargo_ice[tf] += ice_amt[i]
+            cargo_ore[tf] += ore_amt[i]
+            delivered = ice_amt[i] * reward_ice_delivered * boost[f]
+            reward[f] += share * delivered
+            reward[tf] += (1.0 - share) * delivered
+            ice_transferred[e, owner[f]] += ice_amt[i]
+        elif robot_map[t] >= 0:
+            to_robot[i] = e * s_n + robot_map[t]
+    for i in range(m):  # into robots: everything added, then the overflow lost
+        g = to_robot[i]
+        if g >= 0:
+            cargo_ice[g] += ice_amt[i]
+            cargo_ore[g] += ore_amt[i]
+    for i in range(m):
+        g = to_robot[i]
+        if g >= 0:
+            cap = cargo_space[kind[g]]
+            cargo_ice[g] = min(cargo_ice[g], cap)
+            cargo_ore[g] = min(cargo_ore[g], cap)
+
+
+def transfer(world, tr, direction, reward_f, boost) -> bool:
+    """Robots ``tr`` (flat slots) transfer in ``direction`` (0 centre, 1-4 N E S W), with the
+    compiled loop; ``False`` when kernels are off (``HarvestWorld._transfer_reference``)."""
+    fn = compiled(_transfer_loop)
+    if fn is None:
+        return False
+    cfg = world.cfg
+    fn(
+        tr.astype(np.int64, copy=False),
+        direction.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.owner.reshape(-1),
+        world.cell.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.factory_map.reshape(-1),
+        world.robot_map.reshape(-1),
+        reward_f,
+        boost,
+        world.metrics["ice_transferred"],
+        world._dir_flat,
+        world.num_slots,
+        world.n_cells,
+        world._k["cargo_space"],
+        float(cfg.reward_ice_delivered),
+        float(cfg.reward_delivery_robot_share),
+    )
+    return True
+
+
+def _pickup_loop(  # pragma: no cover - compiled
+    pk, kind, cell, power, factory_map, s_n, n_cells, battery_capacity
+):
+    m = pk.shape[0]
+    fac = np.empty(m, np.int64)
+    got = np.empty(m, np.int64)
+    wanted = np.zeros(power.shape[0], np.int64)  # per factory: wanted by earlier robots there
+    for i in range(m):  # ``pk`` ascends: robots at one factory are served in slot order
+        f = pk[i]
+        e = f // s_n
+        g = e * s_n + factory_map[e * n_cells + cell[f]]
+        want = battery_capacity[kind[f]] - power[f]
+        got[i] = min(max(power[g] - wanted[g], 0), want)
+        wanted[g] += want
+        fac[i] = g
+    for i in range(m):
+        power[pk[i]] += got[i]
+        power[fac[i]] -= got[i]
+
+
+def pickup(world, pk) -> bool:
+    """Robots ``pk`` (flat slots, ascending) take power from the own factory under them, with
+    the compiled loop; ``False`` when kernels are off (``HarvestWorld._pickup_reference``)."""
+    fn = compiled(_pickup_loop)
+    if fn is None:
+        return False
+    fn(
+        pk.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.cell.reshape(-1),
+        world.power.reshape(-1),
+        world.factory_map.reshape(-1),
+        world.num_slots,
+        world.n_cells,
+        world._k["battery_capacity"],
+    )
+    return True
