@@ -1,7 +1,8 @@
 """Reference policies as methods: ``random`` and the env's scripted ``heuristic``.
 
 They do not learn. ``train`` evaluates the policy with the protocol every learner uses
-(``common.evaluation``) and writes the same run directory, so ``compare`` can put them in the
+(``common.evaluation``: the run's in-training maps for the curve, the held-out maps for the
+final numbers) and writes the same run directory, so ``compare`` can put them in the
 same tables and plots. With ``eval_opponent`` set, the reference policy plays player 0 against
 that scripted opponent (``random`` vs ``heuristic``: the floor of a win-rate table). Since the
 policy never changes it is evaluated once; that result is
@@ -15,7 +16,13 @@ from __future__ import annotations
 from spawnzoo.envs.core.registry import make_batched, make_policy
 
 from .common.config import PPOConfig
-from .common.evaluation import MilestoneTracker, check_opponent, check_policy_name, evaluate
+from .common.evaluation import (
+    MilestoneTracker,
+    check_opponent,
+    check_policy_name,
+    evaluate,
+    protocol_record,
+)
 from .common.metrics import EVAL_EPISODE_LENGTH, EVAL_FULL_LENGTH_FRACTION
 from .common.progress import TrainingProgress
 from .common.runs import RunDir, RunResult
@@ -65,16 +72,22 @@ def train_reference(config: PPOConfig, policy: str) -> RunResult:
         for env_steps in schedule:
             run.log(env_steps, metrics)
             tracker.update(env_steps, result.full_length_fraction)
+        final = evaluate(  # the held-out maps, as for the learners
+            lambda world: make_policy(config.env_id, policy, world, seed=config.seed),
+            **config.final_eval_kwargs,
+        )
         summary = run.write_summary(
             env_steps=0,
             agent_steps=0,
             parameter_count=0,
-            final_metrics=metrics,
+            final_metrics=final.to_metrics(),
             milestones=tracker.milestones(),
-            final_eval=result.to_dict(),
+            final_eval=final.to_dict(),
             extra={
+                "protocol": protocol_record(config, tracker),
+                "last_eval_metrics": metrics,
                 "policy": policy,
-                "eval_env_steps": sum(result.episode_lengths),
+                "eval_env_steps": sum(result.episode_lengths) + sum(final.episode_lengths),
                 "eval_opponent": config.eval_opponent,
             },
         )

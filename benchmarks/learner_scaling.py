@@ -104,7 +104,7 @@ def train_argv(method: str, units: int, budget: dict[str, int], preset: str, run
         str(budget["update_epochs"]),
         "--eval-every",
         "0",
-        "--eval-envs",
+        "--eval-episodes",
         "1",
         "--eval-max-cycles",
         "2",

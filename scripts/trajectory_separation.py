@@ -12,10 +12,13 @@ entities per player, where the paper's factor shows; see docs/results.md) is
 ``-- --set 'factories_per_player=[8,8]'``.
 
 Each table row is one grouping: final evaluation ice transferred and episode length (mean and
-std over seeds x evaluation episodes), and the env steps at which >= 10% and >= 95% of the
-evaluation episodes reached full length, per seed. The paper's numbers sit beside ours. Below
-the table: the same milestones over all seeds' evaluation episodes together (how the paper
-counts them) and how much later the global trajectory reaches 10%.
+std over seeds x evaluation episodes, the paper's format), the env steps at which >= 10% and
+>= 95% of the evaluation episodes reached full length, per seed (sustained milestones for runs
+made under the protocol of docs/evaluation.md), and the ice as IQM [95% CI] over seeds x
+episodes (``compare.stats``, rliable). The paper's numbers sit beside ours. Below the table: the
+same milestones over all seeds' evaluation episodes together (how the paper counts them), how
+much later the global trajectory reaches 10% there, and the per-seed factors with their 95%
+intervals (``stats.milestone_ratio``: a seed that never got there counts at the budget).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spawnzoo.baselines.compare.report import pooled_milestone, read_run
+from spawnzoo.baselines.compare import stats
+from spawnzoo.baselines.compare.report import fmt_interval, pooled_milestone, read_run
 from spawnzoo.baselines.compare.suite import PAPER_TABLES
 
 #: the paper's table (§3.5 "Global vs separated trajectories"), 48x48, 102,400 env steps: the
@@ -75,8 +79,9 @@ def table(args: argparse.Namespace, runs: dict[str, list[Path]]) -> str:
     lines = [
         "| trajectories | ice transferred (ours) | episode length (ours) "
         "| 10% full length at (ours, per seed) | 95% full length at (ours, per seed) "
-        "| wall-clock per run | paper: ice | paper: length | paper: 10% | paper: 95% |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ice IQM [95% CI] (ours) | wall-clock per run | paper: ice | paper: length "
+        "| paper: 10% | paper: 95% |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for grouping, dirs in runs.items():
         summaries = [json.loads((d / "summary.json").read_text()) for d in dirs]
@@ -85,19 +90,23 @@ def table(args: argparse.Namespace, runs: dict[str, list[Path]]) -> str:
         p10 = [s["milestones"].get("full_length_10pct") for s in summaries]
         p95 = [s["milestones"].get("full_length_95pct") for s in summaries]
         wall = np.mean([s["wall_clock_s"] for s in summaries]) / 60
+        per_seed = [s["final_eval"]["player_metrics"]["ice_transferred"] for s in summaries]
+        iqm = stats.aggregate(stats.score_matrix(per_seed), reps=args.reps).iqm
         paper = PAPER.get(grouping, {"ice": "", "length": "", "p10": "", "p95": ""})
         lines.append(
             f"| {LABELS.get(grouping, grouping)} | {np.mean(ice):,.0f} ({np.std(ice):,.0f}) "
             f"| {np.mean(length):,.0f} ({np.std(length):,.0f}) | {fmt_steps(p10)} "
-            f"| {fmt_steps(p95)} | {wall:.1f} min | {paper['ice']} | {paper['length']} "
+            f"| {fmt_steps(p95)} | {fmt_interval(iqm)} | {wall:.1f} min | {paper['ice']} "
+            f"| {paper['length']} "
             f"| {paper['p10']} | {paper['p95']} |"
         )
     return "\n".join(lines)
 
 
-def pooled(runs: dict[str, list[Path]]) -> str:
-    """The milestones over all seeds' evaluation episodes together (how the paper counts), and
-    how much later the global trajectory reaches 10% than the separated one."""
+def pooled(runs: dict[str, list[Path]], budget: int = 102_400, reps: int = 2000) -> str:
+    """The milestones over all seeds' evaluation episodes together (how the paper counts), how
+    much later the global trajectory reaches 10% than the separated one, and the per-seed
+    factors with their 95% intervals."""
     at: dict[str, tuple[int | None, int | None]] = {}
     for grouping, dirs in runs.items():
         seeds = [read_run(d) for d in dirs]
@@ -113,7 +122,37 @@ def pooled(runs: dict[str, list[Path]]) -> str:
         text += f" The global trajectory reaches 10% {global_ / separated:.1f}x later."
     elif separated and "global" in at:
         text += " The global trajectory never reaches 10% within the budget."
+    if "entity" in runs and "global" in runs:
+        text += " " + factors(runs, budget, reps)
     return text
+
+
+def factors(runs: dict[str, list[Path]], budget: int, reps: int) -> str:
+    """Per seed: how many times sooner the separated trajectory reaches each milestone than the
+    global one, with its 95% CI (``stats.milestone_ratio``)."""
+
+    def milestones(grouping: str, key: str) -> list[int | None]:
+        return [
+            json.loads((d / "summary.json").read_text())["milestones"].get(key)
+            for d in runs[grouping]
+        ]
+
+    parts = []
+    for pct, key in (("10%", "full_length_10pct"), ("95%", "full_length_95pct")):
+        ratio = stats.milestone_ratio(
+            milestones("global", key), milestones("entity", key), budget, reps
+        )
+        if ratio is None:
+            parts.append(f"{pct}: neither reached it")
+            continue
+        mark = {">=": "≥ ", "<=": "≤ ", "~": "~ "}.get(ratio.bound, "")
+        parts.append(f"{pct}: {mark}{fmt_interval(ratio.interval, 2)}x")
+    return (
+        "Per seed, the separated trajectory reaches the milestones sooner than the global one "
+        f"by (mean env steps of the global seeds over the separated ones, 95% CI): "
+        f"{'; '.join(parts)} (a seed that never got there counts at the budget, {budget:,} env "
+        "steps; ≥: the true factor is larger, ≤: smaller, ~: either)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--run-root", default="runs/trajsep")
     p.add_argument("--out", type=Path, default=None, help="markdown file to write the table to")
+    p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples of the intervals")
     p.add_argument("extra", nargs="*", help="more 'spawnzoo train hybrid' options, after --")
     args = p.parse_args(argv)
     started = time.time()
@@ -136,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for (g, _), d in zip(jobs, dirs):
         runs.setdefault(g, []).append(d)
     command = " ".join(["python", *sys.argv])
-    text = table(args, runs) + "\n\n" + pooled(runs)
+    text = table(args, runs) + "\n\n" + pooled(runs, args.total_timesteps, args.reps)
     header = (
         f"Command: `{command}`  \n"
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "

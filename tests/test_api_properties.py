@@ -10,9 +10,9 @@ wrong shape or dtype (floats with NaN or infinities, bools, objects, strings), o
 values of every integer dtype, ragged lists and junk. Actions of empty slots are ignored on the
 batched core (documented), which is checked against the twin too.
 
-``step()`` after the episode ended (issue 27 item 4) is a ``RuntimeError``, checked in
-``tests/test_api_errors.py``; an infinite action to the PettingZoo adapter (item 5) is left to
-its item (``test_an_infinite_action_is_a_value_error`` is ``xfail(strict)``).
+Infinite actions to the PettingZoo adapter are refused like every other bad value (issue 27
+item 5). ``step()`` after the episode ended (item 4) is a ``RuntimeError``, checked in
+``tests/test_api_errors.py``; the tests here never step an ended episode.
 
 The default suite runs a few hundred draws per env; ``-m slow`` runs thousands.
 """
@@ -57,12 +57,12 @@ def played_pair(envs: tuple, seed: int, warmup: int) -> dict:
     return obs
 
 
-#: action values the adapter must refuse (infinities are issue 27 item 5's)
+#: action values the adapter must refuse
 BAD_VALUES = st.one_of(
     st.integers(max_value=-1),
     st.integers(min_value=1000),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not x.is_integer()),
-    st.just(math.nan),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
     st.just(np.float32("nan")),
     st.sampled_from([np.float64(0.5), np.float32(2.25), -np.int64(3), np.uint64(2**63)]),
     st.text(max_size=4),
@@ -165,17 +165,13 @@ def test_bad_seeds_and_max_cycles_are_refused_and_change_nothing(env_id):
     run()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 27 item 5 (another engineer): an infinite action raises OverflowError",
-    raises=OverflowError,
-)
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_an_infinite_action_is_a_value_error(env_id):
+@pytest.mark.parametrize("value", [math.inf, -math.inf, np.float32("inf"), np.float64("-inf")])
+def test_an_infinite_action_is_a_value_error(env_id, value):
     envs = make(env_id, preset="tiny"), make(env_id, preset="tiny")
     played_pair(envs, 0, 0)
     agent = envs[0].agents[0]
-    check_refused(envs, {agent: math.inf}, repr(agent))
+    check_refused(envs, {agent: value}, repr(agent))
 
 
 # ------------------------------------------------------------------------- the batched core

@@ -16,8 +16,11 @@ from learner_helpers import QUICK_RUN
 from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.evaluation import evaluate
+from spawnzoo.baselines.common.locks import read_holder
+from spawnzoo.baselines.common.protocol import sustained_milestone
 from spawnzoo.baselines.common.runs import atomic_write_json
-from spawnzoo.baselines.compare import runner
+from spawnzoo.baselines.compare import runner, stats
+from spawnzoo.baselines.compare.generalise import evaluate_targets, parse_target, parse_targets
 from spawnzoo.baselines.compare.plan import (
     COMPARE_PRESETS,
     Comparison,
@@ -29,6 +32,9 @@ from spawnzoo.baselines.compare.report import (
     Run,
     best_run,
     build_report,
+    fmt,
+    fmt_aggregate,
+    fmt_interval,
     ranking_keys,
     read_runs,
     table_keys,
@@ -78,7 +84,7 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
     assert [(s.spec.label, s.state) for s in statuses] == [("random", "done"), ("hybrid", "done")]
     random_dir, hybrid_dir = (cmp.run_dir(s) for s in cmp.runs())
     assert random_dir.name == "harvest-v0__random__1"
-    assert sorted(p.name for p in (hybrid_dir / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (hybrid_dir / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]
@@ -100,6 +106,7 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
         "harvest-v0__eval_episode_return.png",
         "harvest-v0__eval_full_length_fraction.png",
         "harvest-v0__eval_ice_transferred.png",
+        "harvest-v0__profile.png",
     ]
     for name in plots:
         assert f"(plots/{name})" in report
@@ -117,7 +124,9 @@ def test_compare_runs_two_methods_in_workers_and_resumes_only_what_is_unfinished
     assert len(config["resumed"]) == 1  # resumed from cycle 1, not started over
     rows = [json.loads(line) for line in (hybrid_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["env_steps"] for r in rows] == [32, 64]
-    assert json.loads((hybrid_dir / "summary.json").read_text())["env_steps"] == 64
+    summary = json.loads((hybrid_dir / "summary.json").read_text())
+    assert summary["env_steps"] == 64
+    assert summary["resumed_from"] == [{"cycle": 1, "env_steps": 32}]
 
 
 def test_ctrl_c_stops_the_workers_and_the_same_command_finishes_the_job(tmp_path, monkeypatch):
@@ -157,20 +166,33 @@ def test_a_folder_in_use_is_refused_and_a_dead_process_lock_is_taken_over(tmp_pa
     gone.wait()
     lock.write_text(str(gone.pid))
     with runner.exclusive(tmp_path):
-        assert lock.read_text() == str(os.getpid())
+        assert read_holder(lock).pid == os.getpid()  # pid and start time (test_locks.py)
     assert not lock.exists()
 
 
 # ---------------------------------------------------------------------- report on a fixture
+REPS = 200  # bootstrap resamples in the report tests (the report's default is stats.DEFAULT_REPS)
+
+
 def write_run(
-    root: Path, label: str, method: str, seed: int, curve, final, *, finished=True, **config
+    root: Path,
+    label: str,
+    method: str,
+    seed: int,
+    curve,
+    final,
+    *,
+    finished=True,
+    protocol=True,
+    **config,
 ):
-    """A hand-made run directory: ``curve`` = [(env_steps, full-length fraction, ice)];
-    ``config`` fields over the fixture's."""
+    """A hand-made run directory: ``curve`` = [(env_steps, full-length fraction, ice)],
+    ``final`` = (ice per held-out episode, episode lengths); ``config`` fields over the
+    fixture's. Milestones are the protocol's (sustained) on ``curve``."""
     path = root / "runs" / f"harvest-v0__{label}__{seed}"
     path.mkdir(parents=True)
-    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_envs": 2,
-              "eval_seed": 420, "eval_every": 1, "eval_max_cycles": 512, "seed": seed,
+    config = {"preset": "small", "env_settings": {}, "total_timesteps": 8192, "eval_episodes": 2,
+              "eval_every": 1, "eval_max_cycles": 512, "seed": seed,
               "num_envs": 16, "num_steps": 256} | config  # fmt: skip
     atomic_write_json(
         path / "config.json",
@@ -188,6 +210,7 @@ def write_run(
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if finished:
         ice, lengths = final
+        steps, fractions = [s for s, _, _ in curve], [f for _, f, _ in curve]
         summary = {
             "env_steps": 8192,
             "agent_steps": 40000,
@@ -196,19 +219,34 @@ def write_run(
             "agent_sps": 400.0,
             "parameter_count": 1000,
             "final_metrics": {
-                "eval/full_length_fraction": curve[-1][1],
+                "eval/full_length_fraction": float(np.mean([n == 512 for n in lengths])),
                 "eval/ice_transferred": float(np.mean(ice)),
                 "eval/episode_length": float(np.mean(lengths)),
-                "eval/episodes": 2.0,
+                "eval/episodes": float(len(lengths)),
             },
             "milestones": {
-                "full_length_10pct": next((s for s, f, _ in curve if f >= 0.1), None),
-                "full_length_95pct": next((s for s, f, _ in curve if f >= 0.95), None),
+                "full_length_10pct": sustained_milestone(steps, fractions, 0.1),
+                "full_length_95pct": sustained_milestone(steps, fractions, 0.95),
             },
-            "final_eval": {"episode_lengths": lengths, "player_metrics": {"ice_transferred": ice}},
+            "final_eval": {
+                "max_cycles": 512,
+                "num_players": 1,
+                "episode_lengths": lengths,
+                "full_length": [n == 512 for n in lengths],
+                "player_metrics": {"ice_transferred": ice},
+                "opponent": None,
+            },
+            "resumed_from": [],
         }
+        if protocol:
+            summary["protocol"] = {"final": "held-out", "milestones": "sustained"}
         atomic_write_json(path / "summary.json", summary)
     return path
+
+
+def cell(values, digits=3):
+    """The report's ``IQM [95% CI]; mean`` cell of a ``[seeds, episodes]`` matrix."""
+    return fmt_aggregate(stats.aggregate(np.array(values, dtype=float), reps=REPS))
 
 
 def test_report_reads_only_run_directories(tmp_path):
@@ -216,7 +254,7 @@ def test_report_reads_only_run_directories(tmp_path):
     write_run(tmp_path, "hybrid-separate", "hybrid", 1, [(4096, 0.5, 10), (8192, 1.0, 30)],
               ([20.0, 40.0], [512, 512]))  # fmt: skip
     write_run(tmp_path, "hybrid-separate", "hybrid", 2, [(4096, 0.0, 0), (8192, 0.5, 10)],
-              ([0.0, 20.0], [512, 100]))  # fmt: skip
+              ([0.0, 20.0], [512, 100]), protocol=False)  # fmt: skip
     write_run(tmp_path, "hybrid-global", "hybrid", 1, [(4096, 0.0, 0)], None, finished=False)
     plan = {
         "suite": "paper",
@@ -228,18 +266,32 @@ def test_report_reads_only_run_directories(tmp_path):
         ],
     }
     atomic_write_json(tmp_path / "compare.json", plan)
-    report = build_report(tmp_path, gif=False).read_text()
+    report = build_report(tmp_path, gif=False, reps=REPS).read_text()
 
     assert "spawnzoo compare --suite paper" in report
-    assert "reset seed 420, every 4,096 env steps and at the end." in report
-    assert "1 run(s) not finished" in report and "harvest-v0__hybrid-global__1" in report
-    # final ice per seed: 30 and 10 -> 20 ± 10; full length 1.0 and 0.5 -> 0.75 ± 0.25
-    assert "| hybrid-separate | 2 | 409 ± 103 | 20 ± 10 | 0.75 ± 0.25 |" in report
-    # pooled over seeds: 25% at 4096 (>= 10%), 75% at 8192 (never 95%); seed 1 alone reached both
-    assert "| hybrid-separate | 4,096 (2/2) | – (1/2) | 1,000 | 8,192 | 100 s | 81.9 | 400 |" in (
+    assert "2 episodes of at most 512 steps on maps derived from each run's seed" in report
+    assert "checked), every 4,096 env steps and at the end." in report
+    assert "1 run(s) predate this protocol" in report and "`harvest-v0__hybrid-separate__2`" in (
         report
     )
-    # the paper's layout: our pooled episodes beside the paper's numbers
+    assert "2 seeds per label: the intervals are wide" in report
+    assert "1 run(s) not finished" in report and "harvest-v0__hybrid-global__1" in report
+    # held-out episodes of both seeds: lengths 512 512 | 512 100 -> IQM 512, mean 409; ice
+    # 20 40 | 0 20 -> IQM 20 (the middle two), mean 20; full length 1 1 | 1 0 -> mean 0.75
+    assert cell([[512, 512], [512, 100]]).startswith("512 [")
+    assert cell([[512, 512], [512, 100]]).endswith("; 409")
+    row = (
+        f"| hybrid-separate | 2 | 2 each | {cell([[512, 512], [512, 100]])} | "
+        f"{cell([[20, 40], [0, 20]])} | {cell([[1, 1], [1, 0]])} |"
+    )
+    assert row in report
+    assert cell([[20, 40], [0, 20]]).startswith("20 [") and "; 20" in row
+    # sustained milestones per seed: 10% at 4096 and 8192 -> mean 6144; 95% only seed 1
+    # (8192), seed 2 counted at the budget 8192 -> a bound
+    ten = fmt_interval(stats.aggregate(np.array([[4096.0], [8192.0]]), reps=REPS).mean)
+    assert ten.startswith("6,144 [")
+    assert f"| hybrid-separate | {ten} (2/2) | ≥ 8,192 (1/2) | 1,000 | 8,192 | 100 s |" in report
+    # the paper's layout: our pooled episodes beside the paper's numbers; pooled curve 25%, 75%
     assert (
         "| separate trajectories for all entities | 20 (14.1) | 409 (178) | 4,096 | – | "
         "44,472 (12,065) | 1,000 (0) | 28,672 | 49,152 |"
@@ -251,8 +303,40 @@ def test_report_reads_only_run_directories(tmp_path):
     assert "### Data quality" not in report
     for key in ("episode_length", "ice_transferred", "full_length_fraction"):
         assert (tmp_path / "plots" / f"harvest-v0__eval_{key}.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "harvest-v0__profile.png").stat().st_size > 0
+    assert "![performance profile](plots/harvest-v0__profile.png)" in report
     runs, _ = read_runs(tmp_path)
     assert [r.label for r in runs] == ["hybrid-separate", "hybrid-separate", "hybrid-global"]
+    assert build_report(tmp_path, gif=False, reps=REPS).read_text() == report  # seeded
+
+
+def test_report_compares_each_method_with_the_reference(tmp_path):
+    # mappo: final ice 10-20 per seed, 10% at 8192 on both seeds, never 95%
+    # hybrid (the reference: listed last): 30-40, 10% at 4096, 95% at 8192 on seed 1 only
+    for seed, ice in ((1, 10.0), (2, 20.0)):
+        write_run(tmp_path, "mappo", "mappo", seed, [(4096, 0.0, 0), (8192, 0.5, ice)],
+                  ([ice, ice], [512, 512]))  # fmt: skip
+    for seed, ice, last in ((1, 30.0, 1.0), (2, 40.0, 0.5)):
+        write_run(tmp_path, "hybrid", "hybrid", seed, [(4096, 0.5, 10), (8192, last, ice)],
+                  ([ice, ice], [512, 512]))  # fmt: skip
+    runs = [(m, s) for m in ("mappo", "hybrid") for s in (1, 2)]
+    plan = {"runs": [{"label": m, "run_dir": f"harvest-v0__{m}__{s}"} for m, s in runs]}
+    atomic_write_json(tmp_path / "compare.json", plan)
+    report = build_report(tmp_path, gif=False, reps=REPS).read_text()
+    assert "### Against `hybrid`" in report
+    # P(mappo beats hybrid) = 0 on every resample; mappo reaches 10% half as soon (4096 /
+    # 8192); 95%: hybrid's seed 2 and both mappo seeds count at the budget, so ~ 1
+    assert "| mappo | 0 | 0.5 | ~ 1 |" in report
+    against = report.split("### Against `hybrid`")[1].split("###")[0]
+    assert "| hybrid |" not in against and "| hybrid | 2 | 2 each |" in report
+
+
+def test_a_one_seed_report_says_it_shows_the_pipeline_not_a_ranking(tmp_path):
+    write_run(tmp_path, "hybrid", "hybrid", 1, [(4096, 0.5, 10)], ([20.0, 40.0], [512, 512]))
+    write_run(tmp_path, "random", "random", 1, [(4096, 0.0, 0)], ([1.0, 3.0], [100, 512]))
+    report = build_report(tmp_path, gif=False, reps=REPS).read_text()
+    assert "One seed shows that the pipeline works, not a ranking" in report
+    assert "| hybrid | 1 | 2 each | 512; 512 | 30; 30 |" in report  # no interval over one seed
 
 
 def test_report_names_each_methods_evaluation_interval_when_they_differ(tmp_path):
@@ -260,9 +344,9 @@ def test_report_names_each_methods_evaluation_interval_when_they_differ(tmp_path
     write_run(tmp_path, "independent", "independent", 1, [(512, 0.5, 10)], ([20.0], [512]),
               num_envs=8, num_steps=64)  # fmt: skip
     write_run(tmp_path, "mappo", "mappo", 1, [(8192, 0.5, 10)], ([20.0], [512]), eval_every=0)
-    report = build_report(tmp_path, gif=False).read_text()
+    report = build_report(tmp_path, gif=False, reps=REPS).read_text()
     assert (
-        "reset seed 420, hybrid: every 4,096 env steps and at the end; independent: every 512 "
+        "checked), hybrid: every 4,096 env steps and at the end; independent: every 512 "
         "env steps and at the end; mappo: only at the end."
     ) in report
 
@@ -280,16 +364,17 @@ def test_load_policy_replays_the_final_evaluation_exactly(tmp_path, method):
     result = algorithm.train(config)
     source = find_run(result.run_dir)
     assert (source.method, source.env_id) == (method, "harvest-v0")
-    # the final evaluation sampled with the eval seed (learners) or the run seed (references)
-    seed = config.seed if method in ("random", "heuristic") else config.eval_seed
+    # the held-out final evaluation sampled with its map seed (learners) or the run seed
+    # (references)
+    seed = config.seed if method in ("random", "heuristic") else config.final_map_seed
     target = result.run_dir if source.checkpoint is None else source.checkpoint
     again = evaluate(
         lambda world: load_policy(target, world, seed=seed),
         config.env_id,
         config.env_kwargs,
-        num_envs=config.eval_envs,
+        num_envs=config.eval_episodes,
         max_cycles=config.eval_horizon,
-        seed=config.eval_seed,
+        seed=config.final_map_seed,
     )
     final = result.summary["final_eval"]
     assert again.episode_lengths == final["episode_lengths"]
@@ -416,6 +501,7 @@ def test_the_command_evaluates_every_4096_env_steps_unless_told_otherwise(tmp_pa
         return comparison_from_args(args)
 
     assert parse().eval_interval == 4096
+    assert parse().seeds == (1, 2, 3, 4, 5) and parse("--quick").seeds == (1,)
     assert parse("--eval-interval", "8k").eval_interval == 8000
     told = parse("--config", "eval_every=2")
     assert told.eval_interval is None
@@ -437,16 +523,17 @@ def test_the_quick_preset_and_the_paper_suite_make_valid_configs(tmp_path):
         config=quick.config,
     )
     cmp.check()
-    assert {s.method for s in cmp.runs()} == set(METHODS)
+    # every method of the base [train] install; those of an extra (rllib-ppo) only when asked
+    assert {s.method for s in cmp.runs()} == {m for m, spec in METHODS.items() if not spec.extra}
     suite = SUITES["paper"]
     paper = comparison(tmp_path, (), suite="paper", seeds=(1, 2, 3))
     paper.check()  # every variant is a valid HybridConfig
     specs = paper.runs()
     assert len(specs) == 3 * len(suite.variants)
-    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {})
+    assert specs[0] == RunSpec("hybrid-separate", "hybrid", 1, {"truncation": "terminal"})
     used = {row.variant for table in suite.tables for row in table.rows}
     assert used == set(suite.variants)  # every row has its variant, every variant a row
-    assert len(suite.tables) == 10
+    assert len(suite.tables) == 13  # 10 of §3.5-3.6, 3 of §3.7
 
 
 def test_the_spawnzoo_command_table_stays_free_of_torch_until_a_command_runs():
@@ -488,3 +575,47 @@ def test_env_specs_steer_the_report_and_the_evaluation_opponent(tmp_path):
     assert best_run(runs, ranking_keys("skirmish-v0")).label == "b"
     with pytest.raises(ValueError, match="eval_opponent 'boss'"):
         EnvSpec("x-v0", "m:a", "m:b", "m:c", eval_opponent="boss")
+
+
+# ---------------------------------------------------------------------- generalisation
+def test_eval_on_targets_parse_and_bad_ones_fail_before_anything_runs(tmp_path):
+    assert parse_target("harvest-v0", "small+players=2+factories_per_player=1") == (
+        "small",
+        {"players": 2, "factories_per_player": 1},
+    )
+    assert parse_targets("harvest-v0", "tiny, paper") == ("tiny", "paper")
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        comparison(tmp_path, ("random",), eval_on=("huge",))
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        parse_target("harvest-v0", "small+players")
+    with pytest.raises(ValueError, match="twice"):
+        parse_targets("harvest-v0", "tiny,tiny")
+
+
+def test_eval_on_evaluates_every_run_and_the_report_has_a_row_per_method(tmp_path):
+    cmp = comparison(tmp_path / "cmp", ("random", "hybrid"), eval_on=("tiny+players=2",))
+    assert cmp.to_dict()["eval_on"] == ["tiny+players=2"]
+    runner.run_comparison(cmp, jobs=1, display=False, poll_seconds=0.1)
+    atomic_write_json(cmp.out / "compare.json", cmp.to_dict())
+    run_dirs = [cmp.run_dir(s) for s in cmp.runs()]
+    written = evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on, jobs=2)
+    assert [p.name for p in written] == [
+        "harvest-v0__random__1__tiny-players=2.json",
+        "harvest-v0__hybrid__1__tiny-players=2.json",
+    ]
+    assert evaluate_targets(cmp.out, run_dirs, "harvest-v0", cmp.eval_on) == []  # kept
+    result = json.loads(written[1].read_text())
+    assert result["evaluated_on"] == {
+        "env_id": "harvest-v0",
+        "preset": "tiny",
+        "env_settings": {"players": 2},
+    }
+    ice = result["episodes_detail"]["player_metrics"]["ice_transferred"]
+    assert len(ice) == 2 * SHARED["eval_episodes"]  # both players of every episode
+    report = build_report(cmp.out, gif=False, reps=REPS).read_text()
+    table = report.split("### harvest-v0: ice transferred")[1].split("###")[0]
+    assert "| method | tiny (trained) | tiny+players=2 |" in table
+    for label in ("random", "hybrid"):
+        assert f"\n| {label} | " in table
+    mean = float(np.mean(ice))
+    assert f"; {fmt(mean)} |" in table  # the hybrid's cell ends with its mean

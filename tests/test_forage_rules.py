@@ -134,8 +134,10 @@ def test_an_agent_that_moved_eats_at_its_new_cell():
 # -------------------------------------------------------------------------- regrowth
 def test_fertile_cells_regrow_to_capacity_and_barren_cells_stay_empty():
     world = blank_world(food_regrow=0.5)
+    world.place_agent(0, 0, (7, 7), energy=20.0)  # on a barren cell: the episode goes on
     put_food(world, (0, 0), 0.0)
     put_food(world, (0, 1), 9.8)
+    world.refresh()
     for t in range(1, 5):
         step(world)
         assert world.food[0, 0] == pytest.approx(0.5 * t)

@@ -31,7 +31,7 @@ QUICK = dict(
     total_timesteps=32,
     num_minibatches=2,
     update_epochs=1,
-    eval_envs=2,
+    eval_episodes=2,
     eval_max_cycles=10,
     progress=False,
     seed=5,
@@ -80,7 +80,7 @@ def test_every_method_trains_and_writes_a_run_on_a_non_harvest_env(method, env_i
     assert set(M.GENERIC_EVAL_KEYS) | {"eval/food_eaten", "eval/avg_population"} <= set(final)
     assert not any("ice" in key or "factor" in key for key in final)
     returns = summary["final_eval"]["player_metrics"]["episode_return"]
-    assert len(returns) == QUICK["eval_envs"] * players
+    assert len(returns) == QUICK["eval_episodes"] * players
     assert (M.EVAL_WIN in final) == (env_id == NESTS)
     rows = metric_rows(result.run_dir)
     if method == "random":
@@ -198,7 +198,7 @@ def test_training_is_self_play_and_evaluation_is_against_the_opponent(method, tm
     final_eval = summary["final_eval"]
     assert final_eval["opponent"] == "heuristic" and final_eval["learner_players"] == [0]
     wins = final_eval["player_metrics"]["win"]
-    assert len(wins) == 2 * QUICK["eval_envs"]  # both players are recorded
+    assert len(wins) == 2 * QUICK["eval_episodes"]  # both players are recorded
     assert summary["final_metrics"][M.EVAL_WIN] == pytest.approx(np.mean(wins[::2]))
     assert "eval/win" in format_summary(summary)  # what `spawnzoo train` prints
 

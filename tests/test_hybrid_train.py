@@ -25,7 +25,7 @@ def test_a_run_writes_its_directory_and_summary(tmp_path):
     result = train(tiny_config(tmp_path, run_name="a"))
     run = result.run_dir
     assert (run / "config.json").exists() and (run / "summary.json").exists()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]
@@ -79,11 +79,17 @@ def test_checkpoint_reloads_to_identical_actions(tmp_path):
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
     first = train(tiny_config(tmp_path, run_name="r"))
     rows_before = metric_rows(first.run_dir)
+    # a finished run is never resumed (test_resume.py); without its summary it continues
+    (first.run_dir / "summary.json").unlink()
     again = train(tiny_config(tmp_path, run_name="r", total_timesteps=96, resume=True))
     rows = metric_rows(again.run_dir)
     assert [r["charts/iteration"] for r in rows] == [1, 2, 3]
     assert rows[:2] == rows_before  # nothing finished was redone
-    assert json.loads((again.run_dir / "summary.json").read_text())["env_steps"] == 96
+    summary = json.loads((again.run_dir / "summary.json").read_text())
+    assert summary["env_steps"] == 96
+    # the training worlds were reset anew at the resumption: the summary says where
+    assert first.summary["resumed_from"] == []
+    assert summary["resumed_from"] == [{"cycle": 2, "env_steps": 64}]
     assert RunDir.open(again.run_dir).latest_checkpoint().name == "cycle_0003.pt"
 
 
@@ -123,7 +129,7 @@ def test_two_player_self_play_trains_one_model_for_both(tmp_path):
 
 def test_spawnzoo_train_hybrid_cli(tmp_path, capsys):
     argv = ["train", "hybrid", "--preset", "tiny", "--total-timesteps", "32", "--num-envs", "2"]
-    argv += ["--num-steps", "16", "--eval-envs", "2", "--eval-max-cycles", "8", "--no-progress"]
+    argv += ["--num-steps", "16", "--eval-episodes", "2", "--eval-max-cycles", "8", "--no-progress"]
     argv += ["--run-root", str(tmp_path), "--run-name", "cli", "--update-epochs", "1"]
     assert cli_main(argv) == 0
     out = capsys.readouterr().out

@@ -15,7 +15,7 @@ import torch
 from spawnzoo import cli
 from spawnzoo.baselines.common import metrics as M
 from spawnzoo.baselines.common.config import config_from_cli, field_docs
-from spawnzoo.baselines.common.runs import RunDir
+from spawnzoo.baselines.common.runs import RunDir, RunFinishedError
 from spawnzoo.baselines.independent.config import IndependentConfig
 from spawnzoo.baselines.independent.train import (
     IndependentAgent,
@@ -35,7 +35,7 @@ QUICK = dict(
     total_timesteps=64,
     num_minibatches=2,
     update_epochs=1,
-    eval_envs=2,
+    eval_episodes=2,
     eval_max_cycles=16,
     net_arch=(16,),
     progress=False,
@@ -158,7 +158,7 @@ def test_checkpoint_reloads_into_identical_actions(quick_run):
         SlotVecEnv(make_batched("harvest-v0", num_envs=2, preset="tiny")),
     )
     fresh.policy.load_state_dict(ckpt["model"])
-    after = evaluate_model(config, fresh)  # the final evaluation, replayed by the reloaded net
+    after = evaluate_model(config, fresh, final=True)  # the held-out one, by the reloaded net
     assert after.to_dict()["player_metrics"] == result.summary["final_eval"]["player_metrics"]
     assert after.episode_lengths == result.summary["final_eval"]["episode_lengths"]
     world = make_batched("harvest-v0", num_envs=2, preset="tiny", auto_reset=False)
@@ -177,7 +177,9 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
     for a, b in zip(rows_a, rows_b):
         for key in set(a) - TIMING - {M.CHARTS_ROLLOUT_SECONDS, M.CHARTS_UPDATE_SECONDS}:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), key
-    # the same run, asked for one more cycle, continues from its checkpoint of cycle 2
+    # the same run, asked for one more cycle after losing its summary, continues from its
+    # checkpoint of cycle 2 (a finished run is never resumed: test_resume.py)
+    (again.run_dir / "summary.json").unlink()
     longer = IndependentConfig(
         **{**QUICK, "total_timesteps": 96},
         run_root=str(tmp_path),
@@ -190,7 +192,9 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
     assert [r[M.CHARTS_ITERATION] for r in run.read_metrics()] == [1, 2, 3]
     assert len(run.read_config()["resumed"]) == 1
     assert resumed.summary["env_steps"] == 96
-    # resuming a finished run trains nothing, evaluates nothing and keeps its final evaluation
+    # killed after its last checkpoint: resuming trains nothing, evaluates nothing and keeps
+    # its final evaluation
+    (run.path / "summary.json").unlink()
     done = train(longer)
     assert [r["env_steps"] for r in run.read_metrics()] == [32, 64, 96]
     assert (
@@ -198,6 +202,8 @@ def test_same_seed_same_metrics_and_resume_continues(quick_run, tmp_path):
         == (resumed.summary["final_eval"]["player_metrics"])
     )
     assert done.summary["final_metrics"] == resumed.summary["final_metrics"]
+    with pytest.raises(RunFinishedError):
+        train(longer)
 
 
 def test_zero_timesteps_only_evaluates(tmp_path):
@@ -213,7 +219,7 @@ def test_spawnzoo_train_independent_from_the_registry(tmp_path, monkeypatch, cap
     monkeypatch.setitem(cli.COMMANDS, "train", "spawnzoo.cli.train:add_train_command")
     argv = ["train", "independent", "--preset", "tiny", "--total-timesteps", "32"]
     argv += ["--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2"]
-    argv += ["--update-epochs", "1", "--eval-envs", "2", "--eval-max-cycles", "8"]
+    argv += ["--update-epochs", "1", "--eval-episodes", "2", "--eval-max-cycles", "8"]
     argv += ["--net-arch", "8", "--run-root", str(tmp_path), "--no-progress"]
     argv += ["--set", "players=2"]
     assert cli.main(argv) == 0

@@ -102,9 +102,12 @@ def test_window_gather_kernel_equals_reference(env_id, settings, radius):
 
 #: few robot slots: building is masked by full slots, not only by names or metal
 FULL_SLOTS = {**CASES[0][1], "map_size": 32, "robot_slots_per_player": 12}
+#: the paper's masks (no moves onto own robots or factory centres, transfers into factories
+#: only, factories that can build a heavy may not idle) and its one-mover-per-tile rule
+PAPER_MASKS = {**CASES[0][1], "action_masks": "paper"}
 
 
-@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS])
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS, PAPER_MASKS])
 def test_harvest_mask_kernel_equals_reference(settings):
     checked = 0
     for core, _ in _random_states("harvest-v0", settings, 120, seed=7):
@@ -165,10 +168,11 @@ def test_harvest_planes_kernel_equals_reference(settings):
 def _harvest_state(core) -> list[np.ndarray]:
     names = ("alive", "kind", "owner", "cell", "serial", "power", "cargo_ice", "cargo_ore")
     names += ("water", "metal", "rubble", "robot_map", "factory_map", "t", "next_serial")
+    names += ("born", "next_born")
     return [getattr(core, n).copy() for n in names] + [m.copy() for m in core.metrics.values()]
 
 
-@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS])
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS, PAPER_MASKS])
 def test_harvest_step_with_kernels_equals_the_numpy_step(settings, monkeypatch):
     """Two copies of the same worlds, one stepped with every kernel, one with none (the numpy
     references), agree on every state array and every returned array after every step."""

@@ -27,6 +27,12 @@ from spawnzoo.baselines.common.config import (
 )
 from spawnzoo.baselines.common.evaluation import EvalResult, MilestoneTracker, evaluate
 from spawnzoo.baselines.common.progress import progress_bar
+from spawnzoo.baselines.common.protocol import (
+    eval_map_seed,
+    final_map_seed,
+    first_crossing,
+    sustained_milestone,
+)
 from spawnzoo.baselines.common.runs import RunDir, RunResult, atomic_write_json
 from spawnzoo.baselines.registry import METHODS, make_algorithm
 from spawnzoo.envs import make_policy
@@ -153,16 +159,37 @@ def test_full_length_fraction_on_a_hand_made_case():
 
 
 # ---------------------------------------------------------------------- milestones
-def test_milestones_are_the_first_evaluation_reaching_each_share():
+def test_milestones_are_sustained_and_first_crossings_are_kept():
     t = MilestoneTracker()
     assert t.update(4096, 1 / 12) == []  # 8% < 10%
     assert t.update(8192, 2 / 12) == [0.10]
     assert t.update(12288, 11 / 12) == []  # 92% < 95%
-    assert t.update(16384, 0.0) == []  # a dip does not undo the 10% milestone
-    assert t.update(20480, 19 / 20) == [0.95]  # exactly 95% counts
+    assert t.update(16384, 0.0) == []  # a dip clears the 10% milestone ...
+    assert t.milestone(0.10) is None
+    assert t.update(20480, 19 / 20) == [0.10, 0.95]  # ... until back up; exactly 95% counts
     assert t.update(24576, 1.0) == []
-    assert t.milestones() == {"full_length_10pct": 8192, "full_length_95pct": 20480}
-    assert t.first(0.10) == 8192
+    assert t.milestones() == {"full_length_10pct": 20480, "full_length_95pct": 20480}
+    assert t.first_crossings() == {"full_length_10pct": 8192, "full_length_95pct": 20480}
+
+
+def test_sustained_milestone_and_first_crossing_on_hand_made_curves():
+    steps = [1, 2, 3, 4, 5]
+    assert sustained_milestone(steps, [0.2, 0.0, 0.3, 0.5, 0.1], 0.1) == 3
+    assert first_crossing(steps, [0.2, 0.0, 0.3, 0.5, 0.1], 0.1) == 1
+    assert sustained_milestone(steps, [1.0, 1.0, 1.0, 1.0, 0.9], 0.95) is None  # the end dips
+    assert sustained_milestone(steps, [0.0] * 5, 0.1) is None
+    assert sustained_milestone(steps, [31 / 32] * 5, 0.95) == 1  # 31 of 32 is 96.9%
+    assert sustained_milestone([], [], 0.1) is None
+    t = MilestoneTracker()  # the tracker agrees with the function on any curve
+    fractions = [0.3, 0.05, 0.96, 0.2, 1.0]
+    for s, f in zip(steps, fractions):
+        t.update(s, f)
+    assert t.milestones() == {
+        "full_length_10pct": sustained_milestone(steps, fractions, 0.1),
+        "full_length_95pct": sustained_milestone(steps, fractions, 0.95),
+    }
+    with pytest.raises(ValueError, match="steps for"):
+        sustained_milestone([1], [], 0.1)
 
 
 def test_milestones_never_reached_are_none_and_state_round_trips():
@@ -357,6 +384,7 @@ def test_resume_finds_the_latest_checkpoint_and_drops_later_rows(tmp_path):
     run.log(1100, {M.LOSSES_VALUE: 11.0})  # logged, then the process died before its checkpoint
     (run.checkpoint_dir / ".cycle_0011.pt.abc.tmp").write_bytes(b"half")  # a dead write
     assert run.latest_checkpoint().name == "cycle_0010.pt"  # numeric, not text order
+    run.close()  # the process "died": its lock is given back
 
     again = RunDir.for_config(PPOConfig(**{**vars(config), "resume": True}), method="hybrid")
     assert again.path == run.path
@@ -399,7 +427,7 @@ def test_ppo_config_derived_values():
     assert c.env_kwargs == {"preset": "small"}
     bare = PPOConfig(preset=None, env_settings={"map_size": 16}, eval_max_cycles=64)
     assert bare.env_kwargs == {"map_size": 16} and bare.eval_horizon == 64
-    assert PPOConfig(preset="tiny", eval_envs=3, eval_seed=7).eval_kwargs == {
+    assert PPOConfig(preset="tiny", eval_episodes=3, eval_seed=7).eval_kwargs == {
         "env_id": "harvest-v0",
         "settings": {"preset": "tiny"},
         "num_envs": 3,
@@ -407,6 +435,10 @@ def test_ppo_config_derived_values():
         "seed": 7,
         "opponent": None,
     }
+    derived = PPOConfig(preset="tiny", seed=3)
+    assert derived.eval_kwargs["num_envs"] == 32  # the protocol's default
+    assert derived.eval_kwargs["seed"] == eval_map_seed(3) != eval_map_seed(4)
+    assert derived.final_eval_kwargs == {**derived.eval_kwargs, "seed": final_map_seed(3)}
     e = PPOConfig(total_timesteps=5 * 4096, eval_every=2, checkpoint_every=0)
     assert [i for i in range(1, 6) if e.should_evaluate(i)] == [2, 4, 5]
     assert [i for i in range(1, 6) if e.should_checkpoint(i)] == [5]
@@ -571,8 +603,11 @@ def test_spawnzoo_train_reference_writes_a_run_dir(tmp_path, monkeypatch, capsys
     final = summary["final_metrics"]
     for key in M.EVAL_KEYS:
         assert key in final
-    assert final[M.EVAL_EPISODES] == 12 and final[M.EVAL_EPISODE_LENGTH] == 128
-    assert len(summary["final_eval"]["player_metrics"]["ice_transferred"]) == 24
+    assert final[M.EVAL_EPISODES] == 32 and final[M.EVAL_EPISODE_LENGTH] == 128
+    assert len(summary["final_eval"]["player_metrics"]["ice_transferred"]) == 64
+    protocol = summary["protocol"]  # the final numbers come from the held-out maps
+    assert protocol["final_map_seed"] == final_map_seed(2) != protocol["eval_map_seed"]
+    assert protocol["milestones"] == "sustained" and summary["resumed_from"] == []
     assert set(summary["milestones"]) == {"full_length_10pct", "full_length_95pct"}
     assert summary["final_eval"]["max_cycles"] == 128  # the tiny preset's eval length
     assert [r["env_steps"] for r in run.read_metrics()] == [0]

@@ -49,7 +49,7 @@ def test_method_trains_and_evaluates_on_env(method, env_id, tmp_path):
 
 def test_skirmish_heuristic_beats_random_as_the_evaluation_opponent(tmp_path):
     """The win rate vs the scripted opponent is player 0's: random loses, heuristic mirrors."""
-    common = dict(eval_opponent="heuristic", eval_envs=4, eval_max_cycles=200)
+    common = dict(eval_opponent="heuristic", eval_episodes=4, eval_max_cycles=200)
     loser = make_algorithm("random").train(config("random", "skirmish-v0", tmp_path, **common))
     assert loser.summary["final_metrics"][M.EVAL_WIN] == 0.0
     hybrid = make_algorithm("hybrid").train(config("hybrid", "skirmish-v0", tmp_path, **common))

@@ -52,6 +52,7 @@ def test_table_and_pooled_milestones_from_finished_runs(script, tmp_path, capsys
     fake_run(root, "trajsep__small__global__s2", 2, [0.0, 0.0, 0.0, 0.0], 10.0)
     out = tmp_path / "table.md"
     argv = ["--groupings", "entity", "global", "--seeds", "1", "2", "--run-root", str(root)]
+    argv += ["--reps", "200"]
     assert script.main([*argv, "--out", str(out)]) == 0
     text = out.read_text()
     assert text == capsys.readouterr().out
@@ -62,3 +63,10 @@ def test_table_and_pooled_milestones_from_finished_runs(script, tmp_path, capsys
         "global trajectory 10% at 16,384, 95% never within the budget." in text
     )
     assert "The global trajectory reaches 10% 2.0x later." in text
+    # per seed: entity 10% at 8,192 and 12,288; global at 16,384 and never (the budget,
+    # 102,400): (16,384 + 102,400) / (8,192 + 12,288) = 5.8, a lower bound
+    factors = "by (mean env steps of the global seeds over the separated ones, 95% CI): "
+    assert factors + "10%: ≥ 5.8 [" in text
+    # 95%: global never (2 x the budget) over entity's 12,288 and never: 1.8, both censored
+    assert "95%: ~ 1.8 [" in text
+    assert "| 12,288, – | 200 [" in text  # the ice IQM [95% CI] of the separated runs

@@ -23,9 +23,11 @@ other player; the per-player means then cover player 0 alone, so on skirmish ``e
 the learner's win rate against that opponent. The opponent's own numbers stay in
 ``EvalResult.player_metrics`` (every player) and in ``to_dict()``.
 
-``MilestoneTracker`` turns the full-length fractions of successive evaluations into the paper's
-milestones: the first evaluated env-step count at which >= 10% (>= 95%) of the evaluation
-episodes were full length.
+``MilestoneTracker`` turns the full-length fractions of successive evaluations into the
+protocol's milestones: the first evaluated env-step count from which >= 10% (>= 95%) of the
+evaluation episodes stay full length (sustained; the first crossing is kept too). Which maps an
+evaluation plays (derived from the run's seed, disjoint from training, a held-out final set) is
+``protocol.py``'s business; ``PPOConfig.eval_kwargs`` and ``final_eval_kwargs`` put it together.
 
     result = evaluate(lambda world: make_policy("harvest-v0", "heuristic", world, seed=0),
                       "harvest-v0", {"preset": "tiny"}, max_cycles=128, seed=420)
@@ -62,9 +64,7 @@ from .metrics import (
     milestone_key,
     std_key,
 )
-
-#: slack for comparing a fraction of episodes with a threshold (``19 / 20 >= 0.95``)
-_EPS = 1e-9
+from .protocol import DEFAULT_EVAL_EPISODES, FRACTION_EPS
 
 
 @dataclass
@@ -263,7 +263,7 @@ def evaluate(
     env_id: str,
     settings: Mapping[str, Any],
     *,
-    num_envs: int = 12,
+    num_envs: int = DEFAULT_EVAL_EPISODES,
     max_cycles: int,
     seed: int,
     opponent: str | None = None,
@@ -272,7 +272,7 @@ def evaluate(
 
     The worlds are built without automatic reset and reset with ``seed`` (world ``i`` draws
     from stream ``i`` of that seed), so a fixed ``seed`` plays the same maps at every
-    evaluation of a run. A world whose episode ended keeps receiving no-op actions (action 0)
+    evaluation of a run. A world whose episode ended waits, unchanged (``auto_reset=False``),
     until every world has ended. The policy runs under ``torch.no_grad()``; putting a network
     in eval mode (batch norm!) and back is the caller's business, e.g. in ``make_policy``.
 
@@ -282,7 +282,7 @@ def evaluate(
         env_id: registered env id, e.g. ``"harvest-v0"``.
         settings: env settings as for ``make_batched`` (``preset=`` and overrides). A
             ``max_cycles`` entry (the training limit) is replaced by ``max_cycles``.
-        num_envs: ``E``, worlds (= episodes) to play; the paper uses 12.
+        num_envs: ``E``, worlds (= episodes) to play; the paper uses 12, the protocol 32.
         max_cycles: the evaluation time limit (the preset's ``eval_max_cycles``).
         seed: reset seed of the evaluation worlds (and of the opponent's generator).
         opponent: ``None`` (self-play: the policy plays every player) or a policy name of
@@ -330,7 +330,7 @@ def evaluate(
             returns += np.where(finished[:, None], 0.0, step_return)
             if batch.final is not None:
                 for i, metrics in zip(batch.final.env_index.tolist(), batch.final.metrics):
-                    if not finished[i]:  # a finished world reports again each step: skip
+                    if not finished[i]:  # (a world reports its end once)
                         finished[i] = True
                         episodes[i] = _with_returns(metrics, returns[i], env_id)
                         time_limit[i] = bool(batch.truncated[i].any())
@@ -348,6 +348,28 @@ def evaluate(
         wall_clock_s=time.perf_counter() - start,
         opponent=opponent,
     )
+
+
+def protocol_record(config: Any, tracker: MilestoneTracker | None = None) -> dict[str, Any]:
+    """What ``summary.json`` records about how a run was evaluated (``"protocol"``): episode
+    count and length, the two map seeds, and the milestone definition (with the first
+    crossings when ``tracker`` is given).
+
+    Args:
+        config: the run's ``PPOConfig``.
+        tracker: the run's milestones.
+    """
+    record: dict[str, Any] = {
+        "eval_episodes": config.eval_episodes,
+        "eval_max_cycles": config.eval_horizon,
+        "eval_map_seed": config.eval_map_seed,
+        "final_map_seed": config.final_map_seed,
+        "final": "held-out",
+        "milestones": "sustained",
+    }
+    if tracker is not None:
+        record["first_crossings"] = tracker.first_crossings()
+    return record
 
 
 def policy_names(env_id: str) -> list[str]:
@@ -397,20 +419,24 @@ def _with_returns(metrics: Mapping[str, Any], returns: np.ndarray, env_id: str) 
 
 
 class MilestoneTracker:
-    """The first evaluated env-step count at which a share of episodes was full length.
+    """The protocol's milestones, fed one evaluation at a time (``protocol.py``).
 
-    Feed it every evaluation in order; a threshold counts as reached at the first evaluation
-    whose full-length fraction is at least the threshold (later dips do not undo it).
+    A threshold's milestone is **sustained**: the first evaluated env-step count from which the
+    full-length fraction stayed at or above the threshold in every evaluation since; a dip below
+    it clears the milestone until the fraction is back up. The first crossing (the paper's
+    definition, later dips ignored) is kept too (``first_crossings``).
 
     Args:
         thresholds: fractions in ``(0, 1]``; the paper's 10% and 95% by default.
 
     Example:
         >>> tracker = MilestoneTracker()
-        >>> tracker.update(4096, 0.0), tracker.update(8192, 2 / 12), tracker.update(12288, 1.0)
-        ([], [0.1], [0.95])
+        >>> tracker.update(4096, 2 / 12), tracker.update(8192, 0.0), tracker.update(12288, 1.0)
+        ([0.1], [], [0.1, 0.95])
         >>> tracker.milestones()
-        {'full_length_10pct': 8192, 'full_length_95pct': 12288}
+        {'full_length_10pct': 12288, 'full_length_95pct': 12288}
+        >>> tracker.first_crossings()
+        {'full_length_10pct': 4096, 'full_length_95pct': 12288}
     """
 
     def __init__(self, thresholds: Sequence[float] = MILESTONE_THRESHOLDS):
@@ -419,6 +445,7 @@ class MilestoneTracker:
             raise ValueError(f"thresholds must be fractions in (0, 1], got {list(thresholds)}")
         self.thresholds = tuple(sorted(thresholds))
         self.reached: dict[float, int | None] = dict.fromkeys(self.thresholds)
+        self.crossed: dict[float, int | None] = dict.fromkeys(self.thresholds)
         self.last_env_steps: int | None = None
 
     def update(self, env_steps: int, full_length_fraction: float) -> list[float]:
@@ -429,7 +456,8 @@ class MilestoneTracker:
             full_length_fraction: its ``EvalResult.full_length_fraction``.
 
         Returns:
-            The thresholds reached for the first time at this evaluation.
+            The thresholds whose sustained milestone starts at this evaluation (reached now,
+            below at the evaluation before).
 
         Raises:
             ValueError: ``env_steps`` went backwards, or the fraction is not in ``[0, 1]``.
@@ -441,28 +469,36 @@ class MilestoneTracker:
         if not 0.0 <= full_length_fraction <= 1.0:
             raise ValueError(f"full_length_fraction must be in [0, 1], got {full_length_fraction}")
         self.last_env_steps = int(env_steps)
-        new = [
-            t
-            for t in self.thresholds
-            if self.reached[t] is None and full_length_fraction >= t - _EPS
-        ]
-        for t in new:
-            self.reached[t] = int(env_steps)
+        new = []
+        for t in self.thresholds:
+            if full_length_fraction >= t - FRACTION_EPS:
+                if self.reached[t] is None:
+                    self.reached[t] = int(env_steps)
+                    new.append(t)
+                if self.crossed[t] is None:
+                    self.crossed[t] = int(env_steps)
+            else:
+                self.reached[t] = None
         return new
 
-    def first(self, threshold: float) -> int | None:
-        """Env steps at which ``threshold`` was first reached; ``None`` if not (yet)."""
+    def milestone(self, threshold: float) -> int | None:
+        """The sustained milestone of ``threshold`` so far; ``None`` if not reached."""
         return self.reached[threshold]
 
     def milestones(self) -> dict[str, int | None]:
-        """``{"full_length_10pct": steps or None, ...}`` for ``summary.json``."""
+        """``{"full_length_10pct": steps or None, ...}`` (sustained) for ``summary.json``."""
         return {milestone_key(t): v for t, v in self.reached.items()}
+
+    def first_crossings(self) -> dict[str, int | None]:
+        """Like ``milestones`` with the first crossing of each threshold (dips ignored)."""
+        return {milestone_key(t): v for t, v in self.crossed.items()}
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data to store in a checkpoint."""
         return {
             "thresholds": list(self.thresholds),
             "reached": [self.reached[t] for t in self.thresholds],
+            "crossed": [self.crossed[t] for t in self.thresholds],
             "last_env_steps": self.last_env_steps,
         }
 
@@ -474,6 +510,8 @@ class MilestoneTracker:
                 f"{list(self.thresholds)}"
             )
         self.reached = dict(zip(self.thresholds, state["reached"]))
+        # checkpoints from before the sustained definition kept first crossings only
+        self.crossed = dict(zip(self.thresholds, state.get("crossed", state["reached"])))
         self.last_env_steps = state["last_env_steps"]
 
 

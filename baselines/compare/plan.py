@@ -3,9 +3,9 @@
 A ``Comparison`` is the whole request (env, methods, seeds, budget, shared settings); its
 ``runs()`` are the ``RunSpec``s, one per (label, seed), and ``config(spec)`` builds each run's
 config dataclass. Every run of a comparison shares the env settings, the budget
-(``total_timesteps``), the evaluation protocol (``eval_envs``, ``eval_max_cycles``,
-``eval_seed``) and the seeds; methods keep their own learning defaults unless ``--config``
-sets a field for all of them.
+(``total_timesteps``), the evaluation protocol (``eval_episodes``, ``eval_max_cycles``; maps
+derived from each run's seed, ``common/protocol.py``) and the seeds; methods keep their own
+learning defaults unless ``--config`` sets a field for all of them.
 
 Each (label, seed) has a stable run directory ``OUT/runs/{env}__{label}__{seed}``: rerunning
 the same command finds it again, skips it when it has a ``summary.json`` and resumes it from
@@ -25,6 +25,7 @@ from typing import Any
 from spawnzoo.envs.core.registry import REGISTRY, load, presets
 
 from ..registry import METHODS
+from .generalise import parse_targets
 from .suite import SUITES
 
 #: run directories of a comparison live in ``OUT/RUNS_DIR``
@@ -35,6 +36,9 @@ PLAN_FILE = "compare.json"
 OWNED_FIELDS = ("env_id", "preset", "env_settings", "seed", "run_root", "run_name", "resume")
 #: config fields that may differ between the run on disk and the rerun of the same command
 VOLATILE_FIELDS = ("progress", "resume", "run_root", "device")
+#: seeds of a comparison unless the command says otherwise: five, so the report's intervals over
+#: seeds mean something (the quick preset runs one, and its report says it shows the pipeline)
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 #: env steps between evaluations (and checkpoints) of every learning run, unless the command
 #: says otherwise: the paper's cycle of 16 worlds x 256 steps
 DEFAULT_EVAL_INTERVAL = 4096
@@ -186,6 +190,8 @@ class Comparison:
             to it, at least one, so methods with different cycle lengths are evaluated equally
             often and their milestones have the same resolution. ``None``: each method's own
             ``eval_every`` (or ``config``'s, which cannot go with an interval).
+        eval_on: generalisation targets (``generalise.parse_target``: ``paper``,
+            ``small+players=2``) every finished run is evaluated on after training.
     """
 
     env_id: str
@@ -200,6 +206,7 @@ class Comparison:
     out: Path
     command: tuple[str, ...] = ()
     eval_interval: int | None = None
+    eval_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.env_id not in REGISTRY:
@@ -233,6 +240,7 @@ class Comparison:
                     "--config eval_every (cycles of each method) and --eval-interval (env "
                     "steps) set the same thing: give one of them"
                 )
+        object.__setattr__(self, "eval_on", parse_targets(self.env_id, self.eval_on))
         owned = sorted(set(self.config) & set(OWNED_FIELDS))
         if owned:
             raise ValueError(
@@ -292,7 +300,10 @@ class Comparison:
         if opponent is not None and "eval_opponent" in names:
             values["eval_opponent"] = opponent  # win rates against the env's scripted opponent
         values.update({k: v for k, v in self.config.items() if k in names})
-        values.update(spec.overrides)
+        overrides = dict(spec.overrides)
+        if "env_settings" in overrides:  # a variant's env settings go over the command's
+            overrides["env_settings"] = {**values["env_settings"], **overrides["env_settings"]}
+        values.update(overrides)
         try:
             config = cls(**values)
             every = self.eval_every(config)
@@ -331,6 +342,7 @@ class Comparison:
             "suite": self.suite,
             "variants": list(self.variants),
             "eval_interval": self.eval_interval,
+            "eval_on": list(self.eval_on),
             "command": list(self.command),
             "runs": [
                 {

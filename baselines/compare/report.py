@@ -3,17 +3,20 @@
 ``build_report(out)`` reads ``OUT/runs/*/{config,summary}.json`` and ``metrics.jsonl`` (and
 ``OUT/compare.json`` for the labels, their order and the command, when it is there) and writes
 
-* ``report.md``: per env, a table of the final evaluation metrics (mean +- std over seeds of
-  each seed's evaluation mean), then the env steps to the 10% / 95% full-length milestones,
+* ``report.md``: per env, the evaluation protocol; every final metric of the held-out
+  evaluation as IQM [95% CI] and mean over all seeds x episodes (``stats.aggregate``: rliable's
+  stratified bootstrap over seeds); the probability that each label beats the reference label
+  and how many times sooner it reaches the 10% / 95% milestones, with intervals; milestones,
   parameter count, wall-clock and training speed; the paper suite's tables in the paper's
-  layout with its numbers beside ours; the exact command;
-* ``plots/{env}__{metric}.png``: learning curves, mean over seeds with a +-1 std band, x = env
-  steps, one line per method;
-* ``{env}__best.gif``: one evaluation episode (evaluation seed, world 0, evaluation length) of
-  the best method's best seed, rendered with its reloaded policy.
+  layout with its numbers beside ours; the generalisation table of ``--eval-on``; the command;
+* ``plots/{env}__{metric}.png``: learning curves, mean over seeds with a 95% bootstrap band,
+  x = env steps, one line per label; ``plots/{env}__profile.png``: the performance profile of
+  the headline metric;
+* ``{env}__best.gif``: one held-out evaluation episode (world 0) of the best label's best seed,
+  rendered with its reloaded policy.
 
 Nothing is recomputed from training: rerunning it (``spawnzoo report OUT``) on the same runs
-gives the same report.
+gives the same report (the bootstrap is seeded).
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from spawnzoo.envs import REGISTRY
 
 from ..common import metrics as M
 from ..common.machine import one_line
+from ..common.protocol import sustained_milestone
 from ..common.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, atomic_write_text
+from . import stats
+from .generalise import read_results
 from .plan import PLAN_FILE, RUNS_DIR
 from .suite import SUITES, PaperTable
 
@@ -152,18 +158,18 @@ def curve(runs: Sequence[Run], key: str) -> tuple[np.ndarray, np.ndarray, np.nda
             if row.get(key) is not None:
                 by_step[int(row["env_steps"])].append(float(row[key]))
     steps = np.array(sorted(by_step), dtype=np.int64)
-    stats = [mean_std(by_step[s]) for s in steps]
-    mean = np.array([m for m, _ in stats], dtype=float)
-    std = np.array([s for _, s in stats], dtype=float)
+    pairs = [mean_std(by_step[s]) for s in steps]
+    mean = np.array([m for m, _ in pairs], dtype=float)
+    std = np.array([s for _, s in pairs], dtype=float)
     return steps, mean, std
 
 
 def pooled_milestone(runs: Sequence[Run], threshold: float) -> int | None:
-    """First evaluated env-step count at which ``threshold`` of all seeds' evaluation episodes
-    together were full length (the paper's milestone over its 3 x 12 episodes)."""
+    """The sustained milestone (``protocol.sustained_milestone``) of all seeds' evaluation
+    episodes together: the first evaluated env-step count from which the full-length fraction of
+    the pooled episodes stays at or above ``threshold`` (the paper pooled its 3 x 12 episodes)."""
     steps, mean, _ = curve(runs, M.EVAL_FULL_LENGTH_FRACTION)
-    reached = np.flatnonzero(mean >= threshold - 1e-9)
-    return int(steps[reached[0]]) if reached.size else None
+    return sustained_milestone(steps.tolist(), mean.tolist(), threshold)
 
 
 def pooled_episodes(runs: Sequence[Run], name: str) -> list[float]:
@@ -179,6 +185,53 @@ def pooled_episodes(runs: Sequence[Run], name: str) -> list[float]:
     return values
 
 
+def episode_values(run: Run, key: str) -> list[float]:
+    """The final (held-out) evaluation's per-episode values of ``key`` for ``run``
+    (``evaluation_values`` of its ``final_eval``); the seed's final mean alone when the summary
+    has no episodes of it."""
+    values = evaluation_values((run.summary or {}).get("final_eval") or {}, key)
+    if values:
+        return values
+    value = run.final(key)
+    return [] if value is None else [value]
+
+
+def evaluation_values(final: dict[str, Any], key: str) -> list[float]:
+    """Per-episode values of ``key`` in an ``EvalResult.to_dict()``: episode lengths, full
+    length as 0/1, the learner's players' values of a per-player metric, or an env-level
+    metric's; ``[]`` when it has none."""
+    name = key.split("/", 1)[-1]
+    if key == M.EVAL_EPISODE_LENGTH and final.get("episode_lengths"):
+        return [float(v) for v in final["episode_lengths"]]
+    if key == M.EVAL_FULL_LENGTH_FRACTION and final.get("full_length"):
+        return [float(v) for v in final["full_length"]]
+    values = (final.get("player_metrics") or {}).get(name)
+    if values:
+        players = int(final.get("num_players") or 1)
+        if final.get("opponent") is not None and players > 1:
+            values = values[::players]  # the learner played player 0 only
+        return [float(v) for v in values]
+    values = (final.get("env_metrics") or {}).get(name)
+    return [float(v) for v in values] if values else []
+
+
+def scores(runs: Sequence[Run], key: str) -> np.ndarray | None:
+    """``[seeds, episodes]`` final scores of ``key`` (``None`` when no run has any)."""
+    per_seed = [v for r in runs if (v := episode_values(r, key))]
+    return stats.score_matrix(per_seed) if per_seed else None
+
+
+def seed_means(runs: Sequence[Run], key: str) -> list[float]:
+    """Each seed's final mean of ``key`` over its held-out episodes."""
+    return [float(np.mean(v)) for r in runs if (v := episode_values(r, key))]
+
+
+def aggregate(runs: Sequence[Run], key: str, reps: int) -> stats.Aggregate | None:
+    """``stats.aggregate`` of ``key`` over the runs' seeds x episodes (``None``: no values)."""
+    matrix = scores(runs, key)
+    return None if matrix is None else stats.aggregate(matrix, reps=reps)
+
+
 # ---------------------------------------------------------------------- formatting
 def fmt(value: float | None, digits: int = 3) -> str:
     """A number for a table: thousands separators for big ones, ``–`` for none."""
@@ -189,12 +242,21 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def fmt_mean_std(values: Sequence[float]) -> str:
-    """``mean ± std`` (``±`` left out for a single value)."""
-    mean, std = mean_std(values)
-    if len(values) < 2:
-        return fmt(mean)
-    return f"{fmt(mean)} ± {fmt(std)}"
+def fmt_interval(interval: stats.Interval | None, digits: int = 3) -> str:
+    """``value [low, high]``; the value alone when the interval is a point (one seed)."""
+    if interval is None or not stats.is_number(interval.value):
+        return "–"
+    if interval.low == interval.high == interval.value:
+        return fmt(interval.value, digits)
+    value, low, high = (fmt(v, digits) for v in interval)
+    return f"{value} [{low}, {high}]"
+
+
+def fmt_aggregate(agg: stats.Aggregate | None) -> str:
+    """A table cell: ``IQM [95% CI]; mean``."""
+    if agg is None:
+        return "–"
+    return f"{fmt_interval(agg.iqm)}; {fmt(agg.mean.value)}"
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
@@ -210,13 +272,20 @@ def _label(key: str) -> str:
 
 
 # ---------------------------------------------------------------------- the report
-def build_report(out: str | os.PathLike, *, gif: bool = True, window_size: int = 360) -> Path:
+def build_report(
+    out: str | os.PathLike,
+    *,
+    gif: bool = True,
+    window_size: int = 360,
+    reps: int = stats.DEFAULT_REPS,
+) -> Path:
     """Write ``OUT/report.md``, its plots and (with ``gif``) the best run's GIF.
 
     Args:
         out: the comparison's output folder.
         gif: render the best method's evaluation episode (needs pygame and imageio).
         window_size: pixels of the GIF's map area.
+        reps: bootstrap replications of every interval.
 
     Returns:
         The path of ``report.md``.
@@ -240,12 +309,27 @@ def build_report(out: str | os.PathLike, *, gif: bool = True, window_size: int =
             f"resume them): {names}",
             "",
         ]
+    suite = plan.get("suite")
+    # the reference of P(improvement) and milestone ratios: a suite's first variant (the
+    # paper's separate trajectories), else the last method listed (hybrid by default)
+    reference = None
+    if suite in SUITES and finished:
+        reference = finished[0].label
     for env_id in dict.fromkeys(r.env_id for r in finished):
         env_runs = [r for r in finished if r.env_id == env_id]
-        parts += env_section(out, env_id, env_runs, gif=gif, window_size=window_size)
-    suite = plan.get("suite")
+        parts += env_section(
+            out,
+            env_id,
+            env_runs,
+            gif=gif,
+            window_size=window_size,
+            reference=reference,
+            reps=reps,
+        )
     if suite in SUITES and finished:
         parts += suite_section(finished, SUITES[suite].tables, SUITES[suite].method)
+    if finished:
+        parts += generalisation_section(out, finished, plan.get("eval_on") or [], reps)
     path = out / REPORT_FILE
     atomic_write_text(path, "\n".join(parts).rstrip() + "\n")
     return path
@@ -298,9 +382,22 @@ def table_keys(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
 
 
 def env_section(
-    out: Path, env_id: str, runs: Sequence[Run], *, gif: bool, window_size: int
+    out: Path,
+    env_id: str,
+    runs: Sequence[Run],
+    *,
+    gif: bool,
+    window_size: int,
+    reference: str | None = None,
+    reps: int = stats.DEFAULT_REPS,
 ) -> list[str]:
-    """The report's part about one env: settings, tables, plots, GIF."""
+    """The report's part about one env: protocol, tables, plots, GIF.
+
+    Args:
+        reference: the label the others are compared with (probability of improvement,
+            milestone ratios); default the last label.
+        reps: bootstrap replications of every interval.
+    """
     groups = _by_label(runs)
     first = runs[0].config
     seeds = sorted({r.seed for r in runs})
@@ -311,35 +408,35 @@ def env_section(
         f"## {env_id}" + (f", preset `{preset}`" if preset else ""),
         "",
         f"Env settings over the preset: `{json.dumps(settings)}`. Budget: {budget:,} env steps "
-        f"per learning run; seeds {', '.join(map(str, seeds))}. Evaluation: "
-        f"{first.get('eval_envs')} episodes of at most {_eval_length(runs[0])} steps, reset "
-        f"seed {first.get('eval_seed')}, {_eval_cadence(groups)}"
-        + (
-            f"; the method plays player 0 against the scripted `{first['eval_opponent']}` "
-            "(evaluation metrics are player 0's)."
-            if first.get("eval_opponent")
-            else "."
-        ),
+        f"per learning run; seeds {', '.join(map(str, seeds))}.",
         "",
     ]
+    lines += protocol_section(runs, groups, reps)
     main, other = table_keys(runs)
+    ranking = ranking_keys(env_id)
     lines += [
-        "### Final evaluation",
+        "### Final evaluation (held-out maps)",
         "",
-        "Mean ± std over seeds of each seed's final evaluation mean.",
+        "Each cell: IQM [95% CI]; mean, over all seeds x held-out episodes of the label (the "
+        "IQM is the mean of the middle 50% of those values; the interval is rliable's "
+        "stratified bootstrap over seeds).",
         "",
     ]
-    header = ["method", "seeds", *(_label(k) for k in main)]
-    rows = [
-        [label, str(len(rs)), *(fmt_mean_std(_finals(rs, k)) for k in main)]
-        for label, rs in groups.items()
-    ]
-    lines += [markdown_table(header, rows, "lr" + "r" * len(main)), ""]
+    header = ["method", "seeds", "episodes", *(_label(k) for k in main)]
+    rows = []
+    for label, rs in groups.items():
+        aggs = [aggregate(rs, k, reps) for k in main]
+        episodes = max((a.episodes for a in aggs if a is not None), default=0)
+        rows.append([label, str(len(rs)), f"{episodes} each", *(fmt_aggregate(a) for a in aggs)])
+    lines += [markdown_table(header, rows, "lrr" + "r" * len(main)), ""]
+    if len(groups) > 1:
+        lines += comparison_section(groups, ranking, reference, reps)
     lines += ["### Learning, size and speed", ""]
     lines += [
-        "Milestones: env steps until 10% / 95% of the evaluation episodes of all seeds together "
-        "ran the full length (first evaluation at or above), with the seeds that reached it on "
-        "their own. Wall-clock and speeds: mean over seeds; agent-steps/s counts live entities "
+        "Milestones: env steps until 10% / 95% of a run's in-training evaluation episodes ran "
+        "the full length and stayed there (sustained); mean over seeds [95% CI], a seed that "
+        "never reached it counted at the budget (then marked ≥), with the seeds that reached "
+        "it. Wall-clock and speeds: mean over seeds; agent-steps/s counts live entities "
         "acting per second of training.",
         "",
     ]
@@ -356,9 +453,8 @@ def env_section(
     rows = []
     for label, rs in groups.items():
         cells = [label]
-        for threshold, key in zip(M.MILESTONE_THRESHOLDS, _MILESTONES):
-            reached = sum(r.summary["milestones"].get(key) is not None for r in rs)
-            cells.append(f"{fmt(pooled_milestone(rs, threshold))} ({reached}/{len(rs)})")
+        for key in _MILESTONES:
+            cells.append(_milestone_cell(rs, key, budget, reps))
         cells += [
             fmt(mean_std([r.summary["parameter_count"] for r in rs])[0]),
             fmt(mean_std([r.summary["env_steps"] for r in rs])[0]),
@@ -369,18 +465,33 @@ def env_section(
         rows.append(cells)
     lines += [markdown_table(header, rows, "lrrrrrrr"), ""]
     if other:
-        lines += ["### Other evaluation metrics", ""]
+        lines += [
+            "### Other evaluation metrics",
+            "",
+            "IQM [95% CI]; mean over seeds x held-out episodes, as above.",
+            "",
+        ]
         header = ["method", *(_label(k) for k in other)]
         rows = [
-            [label, *(fmt_mean_std(_finals(rs, k)) for k in other)] for label, rs in groups.items()
+            [label, *(fmt_aggregate(aggregate(rs, k, reps)) for k in other)]
+            for label, rs in groups.items()
         ]
         lines += [markdown_table(header, rows, "l" + "r" * len(other)), ""]
-    plots = plot_curves(out / PLOTS_DIR, env_id, groups, main)
-    if plots:
-        lines += ["### Learning curves", ""]
+    plots = plot_curves(out / PLOTS_DIR, env_id, groups, main, reps=reps)
+    profile = plot_profile(out / PLOTS_DIR, env_id, groups, ranking[0], reps=reps)
+    if plots or profile:
+        lines += [
+            "### Learning curves and performance profile",
+            "",
+            "Curves: the in-training evaluations, mean over seeds with a 95% bootstrap band "
+            "over seeds (none with one seed). Profile: the fraction of held-out episodes of "
+            f"each label whose {_label(ranking[0])} is above each value, with its 95% band.",
+            "",
+        ]
         lines += [f"![{_label(k)}]({p.relative_to(out).as_posix()})" for k, p in plots.items()]
+        if profile is not None:
+            lines.append(f"![performance profile]({profile.relative_to(out).as_posix()})")
         lines.append("")
-    ranking = ranking_keys(env_id)
     best = best_run(groups, ranking)
     if best is not None:
         lines += ["### Best method", ""]
@@ -396,13 +507,121 @@ def env_section(
                 lines.append(f"(No GIF: {err})")
             else:
                 lines += [
-                    f"Its evaluation episode (world 0 of evaluation seed "
-                    f"{best.config.get('eval_seed')}, {steps} steps):",
+                    f"Its episode on world 0 of its held-out final maps ({steps} steps):",
                     "",
                     f"![{best.label} evaluation episode]({path.name})",
                 ]
         lines.append("")
     return lines
+
+
+def protocol_section(runs: Sequence[Run], groups: dict[str, list[Run]], reps: int) -> list[str]:
+    """The evaluation protocol the runs followed, and what the seed count allows."""
+    first = runs[0].config
+    episodes = first.get("eval_episodes", first.get("eval_envs"))
+    per_label = min(len(rs) for rs in groups.values())
+    lines = [
+        "### Evaluation protocol",
+        "",
+        f"- In training: {episodes} episodes of at most {_eval_length(runs[0])} steps on maps "
+        f"derived from each run's seed (different per seed, never a training map: checked), "
+        f"{_eval_cadence(groups)}. They give the learning curves and the milestones, which are "
+        "sustained: the first evaluation from which the fraction stays at or above the "
+        "threshold.",
+        f"- Final numbers: {episodes} episodes on held-out maps of each run's seed that no "
+        "in-training evaluation played.",
+        f"- Intervals: 95%, rliable's stratified bootstrap over seeds ({reps:,} resamples, "
+        "seeded); see spawnzoo's docs/evaluation.md.",
+    ]
+    if first.get("eval_opponent"):
+        lines.append(
+            f"- The method plays player 0 against the scripted `{first['eval_opponent']}`; "
+            "evaluation metrics are player 0's."
+        )
+    old = [r.path.name for r in runs if "protocol" not in (r.summary or {})]
+    if old:
+        lines.append(
+            f"- **{len(old)} run(s) predate this protocol** (final numbers from the last "
+            "in-training evaluation on shared maps, first-crossing milestones): "
+            + ", ".join(f"`{n}`" for n in old)
+        )
+    resumed = [r.path.name for r in runs if (r.summary or {}).get("resumed_from")]
+    if resumed:
+        lines.append(
+            f"- {len(resumed)} run(s) were resumed from a checkpoint (their training worlds "
+            "were reset anew there; `summary.json` says where): "
+            + ", ".join(f"`{n}`" for n in resumed)
+        )
+    if per_label < 2:
+        lines.append(
+            "- **One seed shows that the pipeline works, not a ranking**: with one seed per "
+            "method there is no interval over seeds and the order can change with the seed. "
+            "Run `--seeds 5` (or more) for a comparison to cite."
+        )
+    elif per_label < 5:
+        lines.append(
+            f"- {per_label} seeds per label: the intervals are wide; 5 or more seeds make a "
+            "comparison to cite."
+        )
+    return [*lines, ""]
+
+
+def comparison_section(
+    groups: dict[str, list[Run]], ranking: Sequence[str], reference: str | None, reps: int
+) -> list[str]:
+    """Each label against the reference: P(improvement) and milestone ratios."""
+    ref = reference if reference in groups else list(groups)[-1]
+    key = ranking[0]
+    budget = max(r.summary["env_steps"] for rs in groups.values() for r in rs)
+    lines = [
+        f"### Against `{ref}`",
+        "",
+        f"P(improvement): the probability that a random seed of the label ends with a higher "
+        f"final mean {_label(key)} than a random seed of `{ref}` (0.5: no difference), "
+        "[95% CI]. Sooner: the mean env steps of "
+        f"`{ref}`'s seeds to the sustained milestone over the label's (2.0: twice as fast), "
+        "[95% CI]. A seed that never got there counts at the budget "
+        f"({budget:,} env steps), so the true ratio is larger (≥: a `{ref}` seed did not get "
+        "there), smaller (≤: a seed of the label did not) or either (~: both).",
+        "",
+    ]
+    ref_means = seed_means(groups[ref], key)
+    rows = []
+    for label, rs in groups.items():
+        if label == ref:
+            continue
+        mine = seed_means(rs, key)
+        poi = None
+        if mine and ref_means:
+            poi = stats.probability_of_improvement(mine, ref_means, reps)
+        cells = [label, fmt_interval(poi, 2)]
+        for mkey in _MILESTONES:
+            ratio = stats.milestone_ratio(
+                [r.summary["milestones"].get(mkey) for r in groups[ref]],
+                [r.summary["milestones"].get(mkey) for r in rs],
+                budget,
+                reps,
+            )
+            if ratio is None:
+                cells.append("–")
+            else:
+                mark = {">=": "≥ ", "<=": "≤ ", "~": "~ "}.get(ratio.bound, "")
+                cells.append(mark + fmt_interval(ratio.interval, 2))
+        rows.append(cells)
+    header = ["method", f"P({_label(key)} better)", "10% sooner by", "95% sooner by"]
+    return [*lines, markdown_table(header, rows, "lrrr"), ""]
+
+
+def _milestone_cell(runs: Sequence[Run], key: str, budget: int, reps: int) -> str:
+    """Mean [95% CI] over seeds of a sustained milestone, unreached seeds at the budget."""
+    values = [r.summary["milestones"].get(key) for r in runs]
+    reached = sum(v is not None for v in values)
+    if not reached:
+        return f"– (0/{len(runs)})"
+    matrix = np.array([[budget if v is None else v] for v in values], dtype=float)
+    mean = stats.aggregate(matrix, reps=reps).mean
+    mark = "≥ " if reached < len(runs) else ""
+    return f"{mark}{fmt_interval(mean)} ({reached}/{len(runs)})"
 
 
 def _finals(runs: Sequence[Run], key: str) -> list[float]:
@@ -461,10 +680,27 @@ def best_run(groups: dict[str, list[Run]], ranking: Sequence[str] = RANKING) -> 
     return max(groups[label], key=lambda r: score(r.final(k) for k in ranking))
 
 
+def seed_curves(runs: Sequence[Run], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(env_steps [K], values [seeds, K])`` of ``key`` at the evaluations every run logged."""
+    per_run = [
+        {int(row["env_steps"]): float(row[key]) for row in r.rows if row.get(key) is not None}
+        for r in runs
+    ]
+    common = sorted(set.intersection(*(set(c) for c in per_run))) if per_run else []
+    values = np.array([[c[s] for s in common] for c in per_run], dtype=float)
+    return np.array(common, dtype=np.int64), values.reshape(len(per_run), len(common))
+
+
 def plot_curves(
-    folder: Path, env_id: str, groups: dict[str, list[Run]], keys: Sequence[str]
+    folder: Path,
+    env_id: str,
+    groups: dict[str, list[Run]],
+    keys: Sequence[str],
+    *,
+    reps: int = stats.DEFAULT_REPS,
 ) -> dict[str, Path]:
-    """One PNG per metric: mean over seeds with a +-1 std band per label, x = env steps.
+    """One PNG per metric: mean over seeds with a 95% bootstrap band over seeds
+    (``stats.curve_band``) per label, x = env steps.
 
     Returns:
         metric key -> PNG path, for the metrics some run logged.
@@ -480,14 +716,19 @@ def plot_curves(
         fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
         drawn = False
         for label, runs in groups.items():
-            steps, mean, std = curve(runs, key)
+            steps, values = seed_curves(runs, key)
             if steps.size == 0:
                 continue
             drawn = True
             style = {"marker": "o", "markersize": 3} if steps.size < 3 else {}
             seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+            if len(runs) > 1:
+                mean, band = stats.curve_band(values, reps)
+            else:
+                mean, band = values[0], None
             (line,) = ax.plot(steps, mean, label=f"{label} ({seeds})", **style)
-            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+            if band is not None:
+                ax.fill_between(steps, band[0], band[1], color=line.get_color(), alpha=0.2)
         if drawn:
             ax.set_xlabel("env steps")
             ax.set_ylabel(_label(key))
@@ -502,9 +743,51 @@ def plot_curves(
     return written
 
 
+def plot_profile(
+    folder: Path,
+    env_id: str,
+    groups: dict[str, list[Run]],
+    key: str,
+    *,
+    reps: int = stats.DEFAULT_REPS,
+) -> Path | None:
+    """The performance profile of ``key`` (``stats.performance_profile``): per label, the
+    fraction of held-out episodes above each value, with its 95% band; ``None`` without
+    values."""
+    matrices = {label: m for label, rs in groups.items() if (m := scores(rs, key)) is not None}
+    if not matrices:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    low = min(float(m.min()) for m in matrices.values())
+    high = max(float(m.max()) for m in matrices.values())
+    taus = np.linspace(low, high if high > low else low + 1.0, 60)
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for label, matrix in matrices.items():
+        profile, band = stats.performance_profile(matrix, taus, reps)
+        (line,) = ax.plot(taus, profile, label=f"{label} ({matrix.shape[0]} seeds)")
+        if matrix.shape[0] > 1:
+            ax.fill_between(taus, band[0], band[1], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(_label(key) + " (held-out episode)")
+    ax.set_ylabel("fraction of episodes above")
+    ax.set_title(f"{env_id}: performance profile of {_label(key)}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    path = folder / f"{env_id}__profile.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
-    """Render world 0 of ``run``'s evaluation (its eval seed and length) with its reloaded
-    policy to ``path``; returns the number of steps played."""
+    """Render world 0 of ``run``'s held-out final evaluation (its final map seed and eval length)
+    with its reloaded policy to ``path``; returns the number of steps played."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # draw off-screen on a headless machine
     from spawnzoo.envs.core.recording import record_video
 
@@ -512,7 +795,7 @@ def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
 
     config = rebuild_config(find_run(run.path), device="cpu")
     settings = {**config.env_settings, "max_cycles": config.eval_horizon}
-    seed = config.eval_seed
+    seed = config.final_map_seed
     episode = record_video(
         config.env_id,
         path,
@@ -523,6 +806,60 @@ def render_episode(run: Run, path: Path, *, window_size: int = 360) -> int:
         **settings,
     )
     return episode.steps
+
+
+# ---------------------------------------------------------------------- generalisation
+def generalisation_section(
+    out: Path, runs: Sequence[Run], targets: Sequence[str], reps: int
+) -> list[str]:
+    """The ``--eval-on`` table: per method, its headline metric and full-length fraction on
+    its own held-out maps and on each target, as IQM [95% CI]; mean over seeds x episodes."""
+    results = read_results(out)
+    targets = list(dict.fromkeys([*targets, *(t for _, t in results)]))
+    if not targets:
+        return []
+    lines = [
+        "## Generalisation",
+        "",
+        "Each method trained on one configuration and evaluated, on the held-out maps of each "
+        "run's seed, on others (`--eval-on`). Each cell: IQM [95% CI]; mean over seeds x "
+        "episodes; “trained” is the configuration it learned on.",
+        "",
+    ]
+    errors = []
+    for env_id in dict.fromkeys(r.env_id for r in runs):
+        groups = _by_label([r for r in runs if r.env_id == env_id])
+        trained = runs[0].config.get("preset")
+        for key in dict.fromkeys((ranking_keys(env_id)[0], M.EVAL_FULL_LENGTH_FRACTION)):
+            header = ["method", f"{trained} (trained)", *targets]
+            rows = []
+            for label, rs in groups.items():
+                cells = [label, fmt_aggregate(aggregate(rs, key, reps))]
+                for target in targets:
+                    per_seed = []
+                    for r in rs:
+                        found = results.get((r.path.name, target))
+                        if found is None:
+                            continue
+                        if "error" in found:
+                            errors.append(f"{label} on {target}: {found['error']}")
+                            continue
+                        values = evaluation_values(found["episodes_detail"], key)
+                        if values:
+                            per_seed.append(values)
+                    cells.append(
+                        fmt_aggregate(stats.aggregate(stats.score_matrix(per_seed), reps=reps))
+                        if per_seed
+                        else "–"
+                    )
+                rows.append(cells)
+            lines += [f"### {env_id}: {_label(key)}", ""]
+            lines += [markdown_table(header, rows, "l" + "r" * (len(header) - 1)), ""]
+    if errors:
+        lines += ["Not evaluated:", ""]
+        lines += [f"- {e}" for e in dict.fromkeys(errors)]
+        lines.append("")
+    return lines
 
 
 # ---------------------------------------------------------------------- suites

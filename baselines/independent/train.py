@@ -34,8 +34,10 @@ from spawnzoo.baselines.common.evaluation import (
     MilestoneTracker,
     check_opponent,
     evaluate,
+    protocol_record,
 )
 from spawnzoo.baselines.common.progress import TrainingProgress, progress_bar
+from spawnzoo.baselines.common.protocol import train_reset_seed
 from spawnzoo.baselines.common.runs import RunDir, RunResult
 from spawnzoo.baselines.common.seeding import seed_everything
 from spawnzoo.baselines.nets.layers import count_parameters
@@ -173,11 +175,15 @@ def load_agent(
     return IndependentAgent(world, model, obs_radius=config.obs_radius, seed=seed, greedy=greedy)
 
 
-def evaluate_model(cfg: IndependentConfig, model: MaskablePPO) -> EvalResult:
-    """The shared evaluation protocol on the current policy."""
+def evaluate_model(
+    cfg: IndependentConfig, model: MaskablePPO, *, final: bool = False
+) -> EvalResult:
+    """The shared evaluation protocol on the current policy: the in-training maps, or with
+    ``final`` the held-out ones."""
+    seed = cfg.final_map_seed if final else cfg.eval_map_seed
     return evaluate(
-        lambda world: IndependentAgent(world, model, obs_radius=cfg.obs_radius, seed=cfg.eval_seed),
-        **cfg.eval_kwargs,
+        lambda world: IndependentAgent(world, model, obs_radius=cfg.obs_radius, seed=seed),
+        **(cfg.final_eval_kwargs if final else cfg.eval_kwargs),
     )
 
 
@@ -305,7 +311,7 @@ def train(config: IndependentConfig) -> RunResult:
         last_eval = ckpt["state"]["final_metrics"], ckpt["state"]["final_eval"]
     rollout = cfg.num_steps * env.num_envs  # SB3 counts sub-env steps
     model.num_timesteps = done_cycles * rollout
-    env.seed(cfg.seed + 7919 * done_cycles)
+    env.seed(train_reset_seed(cfg.seed, done_cycles))
     with progress_bar(
         cfg.num_iterations, enabled=cfg.progress, unit="cycles", start=done_cycles
     ) as bar:
@@ -317,14 +323,17 @@ def train(config: IndependentConfig) -> RunResult:
             model.learn(remaining, callback=callback, log_interval=None, reset_num_timesteps=False)
         if callback.final_eval is None:  # never evaluated: total_timesteps 0 only evaluates
             run.log(callback.env_steps, callback.evaluate(model))
+    final = evaluate_model(cfg, model, final=True)  # the held-out maps: the final numbers
     return run.finish(
         env_steps=callback.env_steps,
         agent_steps=callback.agent_steps,
         parameter_count=count_parameters(model.policy),
-        final_metrics=callback.final_metrics,
+        final_metrics=final.to_metrics(),
         milestones=milestones.milestones(),
-        final_eval=callback.final_eval,
+        final_eval=final.to_dict(),
         extra={
+            "protocol": protocol_record(cfg, milestones),
+            "last_eval_metrics": callback.final_metrics,
             "sb3_sub_envs": env.num_envs,
             "obs_dim": env.obs_dim,
             "eval_opponent": cfg.eval_opponent,

@@ -28,9 +28,16 @@ field              shape / dtype         meaning (after the step, unless said ot
                                          or the episode reached a terminal state)
 ``truncated``      ``[E, S]`` bool       the entity was alive when the episode hit its time
                                          limit; bootstrap its value from ``final``
-``done``           ``[E]`` bool          the world's episode ended this step and the world was
-                                         reset automatically (``auto_reset=True``)
+``done``           ``[E]`` bool          the world's episode ended this step (and, with
+                                         ``auto_reset=True``, the world was reset)
 =================  ====================  ======================================================
+
+**After the end.** With ``auto_reset=False`` a world whose episode ended stays as it ended
+until the next ``reset``: stepping it is a no-op that changes nothing (its arrays, episode
+metrics, time and random stream stay as they were; its row of the ``BatchStep`` repeats its end
+state with zero rewards, no flags, ``done`` False and no ``final``; its actions are ignored).
+The other worlds of the batch step on, so a caller can play every world to its end (the
+evaluation does). ``ended`` says which worlds are over.
 
 ``reward``, ``terminated`` and ``truncated`` describe the transition of the entity that acted;
 ``alive``, ``spawned``, ``kind``, ``owner``, ``cell`` and ``action_mask`` describe the slot after
@@ -371,11 +378,23 @@ class SlotArrayEnv(BatchedEnv):
 
     _seeded: bool = False
     _rngs: list[np.random.Generator]
+    #: ``[E]`` bool: the world's episode ended and it was not reset (``auto_reset=False``)
+    _ended: np.ndarray | None = None
+    #: the ended worlds' rows saved by ``_begin_step`` (``_save_rows``); ``_end_step`` restores
+    _frozen: tuple[np.ndarray, dict[str, Any]] | None = None
 
     @property
     def is_reset(self) -> bool:
         """Whether ``reset`` has been called (stepping or drawing needs a reset world)."""
         return self._seeded
+
+    @property
+    def ended(self) -> np.ndarray:
+        """``[E]`` bool: worlds whose episode ended and that wait for ``reset`` (always False
+        with ``auto_reset=True``); stepping them changes nothing (module docstring)."""
+        if self._ended is None:
+            return np.zeros(self.num_envs, dtype=bool)
+        return self._ended.copy()
 
     def reset(self, seed: int | None = None) -> BatchStep:
         """Reset all worlds; world ``i`` uses ``np.random.SeedSequence(seed).spawn`` stream ``i``.
@@ -398,6 +417,7 @@ class SlotArrayEnv(BatchedEnv):
             self._seeded = True
         for i in range(self.num_envs):
             self._reset_world(i)
+        self._ended = np.zeros(self.num_envs, dtype=bool)
         self._compute_masks()
         zeros = np.zeros((self.num_envs, self.num_slots))
         return self._batch(
@@ -411,7 +431,8 @@ class SlotArrayEnv(BatchedEnv):
 
     def _begin_step(self, actions: Any) -> np.ndarray:
         """What every step starts with: check the world was reset and ``actions`` are valid,
-        and empty the slots whose entity died in the last step.
+        save the state of worlds whose episode ended (``_end_step`` puts it back: stepping them
+        changes nothing), and empty the slots whose entity died in the last step.
 
         Args:
             actions: ``[E, S]`` ints in ``[0, A)``.
@@ -426,6 +447,9 @@ class SlotArrayEnv(BatchedEnv):
         if not self._seeded:
             raise RuntimeError("call reset() before step()")
         a = validate_actions(actions, self.num_envs, self.num_slots, self.num_actions).copy()
+        self._frozen = None
+        if self._ended is not None and self._ended.any():
+            self._frozen = self._save_rows(np.flatnonzero(self._ended))
         empty = ~self.alive
         self.kind[empty] = -1
         self.owner[empty] = -1
@@ -477,6 +501,19 @@ class SlotArrayEnv(BatchedEnv):
                 entities of worlds reset here).
             reward: ``[E, S]`` rewards (returned as float32). illegal: ``[E, S]`` bool.
         """
+        if self._frozen is not None:  # ended worlds: back to their end state, no flags
+            envs, rows = self._frozen
+            self._frozen = None
+            self._restore_rows(envs, rows)
+            flags = StepFlags(
+                **{
+                    name: np.where(_rows_of(envs, value.shape), False, value)
+                    for name, value in vars(flags).items()
+                }
+            )
+            spawned[envs] = False
+            reward[envs] = 0
+            illegal[envs] = False
         final = None
         if flags.done.any():
             final = self._finish(np.flatnonzero(flags.done), spawned)
@@ -519,7 +556,45 @@ class SlotArrayEnv(BatchedEnv):
             for i in envs:
                 self._reset_world(int(i))
             spawned[envs] = self.alive[envs]
+        elif self._ended is not None:
+            self._ended[envs] = True
         return final
+
+    def _save_rows(self, envs: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """Copies of rows ``envs`` (``[D]``) of every array attribute whose first axis is the
+        world axis (also inside dicts, e.g. ``metrics``), and of those worlds' random streams.
+
+        Restoring rows of an array that is not per world (a table whose length happens to be
+        ``E``) is harmless: a step does not change such tables.
+        """
+        e = self.num_envs
+        rows: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == e:
+                rows[name] = value[envs].copy()
+            elif isinstance(value, dict):
+                inner = {
+                    k: v[envs].copy()
+                    for k, v in value.items()
+                    if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == e
+                }
+                if inner:
+                    rows[name] = inner
+        rows["_rngs"] = [self._rngs[int(i)].bit_generator.state for i in envs]
+        return envs, rows
+
+    def _restore_rows(self, envs: np.ndarray, rows: dict[str, Any]) -> None:
+        """Put back what ``_save_rows`` copied."""
+        for name, saved in rows.items():
+            if name == "_rngs":
+                for i, state in zip(envs.tolist(), saved):
+                    self._rngs[i].bit_generator.state = state
+            elif isinstance(saved, dict):
+                target = getattr(self, name)
+                for key, value in saved.items():
+                    target[key][envs] = value
+            else:
+                getattr(self, name)[envs] = saved
 
     def _batch(
         self, *, spawned, reward, terminated, truncated, done, illegal, final=None
@@ -540,6 +615,13 @@ class SlotArrayEnv(BatchedEnv):
             final=final,
             illegal=illegal,
         )
+
+
+def _rows_of(envs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask broadcasting to ``shape`` (``[E]`` or ``[E, S]``) that is True on rows ``envs``."""
+    mask = np.zeros(shape[0], dtype=bool)
+    mask[envs] = True
+    return mask.reshape(-1, *([1] * (len(shape) - 1)))
 
 
 def validate_actions(actions: Any, num_envs: int, num_slots: int, num_actions: int) -> np.ndarray:

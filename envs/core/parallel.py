@@ -288,7 +288,7 @@ class SlotParallelEnv(ParallelEnv):
                 value = int(action)
                 if value != action:
                     raise TypeError
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an infinity
                 raise ValueError(
                     f"action for {agent!r} must be an integer in [0, {n_act}), got {action!r}"
                 ) from None

@@ -44,6 +44,7 @@ def _action_masks_loop(  # pragma: no cover - compiled
     factory_slots,
     robot_slots,
     robot_id_pool,
+    paper,
 ):
     e_n, s_n, a_n = mask.shape
     p_n = next_serial.shape[1]
@@ -76,14 +77,18 @@ def _action_masks_loop(  # pragma: no cover - compiled
                 own_rob[d] = d > 0 and inside and rowner == owner
                 if d > 0:
                     cost = math.floor(move_cost[kd] + rubble_movement_cost[kd] * rubble[e, t])
-                    mask[e, s, _MOVE_N + d - 1] = inside and not enemy_fac and pw >= cost
+                    ok = inside and not enemy_fac and pw >= cost
+                    if paper:  # no move onto an own robot or onto a factory centre
+                        ok = ok and not own_rob[d] and not (fslot >= 0 and cell[e, fslot] == t)
+                    mask[e, s, _MOVE_N + d - 1] = ok
             here = nbr_cell[c, 0]
             here_fac = factory_map[e, here]
             diggable = rubble[e, here] > 0 or ice[e, here] or ore[e, here]
             mask[e, s, _DIG] = diggable and here_fac < 0 and pw >= dig_cost[kd]
             carrying = cargo_ice[e, s] + cargo_ore[e, s] > 0
-            for d in range(5):
-                mask[e, s, _TRANSFER_C + d] = carrying and (own_fac[d] or own_rob[d])
+            for d in range(5):  # the paper's masks: into the own factory only
+                target = own_fac[d] or (own_rob[d] and not paper)
+                mask[e, s, _TRANSFER_C + d] = carrying and target
             mask[e, s, _PICKUP] = (
                 own_fac[0] and pw < battery_capacity[kd] and power[e, here_fac] > 0
             )
@@ -100,6 +105,8 @@ def _action_masks_loop(  # pragma: no cover - compiled
                     and power[e, s] >= power_cost[rk]
                     and next_serial[e, owner, rk] < robot_id_pool
                 )
+            if paper and mask[e, s, _BUILD_LIGHT + 1]:  # one that can build a heavy may not idle
+                mask[e, s, _IDLE] = False
 
 
 def action_masks(world) -> bool:
@@ -139,6 +146,7 @@ def action_masks(world) -> bool:
         world.factory_slots,
         world.robot_slots,
         world.cfg.robot_id_pool,
+        world.cfg.action_masks == "paper",
     )
     return True
 
@@ -172,6 +180,7 @@ def _planes_loop(  # pragma: no cover - compiled
     metal,
     robot_scale,
     factory_scale,
+    water_cost,
 ):
     d_n, p_n, c_n, h, w = out.shape
     s_n = alive.shape[1]
@@ -228,12 +237,14 @@ def _planes_loop(  # pragma: no cover - compiled
                 v2 = min(water[e, s] / factory_scale[2], 1.0) * 2.0 - 1.0
                 v3 = min(cargo_ore[e, s] / factory_scale[3], 1.0) * 2.0 - 1.0
                 v4 = min(metal[e, s] / factory_scale[4], 1.0) * 2.0 - 1.0
+                v5 = min(water_cost / factory_scale[5], 1.0) * 2.0 - 1.0
                 for p in range(p_n):
                     out[d, p, _FACTORY_POWER, y, x] = v0
                     out[d, p, _FACTORY_POWER + 1, y, x] = v1
                     out[d, p, _FACTORY_POWER + 2, y, x] = v2
                     out[d, p, _FACTORY_POWER + 3, y, x] = v3
                     out[d, p, _FACTORY_POWER + 4, y, x] = v4
+                    out[d, p, _FACTORY_POWER + 5, y, x] = v5
                 for fy in range(y - 1, y + 2):
                     for fx in range(x - 1, x + 2):
                         out[d, o, _OWN_FACTORY, fy, fx] = 1.0
@@ -251,7 +262,7 @@ def write_planes(world, out, worlds) -> bool:
     fn = compiled(_planes_loop)
     if fn is None:
         return False
-    from .world import _FACTORY_PLANE_SCALE, _FILL_VECTOR
+    from .world import _FACTORY_PLANE_SCALE, _FILL_VECTOR, LICHEN_WATERING_COST_FACTOR
 
     cfg = world.cfg
     fn(
@@ -277,6 +288,7 @@ def write_planes(world, out, worlds) -> bool:
         world.metal,
         world._robot_scale,
         _FACTORY_PLANE_SCALE,
+        0 // LICHEN_WATERING_COST_FACTOR + 1,  # a factory's watering cost: no lichen tiles
     )
     return True
 
@@ -490,6 +502,8 @@ def _build_loop(  # pragma: no cover - compiled
     metal,
     next_serial,
     robots_built,
+    born,
+    next_born,
     s_n,
     factory_slots,
     r,
@@ -540,6 +554,8 @@ def _build_loop(  # pragma: no cover - compiled
         owner[nf] = o
         cell[nf] = cell[f]
         serial[nf] = new_serial[i]
+        born[nf] = next_born[e]  # creation order: builds run in factory slot order
+        next_born[e] += 1
         power[nf] = init_power[k]
         cargo_ice[nf] = 0
         cargo_ore[nf] = 0
@@ -576,6 +592,8 @@ def build_robots(world, bd, robot_kind):
         world.metal.reshape(-1),
         world.next_serial,
         world.metrics["robots_built"],
+        world.born.reshape(-1),
+        world.next_born,
         world.num_slots,
         world.factory_slots,
         world.robot_slots,
@@ -748,13 +766,18 @@ def transfer(world, tr, direction, reward_f, boost) -> bool:
 
 
 def _pickup_loop(  # pragma: no cover - compiled
-    pk, kind, cell, power, factory_map, s_n, n_cells, battery_capacity
+    pk, kind, cell, power, born, factory_map, s_n, n_cells, battery_capacity
 ):
     m = pk.shape[0]
     fac = np.empty(m, np.int64)
     got = np.empty(m, np.int64)
     wanted = np.zeros(power.shape[0], np.int64)  # per factory: wanted by earlier robots there
-    for i in range(m):  # ``pk`` ascends: robots at one factory are served in slot order
+    ages = np.empty(m, np.int64)
+    for i in range(m):
+        ages[i] = born[pk[i]]
+    order = np.argsort(ages, kind="mergesort")  # oldest first (stable: ties in slot order)
+    for j in range(m):  # the robots at one factory are served oldest first
+        i = order[j]
         f = pk[i]
         e = f // s_n
         g = e * s_n + factory_map[e * n_cells + cell[f]]
@@ -768,8 +791,9 @@ def _pickup_loop(  # pragma: no cover - compiled
 
 
 def pickup(world, pk) -> bool:
-    """Robots ``pk`` (flat slots, ascending) take power from the own factory under them, with
-    the compiled loop; ``False`` when kernels are off (``HarvestWorld._pickup_reference``)."""
+    """Robots ``pk`` (flat slots, ascending) take power from the own factory under them, oldest
+    first, with the compiled loop; ``False`` when kernels are off
+    (``HarvestWorld._pickup_reference``)."""
     fn = compiled(_pickup_loop)
     if fn is None:
         return False
@@ -778,6 +802,7 @@ def pickup(world, pk) -> bool:
         world.kind.reshape(-1),
         world.cell.reshape(-1),
         world.power.reshape(-1),
+        world.born.reshape(-1),
         world.factory_map.reshape(-1),
         world.num_slots,
         world.n_cells,
