@@ -185,7 +185,7 @@ def test_monolithic_two_iterations_write_the_standard_run_dir(monolithic_run):
     assert run.name == "a"
     for name in ("config.json", "summary.json", "metrics.jsonl"):
         assert (run / name).exists()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]
