@@ -228,12 +228,15 @@ def _planes_loop(  # pragma: no cover - compiled
                 v2 = min(water[e, s] / factory_scale[2], 1.0) * 2.0 - 1.0
                 v3 = min(cargo_ore[e, s] / factory_scale[3], 1.0) * 2.0 - 1.0
                 v4 = min(metal[e, s] / factory_scale[4], 1.0) * 2.0 - 1.0
+                # factory_water_cost: lichen tiles // 10 + 1 water, and harvest has no lichen
+                v5 = min(1.0 / factory_scale[5], 1.0) * 2.0 - 1.0
                 for p in range(p_n):
                     out[d, p, _FACTORY_POWER, y, x] = v0
                     out[d, p, _FACTORY_POWER + 1, y, x] = v1
                     out[d, p, _FACTORY_POWER + 2, y, x] = v2
                     out[d, p, _FACTORY_POWER + 3, y, x] = v3
                     out[d, p, _FACTORY_POWER + 4, y, x] = v4
+                    out[d, p, _FACTORY_POWER + 5, y, x] = v5
                 for fy in range(y - 1, y + 2):
                     for fx in range(x - 1, x + 2):
                         out[d, o, _OWN_FACTORY, fy, fx] = 1.0

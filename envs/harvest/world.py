@@ -493,7 +493,14 @@ class HarvestWorld(SlotArrayEnv):
         ``_build_reference`` (which defines the rules).
         """
         built = kernels.build_robots(self, bd, robot_kind)
-        return self._build_reference(bd, robot_kind) if built is None else built
+        if built is None:
+            return self._build_reference(bd, robot_kind)
+        # creation order (``born``), which the kernel does not keep: builds run in factory slot
+        # order, the order ``built`` comes back in
+        env = built // self.num_slots
+        self.born.reshape(-1)[built] = self.next_born[env] + _rank_in_group(env)
+        np.add.at(self.next_born, env, 1)
+        return built
 
     def _build_reference(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
         """``_build`` in numpy."""
@@ -744,7 +751,8 @@ class HarvestWorld(SlotArrayEnv):
         Runs the compiled loop of ``envs/harvest/kernels.py`` where numba is on, else
         ``_compute_masks_reference``, which defines the rules (tests hold the two equal).
         """
-        if not kernels.action_masks(self):
+        # the paper's masks exist in the reference only (the compiled loop has today's)
+        if self.cfg.action_masks != "harvest" or not kernels.action_masks(self):
             self._compute_masks_reference()
 
     def _compute_masks_reference(self) -> None:
