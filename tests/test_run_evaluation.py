@@ -45,7 +45,7 @@ def test_an_env_the_policy_cannot_act_in_names_both_shapes(tiny_run, capsys):
     with pytest.raises(IncompatibleEnvError) as err:
         evaluate_run(tiny_run.run_dir, env_id="forage-v0", episodes=1)
     message = str(err.value)
-    assert "trained on harvest-v0 preset tiny (planes 17 x 12 x 12 per player" in message
+    assert "trained on harvest-v0 preset tiny (planes 18 x 12 x 12 per player" in message
     assert "the target has planes 7 x 32 x 32 per player" in message
     with pytest.raises(SystemExit, match="cannot act in skirmish-v0"):
         cli.main(["evaluate", str(tiny_run.run_dir), "--env", "skirmish-v0"])

@@ -845,6 +845,11 @@ class HarvestWorld(SlotArrayEnv):
         """``[E, S, A]`` bool legal actions now (a copy)."""
         return self._mask.copy()
 
+    def factored_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        """The legal actions now in the paper's factorised form (``factor_mask`` of
+        ``action_mask()``): ``(type [E, S, 7], direction [E, S, 7, 5])`` bool."""
+        return factor_mask(self._mask, self.kind)
+
     # ---------------------------------------------------------- observations
     def write_planes(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
         """Write ``[E, P, C, H, W]`` global planes into ``out`` (see ``PLANE_NAMES``).
@@ -953,6 +958,52 @@ class HarvestWorld(SlotArrayEnv):
         raw[3:5, kind != FACTORY] = -1.0  # robots hold no water or metal
         feat[11] = (t % cfg.cycle_length) < cfg.day_length
         return np.ascontiguousarray(feat.T, dtype=np.float32)
+
+
+def factor_mask(mask: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's factorised masks of flat ``[..., 14]`` masks.
+
+    Args:
+        mask: ``[..., A]`` bool flat legal actions. kind: ``[...]`` the entity kinds
+            (``FACTORY`` rows use ``FACTORY_ACTION_TYPES``, others ``UNIT_ACTION_TYPES``).
+
+    Returns:
+        ``(type [..., 7], direction [..., 7, 5])`` bool: a type is legal when any of its flat
+        actions is; ``direction[..., t, d]`` whether type ``t`` with direction ``d`` is (types
+        without a direction use ``d = 0``). Factory rows use the first 4 type columns.
+    """
+    structure = (np.asarray(kind) == FACTORY)[..., None]
+    types = np.zeros((*mask.shape[:-1], len(UNIT_ACTION_TYPES)), dtype=bool)
+    direction = np.zeros((*mask.shape[:-1], len(UNIT_ACTION_TYPES), 5), dtype=bool)
+    for a, (ut, ud, st) in enumerate(ACTION_FACTORS):
+        legal = mask[..., a]
+        if ut >= 0:
+            on = legal & ~structure[..., 0]
+            types[..., ut] |= on
+            direction[..., ut, max(ud, 0)] |= on
+        if st >= 0:
+            on = legal & structure[..., 0]
+            types[..., st] |= on
+            direction[..., st, 0] |= on
+    return types, direction
+
+
+def compose_action(action_type: np.ndarray, direction: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Flat actions ``[...]`` from the paper's factorised choice (inverse of ``factor_mask``'s
+    layout): ``action_type`` in ``UNIT_ACTION_TYPES`` (robots) or ``FACTORY_ACTION_TYPES``
+    (factories), ``direction`` 0-4 (ignored by types without one). A combination harvest does
+    not offer (self-destruct, recharge, water, a move to the centre) becomes ``IDLE``."""
+    table = np.full((2, len(UNIT_ACTION_TYPES), 5), IDLE, dtype=np.int64)
+    for a, (ut, ud, st) in enumerate(ACTION_FACTORS):
+        if ut >= 0:
+            if ud >= 0:
+                table[0, ut, ud] = a
+            else:
+                table[0, ut, :] = a
+        if st >= 0:
+            table[1, st, :] = a
+    structure = (np.asarray(kind) == FACTORY).astype(np.int64)
+    return table[structure, np.asarray(action_type), np.asarray(direction)]
 
 
 def _run_heads(sorted_keys: np.ndarray) -> np.ndarray:
