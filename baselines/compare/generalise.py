@@ -14,8 +14,10 @@ Parsing targets needs no torch (``parse_target``); evaluating them does (``evalu
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,33 +73,56 @@ def result_path(out: Path, run_name: str, target: str) -> Path:
 
 
 def evaluate_targets(
-    out: Path, run_dirs: Sequence[Path], env_id: str, targets: Sequence[str]
+    out: Path,
+    run_dirs: Sequence[Path],
+    env_id: str,
+    targets: Sequence[str],
+    *,
+    jobs: int = 1,
 ) -> list[Path]:
     """Evaluate every finished run of ``run_dirs`` on every target not evaluated yet.
 
+    Args:
+        jobs: evaluations at a time; above 1 each runs in a ``spawn``ed worker process with one
+            torch thread (as the comparison's training workers do).
+
     Returns:
-        The result files written now.
+        The result files written now, in (run, target) order.
     """
+    tasks = [
+        (run_dir, target, env_id, result_path(out, run_dir.name, target))
+        for run_dir in run_dirs
+        if (run_dir / SUMMARY_FILE).exists()  # unfinished: the report leaves it out anyway
+        for target in targets
+        if not result_path(out, run_dir.name, target).exists()
+    ]
+    if jobs > 1 and len(tasks) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread) as pool:
+            return list(pool.map(_evaluate_one, tasks))
+    return [_evaluate_one(task) for task in tasks]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _evaluate_one(task: tuple[Path, str, str, Path]) -> Path:
+    """Evaluate one run on one target and write its result file (or its error)."""
     from ..run_evaluation import IncompatibleEnvError, evaluate_run
 
-    written = []
-    for run_dir in run_dirs:
-        if not (run_dir / SUMMARY_FILE).exists():
-            continue  # unfinished: the report leaves it out anyway
-        for target in targets:
-            path = result_path(out, run_dir.name, target)
-            if path.exists():
-                continue
-            preset, settings = parse_target(env_id, target)
-            record: dict[str, Any] = {"target": target, "run_dir": run_dir.name}
-            try:
-                record |= evaluate_run(run_dir, preset=preset, settings=settings)
-            except IncompatibleEnvError as err:
-                record["error"] = str(err)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, record)
-            written.append(path)
-    return written
+    run_dir, target, env_id, path = task
+    preset, settings = parse_target(env_id, target)
+    record: dict[str, Any] = {"target": target, "run_dir": run_dir.name}
+    try:
+        record |= evaluate_run(run_dir, preset=preset, settings=settings)
+    except IncompatibleEnvError as err:
+        record["error"] = str(err)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, record)
+    return path
 
 
 def read_results(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
