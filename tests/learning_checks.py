@@ -151,19 +151,25 @@ CHECKS: dict[str, LearningCheck] = {
 
 
 @functools.cache
-def random_ice(eval_envs: int = 12, horizon: int = 128, eval_seed: int = 420) -> float:
-    """Ice transferred per episode by random legal actions on the checks' evaluation maps."""
+def random_ice(horizon: int = 128) -> float:
+    """Ice transferred per episode by random legal actions on the checks' evaluation maps: the
+    held-out final maps of ``SEEDS`` (the evaluation protocol's ``final_map_seed``), as many
+    episodes per seed as a check's final evaluation plays; the mean over those seeds."""
     from spawnzoo.baselines.common.evaluation import evaluate
+    from spawnzoo.baselines.common.protocol import DEFAULT_EVAL_EPISODES, final_map_seed
     from spawnzoo.envs.core.policies import RandomPolicy
 
-    return evaluate(
-        lambda world: RandomPolicy(world, seed=0),
-        "harvest-v0",
-        {"preset": "tiny", **EASY},
-        num_envs=eval_envs,
-        max_cycles=horizon,
-        seed=eval_seed,
-    ).ice_transferred
+    return statistics.mean(
+        evaluate(
+            lambda world: RandomPolicy(world, seed=0),
+            "harvest-v0",
+            {"preset": "tiny", **EASY},
+            num_envs=DEFAULT_EVAL_EPISODES,
+            max_cycles=horizon,
+            seed=final_map_seed(seed),
+        ).ice_transferred
+        for seed in SEEDS
+    )
 
 
 # ---------------------------------------------------------------------- calibration
