@@ -97,8 +97,8 @@ def target_config(
         values["eval_episodes"] = episodes
     if max_cycles is not None:
         values["eval_max_cycles"] = max_cycles
-    elif not same_env or "preset" in values:
-        values["eval_max_cycles"] = None  # the target preset's length
+    elif values.get("preset", trained.preset) != trained.preset or not same_env:
+        values["eval_max_cycles"] = None  # another preset: its own evaluation length
     if not same_env:
         values["eval_opponent"] = REGISTRY[env_id].eval_opponent
     try:
@@ -129,7 +129,8 @@ def evaluate_run(
         seed: reset seed of the evaluation worlds; default the run's held-out final maps
             (``protocol.final_map_seed``). On the run's own env it may not be one of its
             training reset seeds.
-        max_cycles: evaluation length; default the target preset's ``eval_max_cycles``.
+        max_cycles: evaluation length; default the run's own on its own preset, else the
+            target preset's ``eval_max_cycles``.
 
     Returns:
         JSON-able: ``run``, ``method``, ``checkpoint``, ``trained_on`` and ``evaluated_on``

@@ -38,6 +38,9 @@ def test_evaluate_on_another_preset_and_another_player_count(tiny_run, tmp_path)
     assert small["episodes_detail"]["episode_lengths"] == [12, 12]  # small factories outlive 12
     duel = evaluate_run(tiny_run.run_dir, settings={"players": 2}, episodes=3, seed=5)
     assert duel["evaluated_on"]["env_settings"] == {"players": 2}
+    assert duel["max_cycles"] == QUICK_RUN["eval_max_cycles"]  # its own preset: its own length
+    again = evaluate_run(tiny_run.run_dir, preset="tiny", episodes=1)
+    assert again["max_cycles"] == QUICK_RUN["eval_max_cycles"]
     assert len(duel["episodes_detail"]["player_metrics"]["ice_transferred"]) == 3 * 2
 
 
