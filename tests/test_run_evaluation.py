@@ -42,6 +42,10 @@ def test_evaluate_on_another_preset_and_another_player_count(tiny_run, tmp_path)
     again = evaluate_run(tiny_run.run_dir, preset="tiny", episodes=1)
     assert again["max_cycles"] == QUICK_RUN["eval_max_cycles"]
     assert len(duel["episodes_detail"]["player_metrics"]["ice_transferred"]) == 3 * 2
+    versus = evaluate_run(tiny_run.run_dir, settings={"players": 2}, episodes=2, opponent="random")
+    assert versus["opponent"] == "random"  # the policy played player 0 against random
+    with pytest.raises(ValueError, match="needs at least 2 players"):
+        evaluate_run(tiny_run.run_dir, episodes=1, opponent="random")
 
 
 def test_an_env_the_policy_cannot_act_in_names_both_shapes(tiny_run, capsys):
