@@ -15,7 +15,7 @@ $(BIN)/python:
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[train,dev,torchrl,rllib]'
+	$(BIN)/pip install -q -e '.[train,dev,ray,torchrl,rllib]'
 	touch $@
 
 # rerunning reuses finished runs and resumes interrupted ones

@@ -26,7 +26,7 @@ from typing import Any
 
 from spawnzoo.envs.core.registry import load, make_policy
 
-from .common.runs import CHECKPOINT_DIR, CONFIG_FILE
+from .common.runs import CHECKPOINT_DIR, CONFIG_FILE, read_checkpoint
 from .registry import METHODS, MethodSpec
 
 
@@ -81,8 +81,11 @@ def find_run(path: str | os.PathLike) -> RunSource:
     config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}")
-    meta = json.loads(config_path.read_text())
-    method = meta.get("method")
+    try:
+        meta = json.loads(config_path.read_text())
+        method = meta.get("method")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, AttributeError) as err:
+        raise ValueError(f"{config_path} is not a readable run config ({err})") from None
     if method not in METHODS:
         raise ValueError(
             f"{config_path} names method {method!r}, which is not one of {sorted(METHODS)}"
@@ -137,15 +140,14 @@ def load_policy(
 
     Raises:
         FileNotFoundError, ValueError: as ``find_run``; ``ValueError`` also when the
-            checkpoint does not fit the rebuilt network (the message says which keys).
+            checkpoint does not fit the rebuilt network (the message says which keys), and
+            ``CheckpointError`` (a ``ValueError``) when it is damaged (``read_checkpoint``).
     """
     source = find_run(path)
     if not source.spec.learns:
         return make_policy(source.env_id, source.method, world, seed=seed)
-    import torch
-
     config = rebuild_config(source, device=device)
-    state = torch.load(source.checkpoint, map_location=device, weights_only=True)["model"]
+    state = read_checkpoint(source.checkpoint, map_location=device)["model"]
     try:
         return load(source.spec.load_agent)(
             config, state, world, seed=seed, greedy=greedy, device=device

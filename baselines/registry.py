@@ -40,6 +40,8 @@ class MethodSpec:
         load_agent: ``(config, state_dict, world, *, seed, greedy, device) -> agent`` with
             ``act(batch) -> [E, S]`` actions; required when it learns, ``None`` otherwise.
         summary: one line for listings.
+        extra: the pip extra its modules need beyond ``[train]`` (``"rllib"``: ``pip install
+            'spawnzoo[rllib]'``), or ``None``; such a method is in no default comparison.
 
     Raises:
         ValueError: an entry that is not ``"module:attr"``; a learning method without
@@ -53,6 +55,7 @@ class MethodSpec:
     learns: bool
     load_agent: str | None = None
     summary: str = ""
+    extra: str | None = None
 
     def __post_init__(self) -> None:
         for field_name in ("train", "config", "load_agent"):
@@ -130,6 +133,15 @@ for _spec in (
         load_agent="spawnzoo.baselines.centralized.mappo:load_agent",
         summary="shared actor on egocentric views, centralized critic on the global planes",
     ),
+    MethodSpec(
+        "rllib-ppo",
+        train="spawnzoo.baselines.rllib_ppo.train:train",
+        config="spawnzoo.baselines.rllib_ppo.config:RLlibPPOConfig",
+        learns=True,
+        load_agent="spawnzoo.baselines.rllib_ppo.train:load_agent",
+        summary="RLlib's PPO: one shared masking policy over units, sampled by env runners",
+        extra="rllib",
+    ),
 ):
     register_method(_spec)
 
@@ -175,7 +187,8 @@ def make_algorithm(name: str) -> Algorithm:
     try:
         train, config, loader = (None if e is None else load(e) for e in entries)
     except (ImportError, AttributeError) as err:
+        hint = f"; it needs pip install 'spawnzoo[{spec.extra}]'" if spec.extra else ""
         raise ImportError(
-            f"method {name!r} cannot be loaded ({', '.join(e for e in entries if e)}): {err}"
+            f"method {name!r} cannot be loaded ({', '.join(e for e in entries if e)}): {err}{hint}"
         ) from err
     return Algorithm(name=name, train=train, config_cls=config, load_agent=loader)

@@ -180,6 +180,22 @@ def numpy_dispatch() -> str:
     return " ".join(n for n in __cpu_dispatch__ if __cpu_features__.get(n)) or "baseline only"
 
 
+def kernels_line() -> str:
+    """How the envs' hot loops run: numba's version and the CPU it compiles for, or the numpy
+    references (``SPAWNZOO_NO_NUMBA=1`` or no numba); torch is not used here."""
+    from spawnzoo.envs.core import kernels
+
+    if not kernels.numba_enabled():
+        return "numpy references (SPAWNZOO_NO_NUMBA=1 or numba missing); torch not used"
+    import llvmlite.binding
+    import numba
+
+    return (
+        f"numba {numba.__version__} compiled for {llvmlite.binding.get_host_cpu_name()}; "
+        "torch not used"
+    )
+
+
 def git_commit() -> str:
     """Short commit of the checkout, with ``+dirty`` when there are uncommitted changes."""
     root = Path(__file__).resolve().parents[1]
@@ -219,6 +235,7 @@ def machine_header(pinning: str) -> dict[str, str]:
         "cores": f"{os.cpu_count()} on the machine",
         "threads": f"one: {pinning}; OMP_NUM_THREADS=1 and the other BLAS pools likewise",
         "spawnzoo commit": git_commit(),
+        "kernels": kernels_line(),
         "load average (1 min) at start": load_average(),
     }
 
@@ -557,6 +574,51 @@ def bench_vs_magent2(args: argparse.Namespace, header: dict[str, str]) -> dict[s
     return result
 
 
+def profile_round(args: argparse.Namespace, top: int = 14) -> str:
+    """One more harvest round (``--seconds``) with ``env.step`` under cProfile: the functions
+    with the most own time, as a text block, with each one's share of the profiled time."""
+    import cProfile
+    import io
+    import pstats
+
+    stepper = PettingZooStepper(HARVEST, VS_SETTINGS, args.warmup, args.seed)
+    env = stepper.env
+    profiler = cProfile.Profile(clock)
+    m = {"env_steps": 0, "agent_steps": 0}
+    spent = 0.0
+    while spent < args.seconds:  # env.step alone is profiled, not the policy or resets
+        if not env.agents:
+            stepper.obs, _ = env.reset()
+        actions = stepper.policy()
+        t0 = clock()
+        profiler.enable()
+        stepper.obs = env.step(actions)[0]
+        profiler.disable()
+        spent += clock() - t0
+        m["env_steps"] += 1
+        m["agent_steps"] += len(actions)
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())  # own time of everything profiled
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    root = str(Path(__file__).resolve().parents[1]) + os.sep
+    live = m["agent_steps"] / m["env_steps"]
+    lines = [
+        f"profile of {m['env_steps']:,} harvest PettingZoo steps ({live:.0f} live agents; "
+        "cProfile adds its own cost to every Python call): own time per step",
+        "",
+        "```text",
+    ]
+    buf = io.StringIO()
+    for (path, line, name), (_, calls, own, _cum, _callers) in rows:
+        where = f"{path.replace(root, '')}:{line}({name})" if line else name
+        buf.write(
+            f"{own / m['env_steps'] * 1e6:8.0f} us  {own / total:5.1%}  "
+            f"{calls / m['env_steps']:6.1f} calls/step  {where}\n"
+        )
+    lines += [buf.getvalue().rstrip(), "```"]
+    return "\n".join(lines)
+
+
 def vs_table(result: dict[str, Any]) -> str:
     """The rounds and the totals of ``bench_vs_magent2`` as a markdown table."""
     lines = [
@@ -692,6 +754,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rounds", type=int, default=5, help="--vs: rounds of each side (default: 5)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="--vs: then profile one more harvest round (cProfile, by own time, with the\n"
+        "--clock): what bounds the PettingZoo step",
     )
     parser.add_argument(
         "--magent2-python",
@@ -876,6 +944,8 @@ def main_vs(args: argparse.Namespace, header: dict[str, str]) -> None:
     header["load average (1 min) at end"] = load_average()
     print(f"load average (1 min) at end: {header['load average (1 min) at end']}\n")
     table = vs_table(result)
+    if args.profile:
+        table += "\n\n" + profile_round(args)
     print(table)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

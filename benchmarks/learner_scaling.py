@@ -2,9 +2,10 @@
 and SB3 independent on harvest, same machine, same run, same budget.
 
 Each point is one short training run (``spawnzoo train METHOD``'s code, evaluation cut to one
-tiny episode) on the ``small`` preset (24x24, one player) with 2 factories that never run out of
-water, metal or power and ``robot_slots_per_player = U`` robot slots: the factories keep
-building, so the live units settle near ``U`` whatever the (untrained) policy does. A point is
+tiny episode) on the ``small`` preset (24x24, one player) with ``U`` robot slots
+(``robot_slots_per_player``) and ``factories_for(U)`` (about ``U / 6``) factories that never run
+out of water, metal or power: they keep building while the untrained policy loses robots in
+collisions, so the live entities grow with ``U`` (the table gives the measured count). A point is
 measured by the run's own per-cycle figures (``metrics.jsonl``: rollout plus update time, the
 evaluation left out) over the cycles after the first (which carries one-off costs: torch's first
 calls, numba's cached kernels loading); ``agent-steps/s`` counts live entities (units and
@@ -40,12 +41,19 @@ from typing import Any
 
 #: the methods compared, in the table's order
 METHODS = ("hybrid", "mappo", "monolithic", "independent")
-#: robot slots per player of each point (the live units settle just under them)
+#: robot slots per player of each point
 UNITS = (5, 12, 24, 48, 96)
+
+
+def factories_for(units: int) -> int:
+    """Factories of a point with ``units`` robot slots: about one per 6 slots, 1 to 16 (more
+    factories build faster, so the robots come nearer the slots' cap)."""
+    return max(1, min(16, round(units / 6)))
+
+
 #: env settings of every point over the ``small`` preset: factories that keep building
 SETTINGS: dict[str, Any] = {
     "players": 1,
-    "factories_per_player": [2, 2],
     "init_water": 1000,
     "init_metal": 10_000,
     "init_factory_power": 10_000,
@@ -75,9 +83,8 @@ DOC_END = "<!-- results: end learner scaling -->"
 
 def train_argv(method: str, units: int, budget: dict[str, int], preset: str, run_root: str):
     """The ``spawnzoo train METHOD`` words of one point."""
-    settings = {**SETTINGS, "robot_slots_per_player": units}
-    if preset == "tiny":  # one factory fits on tiny's 12x12
-        settings["factories_per_player"] = [1, 1]
+    f = 1 if preset == "tiny" else factories_for(units)  # one factory fits on tiny's 12x12
+    settings = {**SETTINGS, "factories_per_player": [f, f], "robot_slots_per_player": units}
     argv = [
         "--env",
         "harvest-v0",
@@ -97,7 +104,7 @@ def train_argv(method: str, units: int, budget: dict[str, int], preset: str, run
         str(budget["update_epochs"]),
         "--eval-every",
         "0",
-        "--eval-envs",
+        "--eval-episodes",
         "1",
         "--eval-max-cycles",
         "2",
@@ -332,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         *machine_lines(),
         f"setting: harvest-v0 preset {args.preset}, "
         + ", ".join(f"{k}={v}" for k, v in SETTINGS.items())
-        + ", robot_slots_per_player = the row's robot slots",
+        + ", robot_slots_per_player = the row's robot slots, factories_per_player = "
+        + "round(robot slots / 6) clipped to [1, 16] (1 on tiny)",
         "budget per run: "
         + ", ".join(f"{k}={v}" for k, v in args.budget.items())
         + " (figures: median over the cycles after the first)",

@@ -13,12 +13,17 @@ hybrid <- cli``). Each subcommand lives in its own module here and joins the tab
 ``render`` and ``replay`` need only the base install (``spawnzoo.envs``), ``train``,
 ``compare``, ``report`` and ``evaluate`` the learners.
 ``python -m spawnzoo.cli`` is the same command.
+
+Errors the user can fix (bad options, damaged or crafted files, a run in use) print one line
+and exit non-zero, without a traceback; ``spawnzoo --debug COMMAND ...`` also prints the
+traceback of the error behind that line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from spawnzoo.envs.core.registry import load
 
@@ -36,6 +41,11 @@ COMMANDS: dict[str, str] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spawnzoo`` command."""
     parser = argparse.ArgumentParser(prog="spawnzoo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, also print the traceback of what caused it (normally one line)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for entry in COMMANDS.values():
         try:
@@ -45,4 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(words)
     args.argv = words  # the command as typed, for commands that record it (compare)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SystemExit as stop:
+        # commands turn bad input into SystemExit("one line") raised from the real error
+        cause = stop.__cause__ or stop.__context__
+        if args.debug and cause is not None and not isinstance(cause, SystemExit):
+            traceback.print_exception(type(cause), cause, cause.__traceback__)
+        raise

@@ -6,6 +6,8 @@
         --total-timesteps 100k --seeds 5 --out runs/cmp --jobs 2
     spawnzoo compare --suite paper --preset paper --total-timesteps 102400 --seeds 3 \\
         --out runs/paper
+    spawnzoo compare --quick --backend ray --out runs/quick       # each run a Ray task
+    spawnzoo compare ... --backend ray --address auto --out /shared/cmp   # on a Ray cluster
     spawnzoo report runs/cmp                                      # rebuild report.md from the runs
 
 Rerunning a ``compare`` command skips finished runs and resumes interrupted ones.
@@ -17,6 +19,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from spawnzoo.baselines.compare.plan import (
     COMPARE_PRESETS,
@@ -82,8 +85,47 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
         f"{DEFAULT_EVAL_INTERVAL:,}, the paper's cycle)",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder (runs/, report.md)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at a time (default 1; with --backend ray: as many as the cluster fits, and "
+        "a local Ray started for the run gets JOBS x --cpus-per-run CPUs)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per run (default 1; with --backend ray: --cpus-per-run)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("process", "ray"),
+        default="process",
+        help="where runs train: local worker processes (default), or Ray tasks on a local Ray "
+        "or a cluster (pip install 'spawnzoo[ray]'; docs/scale-out.md)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --backend ray: a running cluster (auto, or ray://HOST:PORT); default: start "
+        "a local Ray for this comparison",
+    )
+    p.add_argument(
+        "--cpus-per-run",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --backend ray: CPUs each run's task declares, and its torch threads (default 1)",
+    )
+    p.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with --backend ray: GPUs each run's task declares (0.5 shares one GPU between two "
+        "runs; default 0); above 0, learners train on cuda",
+    )
     p.add_argument(
         "--set",
         dest="settings",
@@ -199,6 +241,46 @@ def comparison_from_args(args: argparse.Namespace) -> Comparison:
     return comparison
 
 
+def launcher_from_args(args: argparse.Namespace) -> Any:
+    """The ``runner.Launcher`` of ``--backend`` and its options (Ray is imported when the
+    comparison starts, not here).
+
+    Raises:
+        ValueError: a count below 1, Ray options without ``--backend ray``, or ``--threads``
+            with it (a Ray run's threads are its ``--cpus-per-run``).
+        ImportError: ``--backend ray`` without Ray installed (says how to install it).
+    """
+    from spawnzoo.baselines.compare.runner import ProcessLauncher
+
+    for name in ("jobs", "threads", "cpus_per_run"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    ray_options = {
+        "--address": getattr(args, "address", None),
+        "--cpus-per-run": getattr(args, "cpus_per_run", None),
+        "--gpus-per-run": getattr(args, "gpus_per_run", None),
+    }
+    if getattr(args, "backend", "process") != "ray":
+        given = [name for name, value in ray_options.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only go with --backend ray")
+        return ProcessLauncher(args.jobs or 1, args.threads or 1)
+    if args.threads is not None:
+        raise ValueError(
+            "with --backend ray, a run's torch threads are its --cpus-per-run; drop --threads"
+        )
+    from spawnzoo.baselines.compare.ray_backend import RayLauncher, import_ray
+
+    import_ray()  # fail now, with the install line, rather than after the checks
+    return RayLauncher(
+        address=args.address,
+        cpus_per_run=args.cpus_per_run or 1,
+        gpus_per_run=args.gpus_per_run or 0.0,
+        jobs=args.jobs,
+    )
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """Check the request, run what is not finished, write the report; 1 if a run failed."""
     from spawnzoo.baselines.compare.report import build_report
@@ -208,8 +290,10 @@ def run_compare(args: argparse.Namespace) -> int:
         comparison = comparison_from_args(args)
     except ValueError as err:
         raise SystemExit(f"spawnzoo compare: {err}") from None
-    if args.jobs < 1 or args.threads < 1:
-        raise SystemExit("spawnzoo compare: --jobs and --threads must be >= 1")
+    try:
+        launcher = launcher_from_args(args)
+    except (ValueError, ImportError) as err:
+        raise SystemExit(f"spawnzoo compare: {err}") from None
     runs = comparison.runs()
     print(
         f"{len(runs)} runs of {comparison.env_id} (preset {comparison.preset}) into "
@@ -218,7 +302,7 @@ def run_compare(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        statuses = run_comparison(comparison, jobs=args.jobs, threads=args.threads)
+        statuses = run_comparison(comparison, launcher=launcher)
     except ValueError as err:
         raise SystemExit(f"spawnzoo compare: {err}") from None
     except KeyboardInterrupt:

@@ -7,6 +7,8 @@
 The method comes first; everything after it is a field of the method's config (``--field-name``;
 see ``common.config``). Prints the run directory and the final summary. ``--resume`` of a run
 that is already finished changes nothing: it says so, prints the stored summary and exits 0.
+A run that another process is training is refused (one line naming that process, exit 1);
+SIGTERM and SIGHUP stop training cleanly (exit 143 / 129; resume from the last checkpoint).
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ import argparse
 import sys
 from typing import Any
 
+from spawnzoo.baselines.common.locks import LockedError, exit_on_signals
 from spawnzoo.baselines.common.metrics import REPORT_KEYS, std_key
-from spawnzoo.baselines.common.runs import RunDir, RunFinishedError
+from spawnzoo.baselines.common.runs import (
+    CheckpointError,
+    RunDir,
+    RunDirError,
+    RunFinishedError,
+)
 from spawnzoo.baselines.registry import METHODS, make_algorithm
 
 
@@ -51,7 +59,11 @@ def run_train(args: argparse.Namespace) -> int:
         algorithm.config_cls, args.options, prog=f"spawnzoo train {args.method}"
     )
     try:
-        result = algorithm.train(config)
+        with exit_on_signals():  # SIGTERM/SIGHUP: exit through finally blocks (lock released)
+            result = algorithm.train(config)
+    except (LockedError, CheckpointError, RunDirError, FileExistsError) as err:
+        # another process trains this run, a damaged file, a run of other settings or name
+        raise SystemExit(f"spawnzoo train: {err}") from err
     except RunFinishedError as done:  # --resume of a finished run: report it, change nothing
         print(f"{done}", file=sys.stderr)
         print(f"run directory: {done.run_dir}")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from spawnzoo.baselines.common.config import LARGE_MAP_SIDE, PPOConfig
 
 #: (width, depth, stages) of the network on maps of at least ``LARGE_MAP_SIDE`` (the paper's
-#: network, 206,990 parameters at 17 planes) and on smaller maps (CPU-sized, 22,150)
+#: network: with harvest's factorised heads 208,457 parameters, the paper's count) and on
+#: smaller maps (CPU-sized)
 PAPER_NETWORK, CPU_NETWORK = (32, 2, 2), (16, 1, 1)
 GLOBALISABLE = ("reward", "critic", "advantage", "logprob", "entropy", "dones")
 
@@ -25,6 +26,11 @@ class HybridConfig(PPOConfig):
     stages: int | None = None
     """Stages of (conv, SE-residual blocks) in each trunk (the paper: 2); ``None``: by map size
     (2 on maps of 48 x 48 and larger, else 1)."""
+    heads: str = "auto"
+    """Actor heads: ``factorised`` (the paper's: action type, then its direction, resource,
+    amount and repeat, each masked; needs an env that declares ``action_factors``, as harvest
+    does), ``flat`` (one head per kind onto the env's ``Discrete(A)``), or ``auto``:
+    ``factorised`` where the env declares its factors, else ``flat``."""
     critic: str = "local+global"
     """``local+global`` (value map at the entity's cell + board mean) or ``global`` only."""
     init: str = "paper"
@@ -32,6 +38,21 @@ class HybridConfig(PPOConfig):
     ``default`` (PyTorch's)."""
     weight_scale: float = 0.01
     """The paper's extra scale of every weight after init."""
+    scaled: str = "all"
+    """Where the paper's weight scaling applies (§3.7's ablations; see ``HybridPolicy``): ``all``
+    (the paper), ``outputs`` (no extra hidden-layer scaling), ``actor`` (no value scaling),
+    ``critic`` (no actor scaling), ``none`` (no scaling)."""
+    batch_norm: bool = True
+    """BatchNorm after every hidden conv (``False``: §3.7's "no batch norm")."""
+    spectral_norm: bool = True
+    """Spectral norm on every hidden conv (``False``: §3.7's "no spectral norm")."""
+    action_masking: bool = True
+    """Sample from the legal actions only (``False``: §3.7's "no invalid action masking": the
+    policy samples from every action, in training and evaluation; the env runs an illegal one
+    as the no-op and counts it)."""
+    truncation: str = "bootstrap"
+    """A trajectory cut at ``max_cycles``: ``bootstrap`` from the value of its final state, or
+    ``terminal`` (value 0, as the paper's code does)."""
     grouping: str = "entity"
     """Trajectory separation: ``entity``, ``global``, ``factories=entity,robots=global`` (any
     combination), ``random:N``, ``quadrant``, ``nearest_factory``, ``nearest_heavy``. The names
@@ -60,6 +81,16 @@ class HybridConfig(PPOConfig):
         if unknown:
             raise ValueError(
                 f"globalise: unknown component(s) {sorted(unknown)}; use {GLOBALISABLE}"
+            )
+        if self.heads not in ("auto", "factorised", "flat"):
+            raise ValueError(f"heads must be 'auto', 'factorised' or 'flat', got {self.heads!r}")
+        if self.scaled not in ("all", "outputs", "actor", "critic", "none"):
+            raise ValueError(
+                f"scaled must be 'all', 'outputs', 'actor', 'critic' or 'none', got {self.scaled!r}"
+            )
+        if self.truncation not in ("bootstrap", "terminal"):
+            raise ValueError(
+                f"truncation must be 'bootstrap' or 'terminal', got {self.truncation!r}"
             )
         if self.critic not in ("local+global", "global"):
             raise ValueError(f"critic must be 'local+global' or 'global', got {self.critic!r}")

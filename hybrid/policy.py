@@ -21,9 +21,24 @@ There is no bottleneck: the embedding is ``H x W`` in, ``H x W`` out, so the sam
 any map size and each entity's action depends on its receptive field plus the squeeze-excitation
 summaries of the whole map. Actor and critic have separate embeddings (no weight sharing).
 
-Unlike the paper's factorised Lux action heads, each kind here has one two-layer head onto the
-single ``Discrete(A)`` action space of the batched core; the embeddings and the critic are the
-paper's exactly (200,512 + 2,500 parameters with 18 input planes at width 32).
+Actor heads, two choices (``heads``):
+
+* ``"factorised"`` (the paper's, §2.3; harvest's default): a structure ("factory") head
+  ``Linear(w -> 4)`` over the factory action types, a unit head ``Linear(w -> 7)`` over the unit
+  action types, and for each of the 7 unit types its own parameter heads ``Linear(w -> 5)``
+  (direction), ``w -> 5`` (resource), ``w -> 10`` (amount) and ``w -> 2`` (repeat). The env
+  declares how its flat actions factor (``world.action_factors``: unit type, direction,
+  structure type per action). An entity's log-probability is ``log p(type) + log p(direction |
+  type)``, each a softmax over its own valid choices (a type is valid when any of its
+  parameterisations is): ``joint_logits`` turns the heads' outputs and the flat mask into flat
+  logits whose masked softmax is exactly that product, so sampling, log-probs and entropies (the
+  chain rule's joint entropy) go through the same ``MaskedCategorical`` as flat heads. Harvest
+  offers one resource, amount and repeat (all cargo, a full battery, no queues), so those heads
+  have a single valid value, add 0 to every log-probability and never train; they are built so
+  that the parameter count is the paper's: 200,512 (embeddings) + 2,500 (critic) + 5,445 (actor
+  heads) = **208,457** with 18 input planes at width 32.
+* ``"flat"``: each kind has one two-layer head onto the single ``Discrete(A)`` action space of
+  the batched core (every env; 4,554 actor-head parameters on harvest at width 32).
 
 BatchNorm in training mode normalises over the whole batch, so in ``train()`` mode the outputs
 (and gradients) of one image depend on the other images of the batch, as in the paper. In
@@ -34,6 +49,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -55,10 +71,34 @@ _ROLE_OF_LEAF = {
     "squeeze": "se_relu",
     "excite": "se_sigmoid",
     "out": "output",  # actor logits and critic value maps
+    # the factorised heads' logit layers (output layers: the paper's gain 0.01)
+    "structure_type": "output",
+    "unit_type": "output",
+    "direction": "output",
+    "resource": "output",
+    "amount": "output",
+    "repeat": "output",
 }
+HeadsMode = Literal["factorised", "flat"]
+#: which parts get the paper's extra weight scale (its §3.7 ablations drop it from one part)
+ScaledParts = Literal["all", "outputs", "actor", "critic", "none"]
+SCALED_PARTS = ("all", "outputs", "actor", "critic", "none")
+#: name prefixes of the actor's modules (everything else is the critic's)
+_ACTOR_PARTS = ("embed_actor", "actor_heads")
+#: sizes of the paper's parameter heads (its code's ``ActDims``): direction, resource, amount
+#: bins, repeat
+PARAM_SIZES = {"direction": 5, "resource": 5, "amount": 10, "repeat": 2}
 
 
-def embedding(in_channels: int, width: int, depth: int, stages: int) -> nn.Sequential:
+def embedding(
+    in_channels: int,
+    width: int,
+    depth: int,
+    stages: int,
+    *,
+    batch_norm: bool = True,
+    spectral: bool = True,
+) -> nn.Sequential:
     """Shape-preserving trunk: ``Conv(C->w)``, then per stage ``depth`` x ``SEResidual(w)`` and a
     ``Conv(w->w)`` block (the paper: ``depth=2, stages=2``, i.e. seven conv-ish layers).
 
@@ -67,14 +107,16 @@ def embedding(in_channels: int, width: int, depth: int, stages: int) -> nn.Seque
         width: ``w``.
         depth: SE-residual blocks per stage.
         stages: number of (residuals, conv) stages.
+        batch_norm, spectral: BatchNorm and spectral norm in every conv block (the paper: both).
 
     Returns:
         A module mapping ``[B, C, H, W]`` -> ``[B, w, H, W]``.
     """
-    layers: list[nn.Module] = [ConvBlock(in_channels, width)]
+    opts = dict(batch_norm=batch_norm, spectral=spectral)
+    layers: list[nn.Module] = [ConvBlock(in_channels, width, **opts)]
     for _ in range(stages):
-        layers += [SEResidual(width) for _ in range(depth)]
-        layers.append(ConvBlock(width, width))
+        layers += [SEResidual(width, **opts) for _ in range(depth)]
+        layers.append(ConvBlock(width, width, **opts))
     return nn.Sequential(*layers)
 
 
@@ -82,9 +124,9 @@ class ValueMapHead(nn.Sequential):
     """1x1 conv block ``8 -> 4`` then a 1x1 conv ``4 -> 1`` with bias: ``[B, 8, H, W]`` ->
     ``[B, 1, H, W]``."""
 
-    def __init__(self, in_channels: int = CRITIC_SHARED, hidden: int = CRITIC_HIDDEN):
+    def __init__(self, in_channels: int = CRITIC_SHARED, hidden: int = CRITIC_HIDDEN, **opts: bool):
         super().__init__()
-        self.add_module("hidden", ConvBlock(in_channels, hidden, kernel_size=1))
+        self.add_module("hidden", ConvBlock(in_channels, hidden, kernel_size=1, **opts))
         self.add_module("out", nn.Conv2d(hidden, 1, kernel_size=1))
 
 
@@ -96,6 +138,87 @@ class ActionHead(nn.Sequential):
         self.add_module("fc", nn.Linear(width, width))
         self.add_module("act", nn.LeakyReLU(LEAKY_SLOPE))
         self.add_module("out", nn.Linear(width, num_actions))
+
+
+class FactorisedHeads(nn.Module):
+    """The paper's factorised actor heads over an env's flat actions.
+
+    Args:
+        width: ``w``, feature size.
+        action_factors: ``[A, 3]`` ints: per flat action its unit type (or -1), direction (or
+            -1: the type has no direction) and structure type (or -1).
+        unit_types: ``U``, number of unit action types. structure_types: number of structure
+            action types.
+    """
+
+    def __init__(
+        self, width: int, action_factors: np.ndarray, unit_types: int, structure_types: int
+    ):
+        super().__init__()
+        f = torch.as_tensor(np.asarray(action_factors), dtype=torch.long)
+        if f.dim() != 2 or f.shape[1] != 3:
+            raise ValueError(f"action_factors must be [A, 3], got {tuple(f.shape)}")
+        if int(f[:, 1].max()) >= PARAM_SIZES["direction"]:
+            raise ValueError(f"directions must be < {PARAM_SIZES['direction']}")
+        self.unit_types = unit_types
+        self.structure_types = structure_types
+        self.register_buffer("utype", f[:, 0].clone(), persistent=False)
+        self.register_buffer("udir", f[:, 1].clone(), persistent=False)
+        self.register_buffer("stype", f[:, 2].clone(), persistent=False)
+        #: unit types that take a direction (their flat actions are normalised per type)
+        self.directed = sorted({int(t) for t in f[f[:, 1] >= 0, 0]})
+        self.structure_type = nn.Linear(width, structure_types)
+        self.unit_type = nn.Linear(width, unit_types)
+        self.params = nn.ModuleList(
+            nn.ModuleDict({name: nn.Linear(width, n) for name, n in PARAM_SIZES.items()})
+            for _ in range(unit_types)
+        )
+
+    @property
+    def raw_size(self) -> int:
+        """Size of ``forward``'s last dimension: a structure flag, ``max(U, structure types)``
+        type logits, then ``U x 5`` direction logits."""
+        return 1 + max(self.unit_types, self.structure_types) + self.unit_types * 5
+
+    def forward(self, feats: torch.Tensor, is_structure: torch.Tensor) -> torch.Tensor:
+        """``feats [n, w]``, ``is_structure [n]`` bool -> raw head outputs ``[n, raw_size]``."""
+        t = max(self.unit_types, self.structure_types)
+        unit = nn.functional.pad(self.unit_type(feats), (0, t - self.unit_types))
+        struct = nn.functional.pad(self.structure_type(feats), (0, t - self.structure_types))
+        types = torch.where(is_structure[:, None], struct, unit)
+        dirs = torch.stack([p["direction"](feats) for p in self.params], dim=1)  # [n, U, 5]
+        return torch.cat([is_structure[:, None].to(feats.dtype), types, dirs.flatten(1)], dim=1)
+
+    def joint_logits(self, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Flat logits ``[..., A]`` whose masked softmax is the factorised distribution.
+
+        Unit rows: ``type logit + log_softmax(direction logits over the type's valid
+        directions)``; structure rows: the type logit. A type with no valid action keeps a
+        finite value (the mask removes it anyway).
+
+        Args:
+            raw: ``[..., raw_size]`` from ``forward``. mask: ``[..., A]`` bool legal actions.
+        """
+        t = max(self.unit_types, self.structure_types)
+        flag = raw[..., 0] > 0.5
+        types = raw[..., 1 : 1 + t]
+        dirs = raw[..., 1 + t :].unflatten(-1, (self.unit_types, 5))
+        utype, udir = self.utype.to(raw.device), self.udir.to(raw.device)
+        ut, ud, st = utype.clamp(min=0), udir.clamp(min=0), self.stype.to(raw.device).clamp(min=0)
+        unit = types[..., ut]  # [..., A]
+        direction = dirs[..., ut, ud]  # [..., A]
+        has_dir = udir >= 0
+        parts = [torch.zeros_like(unit)]
+        for typ in self.directed:
+            cols = (has_dir & (utype == typ)).to(unit.dtype)  # [A] one type's actions
+            valid = mask & (cols > 0)
+            d = direction.masked_fill(~valid, -torch.inf)
+            lse = torch.logsumexp(d, dim=-1, keepdim=True)
+            lse = torch.where(valid.any(-1, keepdim=True), lse, torch.zeros_like(lse))
+            parts.append((direction - lse) * cols)
+        unit = unit + sum(parts)
+        structure = types[..., st]
+        return torch.where(flag[..., None], structure, unit)
 
 
 class HybridPolicy(nn.Module):
@@ -117,6 +240,18 @@ class HybridPolicy(nn.Module):
         weight_scale: extra factor on every initialised weight (the paper: 0.01).
         init: ``"paper"`` (orthogonal, role gains, per-layer seeds, ``weight_scale``) or
             ``"default"`` (torch's own init, drawn from ``seed``).
+        heads: ``"flat"`` (one head per kind onto ``Discrete(A)``) or ``"factorised"`` (the
+            paper's; needs ``action_factors``).
+        action_factors: ``[A, 3]`` (see ``FactorisedHeads``), the env's ``action_factors``.
+        unit_types, structure_types: numbers of action types of the factorised heads (the
+            paper: 7 and 4).
+        scaled: where the paper's scaling applies (its §3.7 switches). ``"all"``: every layer
+            gets ``weight_scale`` and output layers the 0.01 gain (the paper); ``"outputs"``: only
+            the output layers get ``weight_scale`` ("no extra hidden layer scaling");
+            ``"actor"`` / ``"critic"``: only that part is scaled, the other keeps plain
+            orthogonal init with gain 1 on its output layer ("no value scaling" / "no actor
+            scaling"); ``"none"``: no part is ("no scaling").
+        batch_norm, spectral: BatchNorm and spectral norm in every conv block (§3.7 switches).
 
     Raises:
         ValueError: a non-positive size, a structure kind outside ``[0, K)``, or an unknown
@@ -137,8 +272,21 @@ class HybridPolicy(nn.Module):
         seed: int = 0,
         weight_scale: float = 0.01,
         init: InitMode = "paper",
+        heads: HeadsMode = "flat",
+        action_factors: np.ndarray | None = None,
+        unit_types: int = 7,
+        structure_types: int = 4,
+        scaled: ScaledParts = "all",
+        batch_norm: bool = True,
+        spectral: bool = True,
     ):
         super().__init__()
+        if scaled not in SCALED_PARTS:
+            raise ValueError(f"scaled must be one of {SCALED_PARTS}, got {scaled!r}")
+        if heads not in ("flat", "factorised"):
+            raise ValueError(f"heads must be 'flat' or 'factorised', got {heads!r}")
+        if heads == "factorised" and action_factors is None:
+            raise ValueError("heads='factorised' needs action_factors (the env declares none)")
         sizes = dict(in_channels=in_channels, num_actions=num_actions, num_kinds=num_kinds)
         sizes.update(width=width, stages=stages)
         for key, value in sizes.items():
@@ -170,18 +318,42 @@ class HybridPolicy(nn.Module):
         # from `seed` without disturbing the caller's stream
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
-            self.embed_actor = embedding(in_channels, width, depth, stages)
-            self.embed_critic = embedding(in_channels, width, depth, stages)
-            self.critic_shared = ConvBlock(width, CRITIC_SHARED)
-            self.robot_local = ValueMapHead()
-            self.factory_local = ValueMapHead()
-            self.robot_global = ValueMapHead()
-            self.factory_global = ValueMapHead()
-            self.actor_heads = nn.ModuleList(
-                ActionHead(width, num_actions) for _ in range(num_kinds)
-            )
+            opts = dict(batch_norm=batch_norm, spectral=spectral)
+            self.embed_actor = embedding(in_channels, width, depth, stages, **opts)
+            self.embed_critic = embedding(in_channels, width, depth, stages, **opts)
+            self.critic_shared = ConvBlock(width, CRITIC_SHARED, **opts)
+            self.robot_local = ValueMapHead(**opts)
+            self.factory_local = ValueMapHead(**opts)
+            self.robot_global = ValueMapHead(**opts)
+            self.factory_global = ValueMapHead(**opts)
+            if heads == "factorised":
+                self.actor_heads = FactorisedHeads(
+                    width, action_factors, unit_types, structure_types
+                )
+            else:
+                self.actor_heads = nn.ModuleList(
+                    ActionHead(width, num_actions) for _ in range(num_kinds)
+                )
+        self.heads = heads
         if init == "paper":
-            init_model(self, self.init_roles(), global_seed=seed, weight_scale=weight_scale)
+            self._init_paper(seed, weight_scale, scaled)
+
+    def _init_paper(self, seed: int, weight_scale: float, scaled: str) -> None:
+        """The paper's init, with its scaling on the parts ``scaled`` names (see the class)."""
+        roles = self.init_roles()
+        for actor in (True, False):
+            part = {k: v for k, v in roles.items() if k.startswith(_ACTOR_PARTS) == actor}
+            if scaled == "outputs":
+                for outputs in (True, False):
+                    layers = {k: v for k, v in part.items() if (v == "output") == outputs}
+                    scale = weight_scale if outputs else 1.0
+                    init_model(self, layers, global_seed=seed, weight_scale=scale, strict=False)
+                continue
+            on = scaled in ("all", "actor" if actor else "critic")
+            if not on:
+                part = {k: "output_unscaled" if v == "output" else v for k, v in part.items()}
+            scale = weight_scale if on else 1.0
+            init_model(self, part, global_seed=seed, weight_scale=scale, strict=False)
 
     def init_roles(self) -> dict[str, str]:
         """Init role (a key of ``nets.initialization.GAINS``) of every weight layer, by name.
@@ -222,14 +394,26 @@ class HybridPolicy(nn.Module):
             kind: ``[B, S]`` long (-1 = empty).
 
         Returns:
-            ``[B, S, A]`` float logits, zero in left-out slots.
+            ``[B, S, A]`` float logits (``"factorised"`` heads: ``[B, S, R]`` raw head outputs,
+            see ``joint_logits``), zero in left-out slots.
         """
         present, cell, kind = self._slots(planes, cell, kind)
         feats = _gather_cells(self.embed_actor(planes), cell).transpose(1, 2)  # [B, S, w]
+        if self.heads == "factorised":
+            raw = self.actor_heads(feats.flatten(0, 1), self.is_structure_kind[kind].flatten())
+            raw = raw.view(*feats.shape[:2], -1)
+            return torch.where(present[..., None], raw, torch.zeros_like(raw))
         every = torch.stack([head(feats) for head in self.actor_heads], dim=2)  # [B, S, K, A]
         index = kind[:, :, None, None].expand(-1, -1, 1, self.num_actions)
         logits = every.gather(2, index).squeeze(2)  # [B, S, A]
         return torch.where(present[..., None], logits, torch.zeros_like(logits))
+
+    def joint_logits(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The network's outputs as flat logits ``[..., A]`` for ``MaskedCategorical(., mask)``
+        (identity for flat heads; see ``FactorisedHeads.joint_logits``)."""
+        if self.heads == "factorised":
+            return self.actor_heads.joint_logits(logits, mask)
+        return logits
 
     def value_only(
         self, planes: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor

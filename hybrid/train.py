@@ -25,8 +25,24 @@ HybridAgent = SlotPolicyAgent
 
 
 def build_policy(cfg: HybridConfig, world) -> HybridPolicy:
-    """The network for ``world``'s planes, kinds, structure kinds and action space."""
+    """The network for ``world``'s planes, kinds, structure kinds and action space (with the
+    paper's factorised heads where ``cfg.heads`` and the world allow).
+
+    Raises:
+        ValueError: ``heads="factorised"`` on a world that declares no ``action_factors``.
+    """
+    factors = getattr(world, "action_factors", None)
+    heads = cfg.heads if cfg.heads != "auto" else ("flat" if factors is None else "factorised")
+    types = {}
+    if heads == "factorised" and factors is not None:
+        types = dict(
+            unit_types=len(world.unit_action_types),
+            structure_types=len(world.structure_action_types),
+        )
     return HybridPolicy(
+        heads=heads,
+        action_factors=factors,
+        **types,
         in_channels=len(world.plane_names),
         num_actions=world.num_actions,
         num_kinds=len(world.kind_names),
@@ -38,6 +54,9 @@ def build_policy(cfg: HybridConfig, world) -> HybridPolicy:
         seed=cfg.seed,
         weight_scale=cfg.weight_scale,
         init=cfg.init,
+        scaled=cfg.scaled,
+        batch_norm=cfg.batch_norm,
+        spectral=cfg.spectral_norm,
     )
 
 

@@ -9,6 +9,9 @@ empty episode once more), and PPO's default module cannot read a ``Dict`` observ
   with one observation and action space per agent (shared objects), the live agents as
   ``agents``, and on the episode's last step ``__all__`` True in ``terminateds`` (no agent
   truncated: the game ended) or in ``truncateds`` (``max_cycles`` reached), never in neither.
+  At ``max_cycles`` the truncation is ``truncateds["__all__"]`` alone, the per-agent entries
+  False (agents dying in that step stay terminated): RLlib 2.60's ``MultiAgentEpisode`` marks
+  every agent terminated once all are flagged done, which would stop the value bootstrap.
   Observations are ``Dict(observation=Box(-1, 1, (D,), float32), action_mask=Box(0, 1, (A,),
   float32))``; infos are the env's (numbers only).
 - ``MaskedMLPModule`` / ``masking_module_spec``: a PPO ``RLModule`` (MLP policy and value
@@ -121,6 +124,12 @@ class RLlibEnv(MultiAgentEnv):
         # exactly one __all__ is True on the last step, also when it mixes deaths and truncation
         terminateds["__all__"] = ended and not any_truncated
         truncateds["__all__"] = ended and any_truncated
+        if ended and any_truncated:
+            # RLlib 2.60's MultiAgentEpisode marks every agent *terminated* once all are flagged
+            # done, which would stop the value bootstrap of the truncated ones; __all__ alone
+            # truncates them (and the ones that died now stay terminated)
+            truncateds = {agent: False for agent in truncateds}
+            truncateds["__all__"] = True
         return self._observations(obs), rewards, terminateds, truncateds, infos
 
     @staticmethod

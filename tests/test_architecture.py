@@ -129,3 +129,20 @@ def test_the_shared_trainer_loads_no_hybrid():
 )
 def test_reading_runs_and_building_the_command_load_no_torch(code):
     assert "torch" not in _loaded_after(code)
+
+
+@pytest.mark.parametrize(
+    ("module", "missing", "extra"),
+    [
+        ("spawnzoo.integrations.rllib", "ray", "rllib"),
+        ("spawnzoo.integrations.torchrl", "torchrl", "torchrl"),
+    ],
+)
+def test_an_integration_without_its_library_names_the_extra(module, missing, extra):
+    probe = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        f"try:\n    import {module}\nexcept ImportError as err:\n    print(err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"pip install 'spawnzoo[{extra}]'" in result.stdout, result.stdout

@@ -46,6 +46,7 @@ def test_every_env_is_measured_into_its_own_block(bench, env_id, extra, cases, t
     begin, end = bench.doc_markers(env_id)
     block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
     assert f"env: {env_id}" in block and all(f"| {c} |" in block for c in cases)
+    assert "cpu features: " in block and "kernels: " in block
     # the other envs' blocks are untouched
     original = (ROOT / "docs/benchmarks.md").read_text()
     for other in ("harvest-v0", "forage-v0", "skirmish-v0"):
@@ -144,8 +145,8 @@ def test_vs_magent2_alternates_rounds_with_the_worker(bench, monkeypatch, tmp_pa
     page = tmp_path / "benchmarks.md"
     shutil.copy(ROOT / "docs/benchmarks.md", page)
     out = tmp_path / "vs.json"
-    argv = ["--vs", "magent2", "--rounds", "3", "--magent2-python", sys.executable, "--clock"]
-    bench.main([*argv, "cpu", *QUICK, "--json", str(out), "--doc", str(page)])
+    argv = ["--vs", "magent2", "--rounds", "3", "--magent2-python", sys.executable, "--profile"]
+    bench.main([*argv, "--clock", "cpu", *QUICK, "--json", str(out), "--doc", str(page)])
     result = json.loads(out.read_text())
     assert len(result["rounds"]) == 3
     assert result["magent2"]["agent_steps_per_s"] == pytest.approx(400_000)
@@ -157,6 +158,8 @@ def test_vs_magent2_alternates_rounds_with_the_worker(bench, monkeypatch, tmp_pa
     begin, end = bench.doc_markers("harvest-v0", vs="magent2")
     block = page.read_text().split(begin, 1)[1].split(end, 1)[0]
     assert "| all |" in block and "| 400,000 | 160.0 |" in block and "cpu features:" in block
+    # --profile: where the harvest side's step time goes, the adapter's step among it
+    assert "harvest PettingZoo steps" in block and "envs/core/parallel.py" in block
 
 
 def test_vs_magent2_without_magent2_says_how_to_install_it(bench, monkeypatch, tmp_path):

@@ -64,12 +64,12 @@ def test_parameter_counts_are_reported(world, capsys):
         d = net.describe()
         assert d["total"] == sum(v for k, v in d.items() if k != "total") > 0
     # the paper's DashNet code widths (16 -> 64, four 64-wide SE blocks), two trunks
-    assert counts["monolithic/paper"].describe()["total"] == 703_695
+    assert counts["monolithic/paper"].describe()["total"] == 704_847
     # the paper's BottleNet code widths (32 -> 256 over 4 levels, "simple" bottleneck of 2
     # residual blocks) for the actor, its encoder and bottleneck again for the critic
     bottlenet = counts["monolithic-bottlenet/paper"].describe()
-    assert bottlenet["actor_embedding"] == 6_952_668
-    assert bottlenet["total"] == 11_348_169
+    assert bottlenet["actor_embedding"] == 6_952_988
+    assert bottlenet["total"] == 11_348_809
 
 
 # --- monolithic -------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_monolithic_two_iterations_write_the_standard_run_dir(monolithic_run):
     assert run.name == "a"
     for name in ("config.json", "summary.json", "metrics.jsonl"):
         assert (run / name).exists()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]

@@ -26,9 +26,10 @@ import pytest
 import torch
 from learner_helpers import metric_rows
 
+from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.policy import HybridPolicy
-from spawnzoo.hybrid.train import train
+from spawnzoo.hybrid.train import build_policy, train
 
 pytestmark = pytest.mark.numerics
 
@@ -108,9 +109,8 @@ def test_a_channels_last_run_is_deterministic_and_its_checkpoint_loads_in_either
     assert run_digest(tmp_path, "cl_b", channels_last=True) == a
     ckpt = sorted((tmp_path / "cl_a" / "checkpoints").iterdir())[-1]
     state = torch.load(ckpt, weights_only=True, map_location="cpu")["model"]
-    net = HybridPolicy(
-        in_channels=17, num_actions=14, structure_kinds=(0,), width=16, depth=1, stages=1
-    )
+    world = make_batched("harvest-v0", num_envs=1, preset=BASE["preset"])
+    net = build_policy(HybridConfig(**BASE), world)  # the run's network (factorised heads)
     net.load_state_dict(state)  # default layout: same values, whatever the saved strides
     assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
 

@@ -25,7 +25,7 @@ def test_a_run_writes_its_directory_and_summary(tmp_path):
     result = train(tiny_config(tmp_path, run_name="a"))
     run = result.run_dir
     assert (run / "config.json").exists() and (run / "summary.json").exists()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
         "cycle_0001.pt",
         "cycle_0002.pt",
     ]

@@ -160,7 +160,7 @@ def test_the_wrappers_pass_pettingzoos_api_test_and_compose_with_supersuit(env_i
     }
     for name, chain in chains.items():
         env = chain(make(env_id, preset="tiny"))
-        parallel_api_test(env, num_cycles=STEPS)
+        parallel_api_test(env, num_cycles=200)  # the twin tests above take 500 steps
         assert env.agents == [] or env.agents, name
         env.close()
 
@@ -187,14 +187,29 @@ def test_supersuits_sb3_vectoriser_runs_on_black_death(env_id):
 
 def test_sb3_ppo_learns_a_rollout_through_supersuit():
     from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecMonitor
 
-    env = black_death(flatten_observations(make("forage-v0", preset="tiny", max_cycles=20)))
+    env = black_death(flatten_observations(make("forage-v0", preset="tiny", max_cycles=5)))
     vec = ss.concat_vec_envs_v1(
         ss.pettingzoo_env_to_vec_env_v1(env), 1, num_cpus=0, base_class="stable_baselines3"
     )
+    # the env's own infos["episode"] (its metrics) is not SB3's Monitor record: VecMonitor's
+    # replaces it (without, SB3's logger fails with KeyError 'r' once an episode ended)
+    vec = VecMonitor(vec)
     # no seed=: SB3 would call vec.seed(), which SuperSuit 3.11's ConcatVecEnv lacks
     model = PPO("MlpPolicy", vec, n_steps=8, batch_size=256, n_epochs=1, device="cpu")
     before = [p.detach().clone() for p in model.policy.parameters()]
-    model.learn(total_timesteps=8 * vec.num_envs)
+    model.learn(total_timesteps=8 * vec.num_envs)  # episodes of 5 steps end inside it
+    assert model.ep_info_buffer and all("r" in info for info in model.ep_info_buffer)
     assert any(not b.equal(p) for b, p in zip(before, model.policy.parameters()))
     vec.close()
+
+
+def test_the_sb3_example_trains_and_evaluates(capsys):
+    from script_helpers import load_script
+
+    script = load_script("scripts/examples/supersuit_sb3.py")
+    script.main(["--env-steps", "16", "--n-steps", "8", "--eval-episodes", "1"])
+    out = capsys.readouterr().out
+    assert "evaluation, random legal actions" in out and "evaluation, trained policy" in out
+    assert "trained 16 env steps" in out

@@ -130,3 +130,30 @@ def test_the_collector_runs_through_episodes(env_id):
 def test_bad_settings_fail_like_the_env():
     with pytest.raises(ValueError, match="max_cycles"):
         SlotTorchRLEnv("forage-v0", preset="tiny", max_cycles=0)
+
+
+def test_the_ippo_example_trains_and_evaluates(capsys):
+    from script_helpers import load_script
+
+    script = load_script("scripts/examples/torchrl_ippo.py")
+    script.main(["--env-steps", "200", "--batch", "100", "--epochs", "1", "--eval-episodes", "1"])
+    out = capsys.readouterr().out
+    assert "evaluation, random legal actions" in out and "evaluation, trained policy" in out
+    assert out.count("env steps") == 2  # one line per batch of 100
+
+
+def test_several_worlds_through_serial_env_reset_each_at_its_own_end():
+    from torchrl.envs import SerialEnv
+
+    torch.manual_seed(0)
+    env = SerialEnv(2, lambda: make_torchrl_env("forage-v0", preset="tiny", max_cycles=20))
+    env.set_seed(0)
+    td = env.rollout(50, break_when_any_done=False)
+    assert td.shape == (2, 50)
+    assert (td["next", "done"].sum((1, 2)) >= 2).all()  # episodes of <= 20 steps, both worlds
+    assert (td[0][AGENTS, "observation"] != td[1][AGENTS, "observation"]).any()  # two seeds
+    # after each world's end, the next step starts a fresh episode with its initial agents
+    ends = td["next", "done"][..., 0]
+    for w, t in ends[:, :-1].nonzero().tolist():
+        assert not td[w, t + 1]["done"] and td[w, t + 1][AGENTS, "mask"].any()
+    env.close()

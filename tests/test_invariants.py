@@ -43,6 +43,7 @@ QUANTITY_PLANES = (
     "factory_water",
     "factory_ore",
     "factory_metal",
+    "factory_water_cost",
 )
 #: (dy, dx) of N, E, S, W: the order of moves 1-4 and of transfers 7-10
 DIRECTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
@@ -51,7 +52,8 @@ SETTINGS = st.fixed_dictionaries(
     {
         "preset": st.sampled_from(["tiny", "small"]),
         "players": st.sampled_from([1, 2]),
-        "placement": st.sampled_from(["heuristic", "random"]),
+        "placement": st.sampled_from(["heuristic", "random", "paper"]),
+        "action_masks": st.sampled_from(["harvest", "paper"]),
     }
 )
 
@@ -65,6 +67,7 @@ def expected_mask(world: HarvestWorld, e: int, s: int) -> np.ndarray:
     if not world.alive[e, s]:
         return mask
     owner, power = int(world.owner[e, s]), int(world.power[e, s])
+    paper = cfg.action_masks == "paper"
 
     def factory_owner(y: int, x: int) -> int:
         f = world.factory_map[e, y * n + x]
@@ -86,6 +89,7 @@ def expected_mask(world: HarvestWorld, e: int, s: int) -> np.ndarray:
                 and power >= rc.power_cost
                 and world.next_serial[e, owner, kind] < cfg.robot_id_pool
             )
+        mask[IDLE] = not (paper and mask[BUILD_HEAVY])  # the paper's factories may not idle
         return mask
     rc = cfg.light if world.kind[e, s] == LIGHT else cfg.heavy
     y, x = divmod(int(world.cell[e, s]), n)
@@ -97,7 +101,10 @@ def expected_mask(world: HarvestWorld, e: int, s: int) -> np.ndarray:
         cost = math.floor(rc.move_cost + rc.rubble_movement_cost * world.rubble[e, ty * n + tx])
         enemy_factory = factory_owner(ty, tx) not in (-1, owner)
         mask[MOVE_N + i] = not enemy_factory and power >= cost
-        own_target = owner in (factory_owner(ty, tx), robot_owner(ty, tx))
+        f = world.factory_map[e, ty * n + tx]
+        if paper and (robot_owner(ty, tx) == owner or (f >= 0 and world.cell[e, f] == ty * n + tx)):
+            mask[MOVE_N + i] = False  # onto an own robot or a factory centre
+        own_target = owner == factory_owner(ty, tx) or (not paper and owner == robot_owner(ty, tx))
         mask[TRANSFER_N + i] = carrying and own_target
     c = y * n + x
     on_factory = world.factory_map[e, c] >= 0
@@ -170,7 +177,7 @@ def check_planes(world: HarvestWorld) -> None:
     """``planes()`` against the plane table of the env's docstring."""
     cfg, n = world.cfg, world.cfg.map_size
     planes = world.planes()
-    assert planes.shape == (world.num_envs, world.num_players, 17, n, n)
+    assert planes.shape == (world.num_envs, world.num_players, 18, n, n)
     assert planes.dtype == np.float32 and (planes >= -1).all() and (planes <= 1).all()
     idx = {name: i for i, name in enumerate(world.plane_names)}
     for e in range(world.num_envs):
@@ -202,6 +209,7 @@ def check_planes(world: HarvestWorld) -> None:
                         ("factory_metal", world.metal),
                     ):
                         expected[name][c] = min(arr[e, s] / 1000, 1) * 2 - 1
+                    expected["factory_water_cost"][c] = 1 / 1000 * 2 - 1  # no lichen: 1 water
                 else:
                     rc = cfg.light if world.kind[e, s] == LIGHT else cfg.heavy
                     heavy[c] = world.kind[e, s] == HEAVY

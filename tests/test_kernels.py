@@ -213,3 +213,19 @@ def test_harvest_features_kernel_equals_reference(settings):
         assert np.array_equal(fast, ref)
         checked += int(batch.alive.sum())
     assert checked > 200
+
+
+def test_kernels_compile_without_a_cache_folder(monkeypatch):
+    """Where numba finds no writable cache folder it refuses ``cache=True``; the kernels are
+    then compiled for this process only instead of failing."""
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    monkeypatch.setitem(kernels._state, "compiled", {})
+
+    def loop(a):  # pragma: no cover - compiled
+        a[0] = 7
+
+    x = np.zeros(2)
+    kernels.compiled(loop)(x)
+    assert x.tolist() == [7.0, 0.0]

@@ -384,6 +384,7 @@ def test_resume_finds_the_latest_checkpoint_and_drops_later_rows(tmp_path):
     run.log(1100, {M.LOSSES_VALUE: 11.0})  # logged, then the process died before its checkpoint
     (run.checkpoint_dir / ".cycle_0011.pt.abc.tmp").write_bytes(b"half")  # a dead write
     assert run.latest_checkpoint().name == "cycle_0010.pt"  # numeric, not text order
+    run.close()  # the process "died": its lock is given back
 
     again = RunDir.for_config(PPOConfig(**{**vars(config), "resume": True}), method="hybrid")
     assert again.path == run.path

@@ -119,10 +119,10 @@ def test_spaces_are_the_same_objects_on_every_call_and_have_the_documented_shape
         assert env.action_space(agent) is act_space
         assert act_space == spaces.Discrete(14)
         k = 2 * env.config.obs_radius + 1
-        assert obs_space["observation"].shape == (16 * k * k + 12,)
+        assert obs_space["observation"].shape == (17 * k * k + 12,)
         assert obs_space["observation"].dtype == np.float32
         assert obs_space["action_mask"].shape == (14,) and obs_space["action_mask"].dtype == np.int8
-    assert env.state_space.shape == (17, 12, 12)
+    assert env.state_space.shape == (18, 12, 12)
 
 
 # --------------------------------------------------------------------------- pickling

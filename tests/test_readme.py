@@ -23,4 +23,4 @@ def test_readme_python_block_runs(index):
         assert namespace["env"].agents == []
     if "batch" in namespace:  # the batched loop stepped 64 worlds
         assert namespace["batch"].alive.shape[0] == 64
-        assert namespace["planes"].shape[:3] == (64, 1, 17)
+        assert namespace["planes"].shape[:3] == (64, 1, 18)

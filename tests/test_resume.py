@@ -72,14 +72,13 @@ def test_resume_after_a_kill_past_the_last_checkpoint_keeps_the_final_results(fi
     (run / "summary.json").unlink()
     assert cli.main(train_argv(tmp_path, "--resume")) == 0
     again = json.loads((run / "summary.json").read_text())
-    for key in ("env_steps", "agent_steps", "final_metrics", "milestones"):
+    for key in ("env_steps", "agent_steps", "final_metrics", "last_eval_metrics", "milestones"):
         assert again[key] == summary[key], key
-    # the held-out final evaluation is played again after the last checkpoint: the same
-    # episodes, only its own timing differs
-    timing = ("wall_clock_s",)
+    timing = {"wall_clock_s"}
     assert {k: v for k, v in again["final_eval"].items() if k not in timing} == {
         k: v for k, v in summary["final_eval"].items() if k not in timing
     }
+    assert again["last_eval_metrics"]  # the in-training evaluation was kept, not wiped
     assert metric_rows(run) == rows  # nothing retrained, nothing logged twice
     assert len(json.loads((run / "config.json").read_text())["resumed"]) == 1
 
@@ -119,3 +118,39 @@ def test_a_compare_worker_counts_a_run_finished_meanwhile_as_done(finished, tmp_
     assert worker.exitcode == 0, log.read_text()
     assert "is finished" in log.read_text()
     assert files(run) == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over_without_its_rows(tmp_path):
+    config = HybridConfig(**QUICK_RUN, run_root=str(tmp_path), run_name="early")
+    run = RunDir.for_config(config, method="hybrid", tensorboard=False)
+    run.log(32, {"losses/value_loss": 1.0})  # then killed before the checkpoint
+    run.close()
+    again = RunDir.for_config(
+        HybridConfig(**{**vars(config), "resume": True}), method="hybrid", tensorboard=False
+    )
+    assert again.resume() is None
+    assert again.read_metrics() == []  # the fresh start logs 32 again, once
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        ("config.json", "config.json is damaged: not readable JSON"),
+        ("metrics.jsonl", "metrics.jsonl:1 is not a JSON row with its env_steps"),
+        ("another method", "is a run of (method, env, seed) = ('mappo', 'harvest-v0', 3)"),
+    ],
+)
+def test_resume_of_a_damaged_run_is_one_line(finished, tmp_path, capsys, damage, words):
+    run = copy_run(finished, tmp_path)
+    (run / "summary.json").unlink()
+    if damage == "another method":
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "method": "mappo"}))
+    else:
+        text = (run / damage).read_text()
+        (run / damage).write_text(text[: len(text) // 3] + "\x00garbage\n" + text[-20:])
+    with pytest.raises(SystemExit) as stop:
+        cli.main(train_argv(tmp_path, "--resume"))
+    message = str(stop.value.code)
+    assert message.startswith("spawnzoo train: ") and words in message and "\n" not in message
+    assert not (run / "summary.json").exists() and not (run / ".lock").exists()

@@ -77,7 +77,7 @@ def test_one_sub_env_per_slot_with_flat_egocentric_observations():
     assert isinstance(env, VecEnv)
     assert env.num_envs == 3 * world.num_slots == 3 * 17
     k = 2 * world.cfg.obs_radius + 1
-    d = 16 * k * k + 12
+    d = 17 * k * k + 12  # 16 spatial planes + off_map, then 12 own features
     assert env.obs_dim == observation_size(world, world.cfg.obs_radius) == d
     assert env.observation_space.shape == (d,) and env.observation_space.dtype == np.float32
     assert env.action_space.n == 14

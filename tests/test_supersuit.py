@@ -1,5 +1,6 @@
 """SuperSuit on spawnzoo envs: its per-agent wrappers work with agents that spawn and die; its
-vectorisers and ``black_death`` do not, as ``docs/methods/independent.md`` says.
+vectorisers and ``black_death`` do not on their own, as ``docs/methods/independent.md`` says
+(``spawnzoo.integrations.supersuit`` fills those gaps: ``tests/test_integrations_supersuit.py``).
 
 SuperSuit's observation wrappers need a ``Box``; spawnzoo's observations are
 ``Dict(observation, action_mask)``, so each chain starts with SuperSuit's own
@@ -124,7 +125,8 @@ def test_frame_stack_gives_a_spawned_agent_a_fresh_history(env_id, settings):
 # ---------------------------------------------------------------------- the limits
 @pytest.mark.parametrize(("env_id", "settings"), CASES)
 def test_vectorising_agents_is_where_supersuit_stops(env_id, settings):
-    """Documented limits (use ``spawnzoo.baselines.wrappers.SlotVecEnv`` instead)."""
+    """Documented limits (use ``spawnzoo.baselines.wrappers.SlotVecEnv``, or
+    ``spawnzoo.integrations.supersuit.black_death`` before vectorising)."""
     # every possible agent must be present from reset on
     vec = ss.pettingzoo_env_to_vec_env_v1(observation_only(make(env_id, **settings)))
     with pytest.raises(AssertionError, match="agent death"):

@@ -8,8 +8,14 @@ level ``i`` (the paper's code: ``width=32, depth=4``, ``C -> 32 -> 64 -> 128 -> 
 
 * **encoder**: ``depth`` down blocks, each a residual block ``c_{i-1} -> c_i`` at the level's
   resolution, then a 3x3 stride-2 conv block that halves ``H`` and ``W``;
-* **bottleneck** ("simple" in the paper): ``blocks`` residual blocks at ``c_{depth-1}``
-  channels;
+* **bottleneck** at ``c = c_{depth-1}`` channels, one of the paper's four (``bottleneck``):
+  ``simple`` (the paper's default): ``blocks`` residual blocks; ``dilated``: 3x3 conv blocks with
+  dilation 2 and then 4, then ``blocks`` residual blocks; ``multiscale``: parallel 1x1, 3x3, 5x5
+  and 7x7 spectral-normalised convs of ``c / 4`` channels each, concatenated, BatchNorm and
+  LeakyReLU, then ``blocks`` residual blocks; ``inception`` (in the paper's code, not described
+  in its text; this is the classic inception module): parallel 1x1, 1x1 -> 3x3, 1x1 -> 3x3 -> 3x3
+  and 3x3 average pool -> 1x1 branches of ``c / 4`` channels, concatenated, BatchNorm and
+  LeakyReLU, then ``blocks`` residual blocks. ``c`` must be a multiple of 4 for the last two;
 * **decoder**: ``depth`` up blocks, each a 3x3 stride-2 transposed conv (doubles ``H``, ``W``)
   with BatchNorm and LeakyReLU to the level's ``c_i`` channels, summed (not concatenated, as in
   the paper's code) with the encoder's residual output of the same level, then a residual
@@ -124,6 +130,91 @@ class UpBlock(nn.Module):
         return self.res(self.act(self.norm(self.up(x))) + skip)
 
 
+class DilatedConvBlock(nn.Sequential):
+    """Spectral-normalised 3x3 conv with ``dilation`` (no bias) -> BatchNorm2d -> LeakyReLU,
+    shape preserving."""
+
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        conv = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False)
+        self.add_module("conv", spectral_norm(conv))
+        self.add_module("norm", nn.BatchNorm2d(channels))
+        self.add_module("act", nn.LeakyReLU(LEAKY_SLOPE))
+
+
+class _Conv(nn.Sequential):
+    """A bare spectral-normalised ``k x k`` "same" conv (no bias): one branch's last layer."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__()
+        conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False
+        )
+        self.add_module("conv", spectral_norm(conv))
+
+
+class ParallelBranches(nn.Module):
+    """Branches run side by side on one input, concatenated, then BatchNorm and LeakyReLU.
+
+    Args:
+        branches: modules ``[B, c, H, W] -> [B, c_k, H, W]`` with ``sum(c_k) = c``.
+    """
+
+    def __init__(self, branches: list[nn.Module], channels: int):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        self.norm = nn.BatchNorm2d(channels)
+        self.act = nn.LeakyReLU(LEAKY_SLOPE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, c, H, W]`` -> ``[B, c, H, W]``."""
+        return self.act(self.norm(torch.cat([b(x) for b in self.branches], dim=1)))
+
+
+def multiscale(c: int) -> ParallelBranches:
+    """1x1, 3x3, 5x5 and 7x7 branches of ``c / 4`` channels each (the paper's multi-scale)."""
+    return ParallelBranches([_Conv(c, c // 4, k) for k in (1, 3, 5, 7)], c)
+
+
+def inception(c: int) -> ParallelBranches:
+    """The classic inception module with ``c / 4`` channels per branch."""
+    q = c // 4
+    return ParallelBranches(
+        [
+            _Conv(c, q, 1),
+            nn.Sequential(ConvBlock(c, q, kernel_size=1), _Conv(q, q, 3)),
+            nn.Sequential(ConvBlock(c, q, kernel_size=1), ConvBlock(q, q), _Conv(q, q, 3)),
+            nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1), _Conv(c, q, 1)),
+        ],
+        c,
+    )
+
+
+#: the paper's bottleneck variants (§2.2)
+BOTTLENECKS = ("simple", "dilated", "multiscale", "inception")
+
+
+def bottleneck_layers(kind: str, c: int, blocks: int) -> nn.Sequential:
+    """The bottleneck ``kind`` at ``c`` channels with ``blocks`` residual blocks (see the module
+    docstring): ``[B, c, h, w] -> [B, c, h, w]``.
+
+    Raises:
+        ValueError: an unknown ``kind``, or ``c`` not a multiple of 4 for the branched ones.
+    """
+    if kind not in BOTTLENECKS:
+        raise ValueError(f"bottleneck must be one of {BOTTLENECKS}, got {kind!r}")
+    if kind in ("multiscale", "inception") and c % 4:
+        raise ValueError(f"the {kind} bottleneck needs channels divisible by 4, got {c}")
+    head: list[nn.Module] = []
+    if kind == "dilated":
+        head = [DilatedConvBlock(c, 2), DilatedConvBlock(c, 4)]
+    elif kind == "multiscale":
+        head = [multiscale(c)]
+    elif kind == "inception":
+        head = [inception(c)]
+    return nn.Sequential(*head, *(UNetResidual(c, c) for _ in range(blocks)))
+
+
 def _check_sizes(in_channels: int, width: int, depth: int, blocks: int) -> None:
     for key, value, low in (
         ("in_channels", in_channels, 1),
@@ -146,6 +237,7 @@ class BottleNetEncoder(nn.Module):
         width: ``c_0``, channels of the first level; level ``i`` has ``width * 2**i``.
         depth: down blocks (the paper: 4).
         blocks: residual blocks of the bottleneck (the paper's "simple" bottleneck: 2).
+        bottleneck: ``simple``, ``dilated``, ``multiscale`` or ``inception`` (see the module).
 
     Shapes:
         ``[B, C, H, W]`` -> ``[B, width * 2**(depth - 1), ceil(H / 2**depth),
@@ -156,7 +248,9 @@ class BottleNetEncoder(nn.Module):
             ``blocks`` >= 0).
     """
 
-    def __init__(self, in_channels: int, width: int, depth: int, blocks: int):
+    def __init__(
+        self, in_channels: int, width: int, depth: int, blocks: int, bottleneck: str = "simple"
+    ):
         super().__init__()
         _check_sizes(in_channels, width, depth, blocks)
         self.depth = depth
@@ -165,9 +259,7 @@ class BottleNetEncoder(nn.Module):
             DownBlock(c_in, c_out)
             for c_in, c_out in zip([in_channels, *self.channels[:-1]], self.channels)
         )
-        self.bottleneck = nn.Sequential(
-            *(UNetResidual(self.channels[-1], self.channels[-1]) for _ in range(blocks))
-        )
+        self.bottleneck = bottleneck_layers(bottleneck, self.channels[-1], blocks)
 
     @property
     def out_channels(self) -> int:
@@ -215,15 +307,18 @@ class BottleNet(nn.Module):
         width: ``c_0``, channels of the first level and of the output (the paper's code: 32).
         depth: down and up blocks (the paper: 4).
         blocks: residual blocks of the bottleneck (the paper's "simple" bottleneck: 2).
+        bottleneck: ``simple``, ``dilated``, ``multiscale`` or ``inception``.
 
     Shapes:
         ``[B, C, H, W]`` -> ``[B, width, H, W]`` for any ``H x W`` (padded inside to multiples
         of ``2**depth``, cropped back).
     """
 
-    def __init__(self, in_channels: int, width: int, depth: int, blocks: int):
+    def __init__(
+        self, in_channels: int, width: int, depth: int, blocks: int, bottleneck: str = "simple"
+    ):
         super().__init__()
-        self.encoder = BottleNetEncoder(in_channels, width, depth, blocks)
+        self.encoder = BottleNetEncoder(in_channels, width, depth, blocks, bottleneck)
         c = self.encoder.channels
         # deepest first: from the bottleneck (c[-1]) up to level 0 (c[0] = width)
         self.ups = nn.ModuleList(

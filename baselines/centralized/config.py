@@ -56,6 +56,10 @@ class MonolithicConfig(PPOConfig):
     depth: int | None = None
     """BottleNet only: down (and up) blocks, each halving the map (paper: 4). ``None``: by map
     size (48 -> 4, 24 -> 3, 12 -> 2: a 3 x 3 bottleneck on each; at most 4)."""
+    bottleneck: str = "simple"
+    """BottleNet only: the paper's bottleneck variant (§2.2): ``simple`` (``blocks`` residual
+    blocks), ``dilated`` (dilation 2 and 4 conv blocks first), ``multiscale`` (parallel 1x1 to
+    7x7 branches first) or ``inception`` (an inception module first; in the paper's code)."""
     init: str = "paper"
     """``paper`` (orthogonal, role gains, per-layer seeds) or ``default`` (PyTorch's)."""
 
@@ -64,6 +68,13 @@ class MonolithicConfig(PPOConfig):
         name = type(self).__name__
         if self.init not in ("paper", "default"):
             raise ValueError(f"{name}: init must be 'paper' or 'default', got {self.init!r}")
+        if self.bottleneck not in ("simple", "dilated", "multiscale", "inception"):
+            raise ValueError(
+                f"{name}: bottleneck must be 'simple', 'dilated', 'multiscale' or 'inception', "
+                f"got {self.bottleneck!r}"
+            )
+        if self.network != "bottlenet" and self.bottleneck != "simple":
+            raise ValueError(f"{name}: bottleneck is a BottleNet setting; use network='bottlenet'")
         if self.network == "dashnet":
             if self.depth is not None:
                 raise ValueError(

@@ -119,6 +119,7 @@ class MonolithicPolicy(nn.Module):
         init: str = "paper",
         network: str = "dashnet",
         depth: int | None = None,
+        bottleneck: str = "simple",
     ):
         super().__init__()
         for key, value in dict(in_channels=in_channels, num_actions=num_actions).items():
@@ -147,8 +148,8 @@ class MonolithicPolicy(nn.Module):
                 self.embed_critic = DashNet(in_channels, width, blocks)
                 critic_channels = width
             else:
-                self.embed_actor = BottleNet(in_channels, width, depth, blocks)
-                self.embed_critic = BottleNetEncoder(in_channels, width, depth, blocks)
+                self.embed_actor = BottleNet(in_channels, width, depth, blocks, bottleneck)
+                self.embed_critic = BottleNetEncoder(in_channels, width, depth, blocks, bottleneck)
                 critic_channels = self.embed_critic.out_channels
             self.actor_head = nn.Sequential()
             self.actor_head.add_module("out", nn.Conv2d(width, num_actions, kernel_size=1))
@@ -241,6 +242,7 @@ def build_policy(cfg: MonolithicConfig, world) -> MonolithicPolicy:
         init=cfg.init,
         network=cfg.network,
         depth=cfg.depth,
+        bottleneck=cfg.bottleneck,
     )
 
 

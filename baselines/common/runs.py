@@ -10,12 +10,25 @@
 ``summary.json``       final metrics, milestones, parameter count, wall clock, env/agent steps
                        per second, the final evaluation's per-episode lists
 ``checkpoints/``       ``cycle_0007.pt``: model/optimizer state dicts, cycle, env steps, RNG
-                       states; loadable with ``torch.load(path, weights_only=True)``
+                       states; loadable with ``torch.load(path, weights_only=True)``;
+                       ``cycle_0007.pt.sha256`` beside it (``sha256sum -c`` format), which
+                       ``read_checkpoint`` checks
 ``tb/``                TensorBoard scalars (skipped when tensorboard is not installed)
+``.lock``              while a process trains the run: who (``common.locks``; one writer)
 =====================  ======================================================================
 
+A run has one writer at a time: ``for_config`` (what every ``train`` calls) takes ``.lock``
+before it writes anything and ``close``/``finish`` give it back (so does the process's exit,
+also on SIGTERM and SIGHUP under ``locks.exit_on_signals``); a second trainer of the same run,
+e.g. two ``spawnzoo train --resume`` of one run name, gets ``LockedError`` naming the first. A
+lock left by a killed process is taken over.
+
 JSON files and checkpoints are written to a temporary file in the same folder and moved into
-place with ``os.replace``, so a reader sees the old or the new file, never half of one.
+place with ``os.replace``, so a reader sees the old or the new file, never half of one. A
+checkpoint's checksum file is moved into place just before it, so every checkpoint written by
+this version has one; a damaged checkpoint (cut short, a flipped bit, not a checkpoint at all)
+is refused by ``read_checkpoint`` with a ``CheckpointError`` naming it, and ``resume`` falls back
+to the newest intact checkpoint, saying so (the damaged ones are renamed ``*.damaged``).
 ``metrics.jsonl`` is append-only: each row is one ``write`` followed by ``fsync``; a row torn
 by a crash can only be the last one, and ``read_metrics`` drops it.
 
@@ -32,6 +45,8 @@ Every method's ``train(config) -> RunResult`` follows the same outline::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import math
 import os
@@ -50,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .locks import DirLock
 from .machine import describe
 
 if TYPE_CHECKING:  # reading a run directory needs no torch: it is imported where tensors are
@@ -60,9 +76,28 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_DIR = "checkpoints"
 TB_DIR = "tb"
+#: held by the process that trains the run
+LOCK_FILE = ".lock"
 #: version of the checkpoint layout, stored in every checkpoint
 CHECKPOINT_FORMAT = 1
 _CHECKPOINT_RE = re.compile(r"^cycle_(\d+)\.pt$")
+#: suffix of a checkpoint's checksum file (``cycle_0007.pt.sha256``)
+CHECKSUM_SUFFIX = ".sha256"
+#: suffix a damaged checkpoint is renamed to by ``resume``
+DAMAGED_SUFFIX = ".damaged"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, cut short, its checksum does not match,
+    or not a spawnzoo checkpoint. The message starts with the file's path.
+
+    Attributes:
+        path: the checkpoint file.
+    """
+
+    def __init__(self, path: str | os.PathLike, what: str):
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {what}")
 
 
 class RunFinishedError(RuntimeError):
@@ -81,6 +116,12 @@ class RunFinishedError(RuntimeError):
             f"results are kept as they are (to train it longer, delete its {SUMMARY_FILE} and "
             "resume with a larger --total-timesteps)"
         )
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be continued as asked: its ``config.json`` is damaged or of
+    another (method, env, seed), or its ``metrics.jsonl`` is damaged before its last row. The
+    message names the file."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +161,7 @@ class RunDir:
         self._purge_step: int | None = None
         self._start = time.perf_counter()
         self._elapsed_before = 0.0
+        self._lock: DirLock | None = None
         #: where this run was resumed, oldest first: ``{"cycle", "env_steps"}`` of the
         #: checkpoint each resumption continued from (saved in checkpoints, written to the
         #: summary: a resumed run's training worlds were reset anew, so it is not the same run
@@ -138,6 +180,7 @@ class RunDir:
         config: Any = None,
         name: str | None = None,
         tensorboard: bool = True,
+        lock: bool = False,
     ) -> RunDir:
         """Make a new run directory ``root/name`` and write its ``config.json``.
 
@@ -148,19 +191,25 @@ class RunDir:
             name: directory name; default ``run_name(env_id, method, seed)``, with ``-2``,
                 ``-3``, ... appended if a run of the same second exists.
             tensorboard: see the class.
+            lock: take the run's lock (``.lock``) before writing (``lock()``).
 
         Raises:
             FileExistsError: ``name`` was given and that directory already holds a run.
+            LockedError: with ``lock``, another live process holds that directory's lock.
         """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
+
+        def refuse(path: Path) -> FileExistsError:
+            return FileExistsError(
+                f"run directory {path} already exists; resume it (--resume) or choose "
+                "another --run-name"
+            )
+
         if name is not None:
             path = root / name
-            if path.exists() and any(path.iterdir()):
-                raise FileExistsError(
-                    f"run directory {path} already exists; resume it (--resume) or choose "
-                    "another --run-name"
-                )
+            if path.exists() and any(p.name != LOCK_FILE for p in path.iterdir()):
+                raise refuse(path)
             path.mkdir(exist_ok=True)
         else:
             base = run_name(env_id, method, seed)
@@ -173,8 +222,16 @@ class RunDir:
                     n += 1
                     path = root / f"{base}-{n}"
         run = cls(path, tensorboard=tensorboard)
-        if config is not None:
-            run.write_config(config, method=method, env_id=env_id, seed=seed)
+        if lock:
+            run.lock()
+        try:
+            if lock and run.config_path.exists():  # another process made it since we looked
+                raise refuse(path)
+            if config is not None:
+                run.write_config(config, method=method, env_id=env_id, seed=seed)
+        except BaseException:
+            run.close()  # give the lock back at once
+            raise
         return run
 
     @classmethod
@@ -202,9 +259,13 @@ class RunDir:
         same env, method and seed) and records the resumption in ``config.json``; when there is
         nothing to resume it starts a new run, so ``--resume`` is safe in a restart loop.
 
+        The run's lock is taken before anything is written and held until ``close``.
+
         Raises:
             RunFinishedError: ``resume`` of a run that has its ``summary.json`` (nothing in the
                 directory is touched).
+            LockedError: another live process trains that run (nothing is touched).
+            FileExistsError: a new run named like an existing one.
         """
         root = Path(config.run_root)
         if config.resume:
@@ -219,7 +280,14 @@ class RunDir:
                 if (existing / SUMMARY_FILE).exists():
                     raise RunFinishedError(existing)
                 run = cls.open(existing, tensorboard=tensorboard)
-                run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
+                run.lock()
+                try:
+                    if (existing / SUMMARY_FILE).exists():  # finished while we took the lock
+                        raise RunFinishedError(existing)
+                    run.write_config(config, method=method, env_id=config.env_id, seed=config.seed)
+                except BaseException:
+                    run.close()  # give the lock back at once
+                    raise
                 return run
         return cls.create(
             root,
@@ -229,7 +297,28 @@ class RunDir:
             config=config,
             name=config.run_name,
             tensorboard=tensorboard,
+            lock=True,
         )
+
+    # ------------------------------------------------------------------ the writer's lock
+    def lock(self) -> None:
+        """Take the run's ``.lock`` for this process (held until ``close``).
+
+        Raises:
+            LockedError: another live process holds it (the message names the process).
+        """
+        if self._lock is None:
+            self._lock = DirLock(self.path / LOCK_FILE, what="training process")
+            try:
+                self._lock.acquire()
+            except BaseException:
+                self._lock = None
+                raise
+
+    @property
+    def locked(self) -> bool:
+        """Whether this object holds the run's lock."""
+        return self._lock is not None and self._lock.held
 
     # ------------------------------------------------------------------ paths
     @property
@@ -257,7 +346,8 @@ class RunDir:
         """Write ``config.json``; on an existing one, replace the config and note a resumption.
 
         Raises:
-            ValueError: the existing run is of another env, method or seed.
+            RunDirError: the existing run is of another env, method or seed, or its
+                ``config.json`` is damaged.
         """
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         command = [Path(sys.argv[0]).name, *sys.argv[1:]]
@@ -266,7 +356,7 @@ class RunDir:
             data = self.read_config()
             old = (data.get("method"), data.get("env_id"), data.get("seed"))
             if old != (method, env_id, seed):
-                raise ValueError(
+                raise RunDirError(
                     f"{self.path} is a run of (method, env, seed) = {old}, not "
                     f"{(method, env_id, seed)}"
                 )
@@ -292,8 +382,20 @@ class RunDir:
         atomic_write_json(self.config_path, data)
 
     def read_config(self) -> dict[str, Any]:
-        """The parsed ``config.json``."""
-        return json.loads(self.config_path.read_text())
+        """The parsed ``config.json``.
+
+        Raises:
+            FileNotFoundError: there is none. RunDirError: it is not a JSON object.
+        """
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise RunDirError(f"{self.config_path} is damaged: not readable JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise RunDirError(f"{self.config_path} is damaged: not a JSON object")
+        return data
 
     # ------------------------------------------------------------------ metrics
     def elapsed(self) -> float:
@@ -330,15 +432,20 @@ class RunDir:
         """The rows of ``metrics.jsonl`` (a torn last row from a crash is dropped)."""
         if not self.metrics_path.exists():
             return []
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
+        lines = self.metrics_path.read_text(encoding="utf-8", errors="replace").splitlines()
         rows = []
         for i, line in enumerate(lines):
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("env_steps"), int):
+                    raise ValueError
+                rows.append(row)
+            except (ValueError, RecursionError):
                 if i == len(lines) - 1:
                     break
-                raise ValueError(f"{self.metrics_path}:{i + 1} is not a JSON row") from None
+                raise RunDirError(
+                    f"{self.metrics_path}:{i + 1} is not a JSON row with its env_steps"
+                ) from None
         return rows
 
     def truncate_metrics(self, env_steps: int) -> None:
@@ -412,10 +519,18 @@ class RunDir:
         path = self.checkpoint_path(cycle)
         import torch
 
-        _atomic_write(path, lambda f: torch.save(ckpt, f))
+        buffer = io.BytesIO()
+        torch.save(ckpt, buffer)
+        data = buffer.getvalue()
+        # the checksum first: a checkpoint never appears without its checksum (a crash between
+        # the two leaves a checksum of the new file beside the old one: refused, then skipped)
+        line = f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+        atomic_write_text(checksum_path(path), line)
+        _atomic_write(path, lambda f: f.write(data))
         if keep_last is not None:
             for old in self.checkpoints()[:-keep_last]:
                 old.unlink()
+                checksum_path(old).unlink(missing_ok=True)
         return path
 
     def checkpoints(self) -> list[Path]:
@@ -458,13 +573,13 @@ class RunDir:
 
         Raises:
             FileNotFoundError: no checkpoint exists.
+            CheckpointError: the checkpoint is damaged (``read_checkpoint``); nothing was
+                restored.
         """
         path = self.latest_checkpoint() if path is None else Path(path)
         if path is None:
             raise FileNotFoundError(f"no checkpoint in {self.checkpoint_dir}")
-        import torch
-
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = read_checkpoint(path, map_location=map_location)
         if model is not None:
             model.load_state_dict(ckpt["model"])
         if optimizer is not None and ckpt["optimizer"] is not None:
@@ -487,17 +602,56 @@ class RunDir:
 
         Loads it as ``load_checkpoint`` does, drops ``metrics.jsonl`` rows logged after it, and
         makes TensorBoard purge its events after it. Training envs are not part of a
-        checkpoint: the caller resets them.
+        checkpoint: the caller resets them. A damaged checkpoint (``CheckpointError``) is
+        renamed ``*.damaged`` and the next older one is tried; what was skipped is printed to
+        stderr and noted in ``config.json``'s last ``resumed`` entry. With no intact
+        checkpoint left the run starts over.
 
         Returns:
-            The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh).
+            The checkpoint dict, or ``None`` when the run has no checkpoint (start fresh: the
+            rows of ``metrics.jsonl`` are dropped too).
+
+        Raises:
+            RunDirError: ``metrics.jsonl`` is damaged before its last row. On any error the
+                run is closed (its lock given back).
         """
-        path = self.latest_checkpoint()
-        if path is None:
+        try:
+            return self._resume(model, optimizer, rngs, map_location)
+        except BaseException:
+            self.close()
+            raise
+
+    def _resume(self, model: Any, optimizer: Any, rngs: Any, map_location: Any) -> Any:
+        """The body of ``resume``."""
+        ckpt, damaged = None, []
+        for path in reversed(self.checkpoints()):
+            try:
+                ckpt = self.load_checkpoint(
+                    path=path,
+                    model=model,
+                    optimizer=optimizer,
+                    rngs=rngs,
+                    map_location=map_location,
+                )
+                break
+            except CheckpointError as err:
+                damaged.append(str(err))
+                for bad in (path, checksum_path(path)):
+                    if bad.exists():
+                        os.replace(bad, bad.with_name(bad.name + DAMAGED_SUFFIX))
+        if damaged:
+            found = f"resuming from {path.name}" if ckpt is not None else "starting over"
+            print(
+                f"{self.path}: {len(damaged)} damaged checkpoint(s) set aside as "
+                f"*{DAMAGED_SUFFIX}, {found}:\n  " + "\n  ".join(damaged),
+                file=sys.stderr,
+                flush=True,
+            )
+            self._note_resumption(damaged=damaged)
+        if ckpt is None:  # killed before its first checkpoint: rows logged so far are lost work
+            self.truncate_metrics(-1)
+            self._purge_step = 0
             return None
-        ckpt = self.load_checkpoint(
-            path=path, model=model, optimizer=optimizer, rngs=rngs, map_location=map_location
-        )
         self.truncate_metrics(ckpt["env_steps"])
         self.resumed_from = [dict(r) for r in ckpt.get("resumed_from", [])] + [
             {"cycle": int(ckpt["cycle"]), "env_steps": int(ckpt["env_steps"])}
@@ -507,6 +661,15 @@ class RunDir:
             self._tb = None
         self._purge_step = ckpt["env_steps"] + 1
         return ckpt
+
+    def _note_resumption(self, **facts: Any) -> None:
+        """Add ``facts`` to the last ``resumed`` entry of ``config.json`` (if any)."""
+        if not self.config_path.exists():
+            return
+        data = self.read_config()
+        if data.get("resumed"):
+            data["resumed"][-1].update(facts)
+            atomic_write_json(self.config_path, data)
 
     # ------------------------------------------------------------------ summary
     def write_summary(
@@ -572,10 +735,13 @@ class RunDir:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Flush and close the TensorBoard writer (idempotent)."""
+        """Flush and close the TensorBoard writer, give the lock back (idempotent)."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> RunDir:
         return self
@@ -585,6 +751,92 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------- checkpoints
+def checksum_path(checkpoint: str | os.PathLike) -> Path:
+    """``cycle_0007.pt.sha256`` beside ``cycle_0007.pt``."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.name + CHECKSUM_SUFFIX)
+
+
+def read_checkpoint(
+    path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Read a checkpoint, checked: its SHA-256 against its ``.sha256`` file, then loaded with
+    ``torch.load(weights_only=True)`` and its layout checked.
+
+    A checkpoint without a checksum file (written before checksums, or copied alone) is read
+    unchecked but still refused if it does not load or lacks the layout.
+
+    Args:
+        path: a ``cycle_NNNN.pt`` file.
+        map_location: where tensors go.
+
+    Returns:
+        The checkpoint dict (``format``, ``cycle``, ``env_steps``, ``model``, ...).
+
+    Raises:
+        CheckpointError: it cannot be read, its checksum does not match, it does not load, or
+            it is not a spawnzoo checkpoint (the message names the file and what is wrong).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(path, f"cannot be read ({err.strerror or err})") from err
+    digest = checksum_path(path)
+    if digest.exists():
+        try:
+            expected = digest.read_text(encoding="ascii").split()[0].lower()
+        except (OSError, UnicodeDecodeError, IndexError) as err:
+            raise CheckpointError(path, f"its checksum file {digest.name} is unreadable") from err
+        if not re.fullmatch(r"[0-9a-f]{64}", expected):
+            raise CheckpointError(path, f"its checksum file {digest.name} holds no SHA-256")
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise CheckpointError(
+                path,
+                f"damaged: its SHA-256 does not match {digest.name} ({len(data):,} bytes; cut "
+                "short, changed or overwritten)",
+            )
+    import torch
+
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as err:  # zip, pickle, storage, EOF errors of torch.load, all of them
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(
+            path, f"not a readable checkpoint ({type(err).__name__}: {first[:200]})"
+        ) from err
+    _check_layout(path, ckpt, torch)
+    return ckpt
+
+
+def _check_layout(path: Path, ckpt: Any, torch: Any) -> None:
+    """Refuse a loaded object that is not a checkpoint of ``save_checkpoint``'s layout."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(path, f"not a spawnzoo checkpoint (holds a {type(ckpt).__name__})")
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            path,
+            f"checkpoint format {ckpt.get('format')!r}; this spawnzoo reads {CHECKPOINT_FORMAT}",
+        )
+    for key in ("cycle", "env_steps"):
+        value = ckpt.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(path, f"{key} must be an integer >= 0, got {value!r}")
+    model = ckpt.get("model")
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        raise CheckpointError(path, "its 'model' is not a state dict of named tensors")
+    if ckpt.get("optimizer") is not None and not isinstance(ckpt["optimizer"], dict):
+        raise CheckpointError(path, "its 'optimizer' is not a state dict")
+    for key in ("state", "rng"):
+        if not isinstance(ckpt.get(key), dict):
+            raise CheckpointError(path, f"its {key!r} is missing or not a dict")
+    if not isinstance(ckpt.get("wall_clock_s"), (int, float)):
+        raise CheckpointError(path, "its 'wall_clock_s' is not a number")
 
 
 # ---------------------------------------------------------------------- helpers

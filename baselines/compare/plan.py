@@ -300,7 +300,10 @@ class Comparison:
         if opponent is not None and "eval_opponent" in names:
             values["eval_opponent"] = opponent  # win rates against the env's scripted opponent
         values.update({k: v for k, v in self.config.items() if k in names})
-        values.update(spec.overrides)
+        overrides = dict(spec.overrides)
+        if "env_settings" in overrides:  # a variant's env settings go over the command's
+            overrides["env_settings"] = {**values["env_settings"], **overrides["env_settings"]}
+        values.update(overrides)
         try:
             config = cls(**values)
             every = self.eval_every(config)

@@ -1,4 +1,4 @@
-"""Run a comparison: every (label, seed) in its own worker process, up to ``jobs`` at a time.
+"""Run a comparison: every (label, seed) in its own worker, up to a launcher's capacity at a time.
 
 Nothing is kept in memory that is not also on disk: a worker trains into its run directory
 (``RunDir``: atomic config/summary, append-only metrics, checkpoints after each cycle) and exits;
@@ -7,10 +7,17 @@ the parent only starts workers and reads the run directories to show progress. S
 * a finished run (``summary.json`` present) is skipped when the command is run again;
 * a run that was interrupted (Ctrl-C, a crash, a killed worker) resumes from its latest
   checkpoint, because each run's config asks for ``resume`` of its stable directory;
-* Ctrl-C stops the workers and returns; what finished stays finished;
-* one comparison at a time per output folder (``OUT/.compare.lock`` holds its process id).
+* Ctrl-C, SIGTERM and SIGHUP stop the workers and return; what finished stays finished;
+* workers die with the comparison: a worker gets SIGTERM when its parent dies, even by SIGKILL
+  (Linux ``PR_SET_PDEATHSIG``, ``common.locks.die_with_parent``), so none trains on orphaned;
+* one comparison at a time per output folder (``OUT/.compare.lock``), and one writer per run
+  (each run's ``.lock``, taken by its worker): a lock names its process by pid and start time
+  and one left by a dead process is taken over (``common.locks``).
 
-Workers are started with the ``spawn`` method (no forked torch state) and write their output to
+Where a worker runs is a ``Launcher``'s business: ``ProcessLauncher`` (the default) starts
+local processes with the ``spawn`` method (no forked torch state); ``ray_backend.RayLauncher``
+makes each run a Ray task with declared resources, on a local Ray or a cluster, retried from its
+last checkpoint when its worker dies. Either way a worker writes its output to
 ``OUT/logs/{run}.log``; a run that fails leaves its traceback there and the others go on.
 """
 
@@ -27,8 +34,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from ..common.locks import DirLock, die_with_parent, exit_on_signals
 from ..common.runs import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -64,7 +72,101 @@ class RunStatus:
     started: float = 0.0
     seconds: float = 0.0
     error: str = ""
-    process: Any = field(default=None, repr=False)
+    handle: RunHandle | None = field(default=None, repr=False)
+
+
+class RunHandle(Protocol):
+    """A run a launcher started."""
+
+    def done(self) -> bool:
+        """Whether its worker has ended (without waiting)."""
+        ...
+
+    def error(self) -> str | None:
+        """After ``done()``: ``None`` when the worker ended well, else what went wrong."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the worker and wait until it is gone."""
+        ...
+
+
+class Launcher(Protocol):
+    """Where a comparison's runs train: a context manager (entered once, around every run)
+    that starts one worker per run."""
+
+    def __enter__(self) -> Launcher: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def capacity(self) -> int:
+        """Runs at a time (asked after ``__enter__``)."""
+        ...
+
+    def start(self, method: str, config: Any, log_path: Path) -> RunHandle:
+        """Start training ``config`` with ``method``; the worker's output goes to
+        ``log_path``."""
+        ...
+
+
+class ProcessLauncher:
+    """Each run in a local worker process (``spawn``), up to ``jobs`` at a time.
+
+    Args:
+        jobs: runs at a time. threads: torch threads per worker.
+
+    Raises:
+        ValueError: ``jobs`` or ``threads`` below 1.
+    """
+
+    def __init__(self, jobs: int = 1, threads: int = 1):
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.jobs, self.threads = jobs, threads
+        self._context = multiprocessing.get_context("spawn")
+
+    def __enter__(self) -> ProcessLauncher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def capacity(self) -> int:
+        return self.jobs
+
+    def start(self, method: str, config: Any, log_path: Path) -> _ProcessRun:
+        process = self._context.Process(
+            target=train_worker,
+            args=(method, config, str(log_path), self.threads, os.getpid()),
+            name=f"spawnzoo-compare-{log_path.stem}",
+            daemon=False,
+        )
+        process.start()
+        return _ProcessRun(process)
+
+
+class _ProcessRun:
+    """A ``RunHandle`` over a ``multiprocessing.Process``."""
+
+    def __init__(self, process: Any):
+        self.process = process
+
+    def done(self) -> bool:
+        return not self.process.is_alive()
+
+    def error(self) -> str | None:
+        self.process.join()
+        code = self.process.exitcode
+        return None if code == 0 else f"exit code {code}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(timeout=60)
+        if self.process.is_alive():  # ignores SIGTERM: stuck in native code
+            self.process.kill()
+            self.process.join()
 
 
 def check_out_folder(comparison: Comparison) -> None:
@@ -95,6 +197,7 @@ def run_comparison(
     threads: int = 1,
     display: bool | None = None,
     poll_seconds: float = 0.5,
+    launcher: Launcher | None = None,
 ) -> list[RunStatus]:
     """Run every run of ``comparison`` that has no summary yet; return their final states.
 
@@ -103,33 +206,36 @@ def run_comparison(
         jobs: runs at a time (worker processes).
         threads: torch threads per worker (default 1: the networks are small, and more
             threads than free cores slow every run down badly on a shared machine).
+        launcher: where the runs train; default ``ProcessLauncher(jobs, threads)`` (a given
+            launcher has its own capacity and threads, and ``jobs``, ``threads`` are unused).
+            It is entered after the checks, so nothing starts for a refused comparison.
         display: a live table (rich) when ``True``; one line per state change when ``False``;
             default: the table on a terminal.
         poll_seconds: how often the parent looks at the workers and run directories.
 
     Returns:
         One ``RunStatus`` per run, in ``comparison.runs()`` order. Runs still in progress at a
-        Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit.
+        Ctrl-C are ``stopped``; the ``KeyboardInterrupt`` is re-raised after the workers exit
+        (likewise the ``SystemExit`` of a SIGTERM or SIGHUP).
 
     Raises:
         ValueError: ``jobs`` or ``threads`` below 1, bad settings, an output folder holding
             runs of other settings, or one in use by another comparison (before anything runs).
     """
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    if launcher is None:
+        launcher = ProcessLauncher(jobs, threads)
     comparison.check()
     check_out_folder(comparison)
     comparison.out.mkdir(parents=True, exist_ok=True)
-    with exclusive(comparison.out):
+    with exit_on_signals(), exclusive(comparison.out):
         (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
         atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
-        return _run_all(comparison, jobs, threads, display, poll_seconds)
+        with launcher:
+            return _run_all(comparison, launcher, display, poll_seconds)
 
 
 def _run_all(
-    comparison: Comparison, jobs: int, threads: int, display: bool | None, poll_seconds: float
+    comparison: Comparison, launcher: Launcher, display: bool | None, poll_seconds: float
 ) -> list[RunStatus]:
     """The loop of ``run_comparison``: start workers as slots free up, poll, show."""
     statuses = []
@@ -140,7 +246,7 @@ def _run_all(
             status.state, status.env_steps = "skipped", status.total_steps
         statuses.append(status)
     show = _Display(statuses, live=sys.stderr.isatty() if display is None else display)
-    context = multiprocessing.get_context("spawn")
+    jobs = launcher.capacity()
     try:
         with show:
             while any(s.state in ("queued", "running") for s in statuses):
@@ -150,17 +256,14 @@ def _run_all(
                 for status in [s for s in statuses if s.state == "queued"]:
                     if sum(s.state == "running" for s in statuses) >= jobs:
                         break
-                    _start(status, comparison, context, threads)
+                    _start(status, comparison, launcher)
                     show.changed(status)
                 show.refresh()
                 time.sleep(poll_seconds)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, SIGTERM/SIGHUP (exit_on_signals), or a bug: stop workers
         for status in statuses:
-            if status.state == "running":
-                status.process.terminate()
-        for status in statuses:
-            if status.state == "running":
-                status.process.join()
+            if status.state == "running" and status.handle is not None:
+                status.handle.stop()
                 status.state = "stopped"
         raise
     return statuses
@@ -168,63 +271,31 @@ def _run_all(
 
 @contextmanager
 def exclusive(folder: Path) -> Iterator[None]:
-    """Hold ``folder/.compare.lock`` (holding this process id) for the block.
+    """Hold ``folder/.compare.lock`` for the block (``common.locks.DirLock``).
 
     Raises:
         ValueError: a live process holds it (another ``spawnzoo compare`` on the same folder
-            would train the same runs twice). A lock left by a dead process is taken over.
+            would train the same runs twice), or an empty lock file is being written. A lock
+            left by a dead process is taken over.
     """
-    lock = folder / LOCK_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and _process_alive(holder):
-                raise ValueError(
-                    f"{folder} is in use by another spawnzoo compare (process {holder}); wait "
-                    "for it or stop it"
-                ) from None
-            lock.unlink(missing_ok=True)  # its process is gone
-    else:
-        raise ValueError(f"cannot take {lock}: another process keeps creating it")
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
+    from ..common.locks import LockedError
+
+    lock = DirLock(folder / LOCK_FILE, what="spawnzoo compare")
+    try:
+        lock.acquire()
+    except LockedError as err:
+        raise ValueError(str(err)) from None
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
 
 
-def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _start(status: RunStatus, comparison: Comparison, context: Any, threads: int) -> None:
-    """Start ``status``'s worker process."""
+def _start(status: RunStatus, comparison: Comparison, launcher: Launcher) -> None:
+    """Start ``status``'s worker."""
     config = comparison.config_for(status.spec)
     log = comparison.out / LOGS_DIR / f"{status.run_dir.name}.log"
-    status.process = context.Process(
-        target=train_worker,
-        args=(status.spec.method, config, str(log), threads),
-        name=f"spawnzoo-compare-{status.run_dir.name}",
-        daemon=False,
-    )
-    status.process.start()
+    status.handle = launcher.start(status.spec.method, config, log)
     status.state, status.started = "running", time.monotonic()
 
 
@@ -232,14 +303,15 @@ def _poll(status: RunStatus, show: _Display) -> None:
     """Read a running run's progress from its directory; note when its worker ended."""
     status.env_steps = _last_env_steps(status.run_dir) or status.env_steps
     status.seconds = time.monotonic() - status.started
-    if status.process.is_alive():
+    assert status.handle is not None
+    if not status.handle.done():
         return
-    status.process.join()
-    if status.process.exitcode == 0 and (status.run_dir / SUMMARY_FILE).exists():
+    error = status.handle.error()
+    if error is None and (status.run_dir / SUMMARY_FILE).exists():
         status.state, status.env_steps = "done", status.total_steps
     else:
         status.state = "failed"
-        status.error = f"exit code {status.process.exitcode}; see {_log_name(status)}"
+        status.error = f"{error or 'no summary written'}; see {_log_name(status)}"
     show.changed(status)
 
 
@@ -265,38 +337,63 @@ def _last_env_steps(run_dir: Path) -> int | None:
     return None
 
 
-def train_worker(method: str, config: Any, log_path: str, threads: int) -> None:
+def train_worker(
+    method: str, config: Any, log_path: str, threads: int, parent: int | None = None
+) -> None:
     """Body of a worker process: train ``config`` with ``method``, output to ``log_path``.
 
     Exits with status 1 (traceback in the log) when training raises; a run that turns out to
     be finished already (``RunFinishedError``) is left as it is and counts as done (status 0).
+    Dies with its parent (process id ``parent``, default the current parent): the kernel sends
+    it SIGTERM when the parent dies. SIGTERM and SIGHUP end it as ``SystemExit`` (its run's
+    lock is given back; the run resumes from its last checkpoint next time).
     """
+    die_with_parent(os.getppid() if parent is None else parent)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    log = open(log_path, "a", buffering=1, encoding="utf-8")  # stays open: the process output
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    sys.stdout = sys.stderr = log
+    log = redirect_output(log_path)
     try:
-        import torch
-
-        from ..registry import make_algorithm
-
-        torch.set_num_threads(threads)
-        print(f"{method} seed {config.seed} -> {config.run_root}/{config.run_name}", flush=True)
-        try:
-            result = make_algorithm(method).train(config)
-        except RunFinishedError as done:  # finished since the parent looked: it is done
-            print(done, flush=True)
-            return
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(
-            f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",
-            flush=True,
-        )
+        train_run(method, config, threads)
+    except SystemExit as stop:  # SIGTERM / SIGHUP
+        print(f"stopped (exit status {stop.code})", flush=True)
+        raise
     except BaseException:
         traceback.print_exc()
         log.flush()
         sys.exit(1)
+
+
+def redirect_output(log_path: str) -> Any:
+    """Send this process's stdout and stderr (Python's and the file descriptors') to the end
+    of ``log_path``; returns the open log, which must stay open while the process runs."""
+    log = open(log_path, "a", buffering=1, encoding="utf-8")
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    return log
+
+
+def train_run(method: str, config: Any, threads: int) -> None:
+    """Train ``config`` with ``method`` in this process on ``threads`` torch threads, printing
+    where it goes and, at the end, the CPU time it took. A run that turns out to be finished
+    already (``RunFinishedError``) is left as it is and returns normally (it counts as done).
+    Raises what training raises otherwise."""
+    import torch
+
+    from ..registry import make_algorithm
+
+    torch.set_num_threads(threads)
+    print(f"{method} seed {config.seed} -> {config.run_root}/{config.run_name}", flush=True)
+    try:
+        with exit_on_signals():  # SIGTERM / SIGHUP: SystemExit, so the run's lock is given back
+            result = make_algorithm(method).train(config)
+    except RunFinishedError as done:  # finished since the parent looked: it is done
+        print(done, flush=True)
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"finished: {result.run_dir}; {usage.ru_utime + usage.ru_stime:.1f} CPU seconds",
+        flush=True,
+    )
 
 
 class _Display:

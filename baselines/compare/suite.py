@@ -60,8 +60,11 @@ def _row(name: str, variant: str, ice: str, length: str, m10: str, m95: str) -> 
     return PaperRow(name, variant, ice, length, m10, m95)
 
 
-#: variant key -> HybridConfig fields
-PAPER_VARIANTS: dict[str, dict[str, Any]] = {
+#: what every paper variant shares: the paper's code treats a truncated trajectory as terminal
+PAPER_BASE: dict[str, Any] = {"truncation": "terminal"}
+
+#: variant key -> HybridConfig fields (each over ``PAPER_BASE``)
+_VARIANTS: dict[str, dict[str, Any]] = {
     "separate": {},
     "global-factories": {"grouping": "factories=global,robots=entity"},
     "global-units": {"grouping": "factories=entity,robots=global"},
@@ -82,7 +85,19 @@ PAPER_VARIANTS: dict[str, dict[str, Any]] = {
         f"global-{c}": {"globalise": (c,)}
         for c in ("critic", "advantage", "dones", "logprob", "entropy")
     },
+    # §3.7 model ablations
+    "no-extra-hidden-scaling": {"scaled": "outputs"},
+    "no-extra-scaling": {"weight_scale": 1.0},
+    "no-actor-scaling": {"scaled": "critic"},
+    "no-value-scaling": {"scaled": "actor"},
+    "no-scaling": {"scaled": "none"},
+    "no-masking": {"action_masking": False},
+    "random-placement": {"env_settings": {"placement": "random"}},
+    "no-batch-norm": {"batch_norm": False},
+    "no-spectral-norm": {"spectral_norm": False},
+    "no-batch-norm-no-spectral-norm": {"batch_norm": False, "spectral_norm": False},
 }
+PAPER_VARIANTS: dict[str, dict[str, Any]] = {k: {**PAPER_BASE, **v} for k, v in _VARIANTS.items()}
 
 _SEP = _row("separate trajectories", "separate", "44,472 (12,065)", "1,000 (0)", "28,672", "49,152")
 _GLOBAL = _row("global trajectory", "global", "3,066 (2,996)", "466 (302)", "102,400", "–")
@@ -365,6 +380,64 @@ PAPER_TABLES: tuple[PaperTable, ...] = (
             _row("0% own, 100% global", "global-reward", *_GREWARD),
         ),
     ),
+    PaperTable(
+        "Weight initialisation",
+        "3.7",
+        (
+            _row("control", "separate", _SEP.ice, _SEP.length, _SEP.full_10, _SEP.full_95),
+            _row(
+                "no extra hidden layer scaling",
+                "no-extra-hidden-scaling",
+                "17,093 (10,944)",
+                "878 (247)",
+                "32,768",
+                "–",
+            ),
+            _row(
+                "no extra scaling", "no-extra-scaling", "15,019 (8,371)", "892 (223)", "36,864", "–"
+            ),
+            _row(
+                "no actor scaling", "no-actor-scaling", "1,255 (1,986)", "277 (215)", "45,056", "–"
+            ),
+            _row("no value scaling", "no-value-scaling", "591 (811)", "222 (116)", "–", "–"),
+            _row("no scaling", "no-scaling", "145 (257)", "159 (17)", "–", "–"),
+        ),
+    ),
+    PaperTable(
+        "Heuristics",
+        "3.7",
+        (
+            _row("control", "separate", _SEP.ice, _SEP.length, _SEP.full_10, _SEP.full_95),
+            _row("no invalid action masking", "no-masking", "0 (0)", "151 (0)", "–", "–"),
+            _row(
+                "random factory placement", "random-placement", "316 (1,055)", "195 (137)", "–", "–"
+            ),
+        ),
+    ),
+    PaperTable(
+        "Regularisation",
+        "3.7",
+        (
+            _row("control", "separate", _SEP.ice, _SEP.length, _SEP.full_10, _SEP.full_95),
+            _row("no batch norm", "no-batch-norm", "11,184 (12,688)", "646 (351)", "53,248", "–"),
+            _row(
+                "no spectral norm",
+                "no-spectral-norm",
+                "41,611 (10,938)",
+                "1,000 (0)",
+                "28,672",
+                "45,056",
+            ),
+            _row(
+                "no batch norm, no spectral norm",
+                "no-batch-norm-no-spectral-norm",
+                "3,696 (3,039)",
+                "530 (282)",
+                "65,536",
+                "–",
+            ),
+        ),
+    ),
 )
 
 #: suite name -> suite (``--suite paper``)
@@ -374,6 +447,8 @@ SUITES: dict[str, Suite] = {
         variants=PAPER_VARIANTS,
         tables=PAPER_TABLES,
         description="the paper's hybrid ablations: grouping, random unit groups, grouping "
-        "rules, top-N and random-N sampling, reward mix, globalised components",
+        "rules, top-N and random-N sampling, reward mix, globalised components, and the model "
+        "ablations of §3.7 (weight scaling, masking, random placement, BatchNorm, spectral "
+        "norm); every variant treats truncation as terminal, as the paper's code",
     ),
 }

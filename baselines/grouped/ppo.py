@@ -151,15 +151,33 @@ def _on_device(
     return logits.cpu(), values.cpu() if with_values else None
 
 
-def _tensors(batch: BatchStep) -> dict[str, torch.Tensor]:
+def action_dist(policy: torch.nn.Module, logits: torch.Tensor, mask: torch.Tensor):
+    """The masked action distribution of the network's outputs: a network with factorised heads
+    (``joint_logits``) turns its raw head outputs into flat logits whose masked softmax is the
+    product of its per-head masked softmaxes; other networks' logits are used as they are.
+
+    Args:
+        logits: ``[..., A]`` (or the factorised heads' ``[..., R]``). mask: ``[..., A]`` bool.
+    """
+    joint = getattr(policy, "joint_logits", None)
+    return MaskedCategorical(logits if joint is None else joint(logits, mask), mask)
+
+
+def _tensors(batch: BatchStep, masking: bool = True) -> dict[str, torch.Tensor]:
+    """Slot tensors of a batch; without ``masking`` every action of a live entity counts as
+    legal (the paper's "no invalid action masking" ablation; empty slots keep the no-op)."""
+    mask = torch.from_numpy(batch.action_mask)
+    alive = torch.from_numpy(batch.alive)
+    if not masking:
+        mask = mask | alive[..., None]
     return {
         "cell": torch.from_numpy(batch.cell.astype(np.int64)),
         "kind": torch.from_numpy(batch.kind.astype(np.int64)),
         "owner": torch.from_numpy(batch.owner.astype(np.int64)),
         "serial": torch.from_numpy(batch.serial.astype(np.int64)),
-        "alive": torch.from_numpy(batch.alive),
+        "alive": alive,
         "spawned": torch.from_numpy(batch.spawned),
-        "mask": torch.from_numpy(batch.action_mask),
+        "mask": mask,
     }
 
 
@@ -167,21 +185,26 @@ class SlotPolicyAgent:
     """A trained slot-contract network as a policy for any world: ``act(batch) -> actions``."""
 
     def __init__(
-        self, world, policy: torch.nn.Module, seed: int | None = None, greedy: bool = False
+        self,
+        world,
+        policy: torch.nn.Module,
+        seed: int | None = None,
+        greedy: bool = False,
+        masking: bool = True,
     ):
-        self.world, self.policy, self.greedy = world, policy, greedy
+        self.world, self.policy, self.greedy, self.masking = world, policy, greedy, masking
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
 
     @torch.inference_mode()
     def act(self, batch: BatchStep) -> np.ndarray:
         """``[E, S]`` actions sampled (or the mode with ``greedy``) from the masked policy."""
         self.policy.eval()
-        x = _tensors(batch)
+        x = _tensors(batch, self.masking)
         planes = torch.from_numpy(self.world.planes())
         logits, _ = forward_slots(
             self.policy, planes, x["cell"], x["kind"], x["owner"], x["alive"], with_values=False
         )
-        dist = MaskedCategorical(logits, x["mask"])
+        dist = action_dist(self.policy, logits, x["mask"])
         return (dist.mode() if self.greedy else dist.sample(self.generator)).numpy()
 
 
@@ -205,7 +228,8 @@ def load_slot_agent(
     network = build_policy(config, world).to(device)
     network.load_state_dict(state)
     network.eval()
-    return SlotPolicyAgent(world, network, seed=seed, greedy=greedy)
+    masking = getattr(config, "action_masking", True)
+    return SlotPolicyAgent(world, network, seed=seed, greedy=greedy, masking=masking)
 
 
 @dataclass
@@ -305,14 +329,16 @@ def collect(
         ``(batch after the rollout, its per-slot values [E, S], its slot tensors)``.
     """
     policy.eval()
+    masking = getattr(cfg, "action_masking", True)
+    bootstrap = getattr(cfg, "truncation", "bootstrap") == "bootstrap"
     for t in range(cfg.num_steps):
-        x = _tensors(batch)
+        x = _tensors(batch, masking)
         planes = torch.from_numpy(env.planes())
         with torch.inference_mode():
             logits, values = forward_slots(
                 policy, planes, x["cell"], x["kind"], x["owner"], x["alive"]
             )
-            dist = MaskedCategorical(logits, x["mask"])
+            dist = action_dist(policy, logits, x["mask"])
             actions = dist.sample(generator)
             logp = dist.log_prob(actions)
         ro.planes[t] = planes
@@ -323,7 +349,7 @@ def collect(
         batch = env.step(actions.numpy())
         reward = torch.from_numpy(batch.reward)
         truncated = torch.from_numpy(batch.truncated)
-        if batch.final is not None and truncated.any():
+        if bootstrap and batch.final is not None and truncated.any():
             reward += cfg.gamma * _final_values(policy, batch) * truncated
         ro.rewards[t] = reward * x["alive"]
         ro.terminated[t] = torch.from_numpy(batch.terminated)
@@ -395,7 +421,7 @@ def update(
                     flat["active"][idx],
                     p,
                 )
-                dist = MaskedCategorical(logits, flat["mask"][idx])
+                dist = action_dist(policy, logits, flat["mask"][idx])
                 group = tgf["group"][idx]
                 new_logp = grp.to_groups(dist.log_prob(flat["actions"][idx]), group)
                 entropy = grp.to_groups(dist.entropy(), group)
@@ -458,6 +484,7 @@ def train_grouped(
         The run directory and its summary.
     """
     cfg, sep = config, separation
+    masking = getattr(cfg, "action_masking", True)  # the hybrid's §3.7 "no masking" switch
     seed_everything(cfg.seed, deterministic=cfg.torch_deterministic)
     env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
     layout = grp.EntityLayout.of(env)
@@ -529,7 +556,9 @@ def train_grouped(
                 metrics[M.CHARTS_EPISODE_LENGTH] = float(np.mean(lengths))
             if cfg.should_evaluate(cycle):
                 result = evaluate(
-                    lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed),
+                    lambda world: SlotPolicyAgent(
+                        world, policy, seed=cfg.eval_map_seed, masking=masking
+                    ),
                     **cfg.eval_kwargs,
                 )
                 milestones.update(env_steps, result.full_length_fraction)
@@ -553,14 +582,15 @@ def train_grouped(
             bar.update(cycle, metrics)
     if final_eval is None:  # never evaluated (no full cycle, or a checkpoint without its result)
         result = evaluate(
-            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed), **cfg.eval_kwargs
+            lambda world: SlotPolicyAgent(world, policy, seed=cfg.eval_map_seed, masking=masking),
+            **cfg.eval_kwargs,
         )
         milestones.update(env_steps, result.full_length_fraction)
         final_metrics, final_eval = result.to_metrics(), result.to_dict()
         if cfg.num_iterations == 0:  # no cycle logged a row
             run.log(env_steps, final_metrics)
     final = evaluate(  # the held-out maps: the run's final numbers
-        lambda world: SlotPolicyAgent(world, policy, seed=cfg.final_map_seed),
+        lambda world: SlotPolicyAgent(world, policy, seed=cfg.final_map_seed, masking=masking),
         **cfg.final_eval_kwargs,
     )
     return run.finish(

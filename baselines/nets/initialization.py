@@ -45,6 +45,8 @@ GAINS: dict[str, float] = {
     "output": 0.01,
     # a hidden linear layer without normalisation after it (e.g. inside an action head)
     "head_hidden": math.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2)),
+    # an output layer without the 0.01 gain (the paper's §3.7 "no scaling" ablations)
+    "output_unscaled": 1.0,
 }
 
 #: roles left out of the extra ``weight_scale``: their outputs are not re-normalised (no spectral

@@ -24,18 +24,29 @@ class ConvBlock(nn.Sequential):
         in_channels: input channels.
         out_channels: output channels.
         kernel_size: odd kernel size (3 in the embedding, 1 in the critic heads).
+        batch_norm: ``False`` leaves BatchNorm out (the paper's §3.7 ablation; ``norm`` is then
+            an identity, so module names stay the same).
+        spectral: ``False`` leaves spectral norm out (the paper's §3.7 ablation).
 
     Shapes:
         ``[B, in_channels, H, W]`` -> ``[B, out_channels, H, W]``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        batch_norm: bool = True,
+        spectral: bool = True,
+    ):
         conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False
         )
         super().__init__()
-        self.add_module("conv", spectral_norm(conv))
-        self.add_module("norm", nn.BatchNorm2d(out_channels))
+        self.add_module("conv", spectral_norm(conv) if spectral else conv)
+        self.add_module("norm", nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity())
         self.add_module("act", nn.LeakyReLU(LEAKY_SLOPE))
 
 
@@ -70,12 +81,14 @@ class SEResidual(nn.Module):
 
     Args:
         channels: ``w`` (input = output channels).
+        batch_norm, spectral: as ``ConvBlock``'s.
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, *, batch_norm: bool = True, spectral: bool = True):
         super().__init__()
-        self.block1 = ConvBlock(channels, channels)
-        self.block2 = ConvBlock(channels, channels)
+        opts = dict(batch_norm=batch_norm, spectral=spectral)
+        self.block1 = ConvBlock(channels, channels, **opts)
+        self.block2 = ConvBlock(channels, channels, **opts)
         self.se = SqueezeExcite(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

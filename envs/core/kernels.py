@@ -57,7 +57,11 @@ def compiled(loop: Callable[..., Any]) -> Callable[..., Any] | None:
     if fn is None:
         import numba
 
-        fn = cache[loop] = numba.njit(cache=True, nogil=True)(loop)
+        try:
+            fn = numba.njit(cache=True, nogil=True)(loop)
+        except RuntimeError:  # no writable cache folder (read-only install, no home folder)
+            fn = numba.njit(cache=False, nogil=True)(loop)
+        cache[loop] = fn
     return fn
 
 

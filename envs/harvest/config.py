@@ -95,16 +95,24 @@ HEAVY = RobotClass(
     rubble_after_destruction=10,
 )
 
-#: the area the Lux factory counts are quoted for (48 x 48)
+#: the area below which the factory counts scale with map area (Lux's smallest default, 48 x 48)
 REFERENCE_AREA = 48 * 48
+#: factories per player drawn at reset by each ``luxai_s2`` version (``EnvConfig.MIN_FACTORIES``
+#: and ``MAX_FACTORIES``); Lux draws them whatever the map size. v2.2.0 is the March 2023
+#: competition version the paper used (default map 48 x 48); 3.0.1 has the same rules with
+#: 4-10 factories and a 64 x 64 default map.
+LUX_FACTORIES = {"2.2.0": (2, 5), "3.0.1": (4, 10)}
+#: the smallest ``factory_min_distance`` at which two 3x3 footprints cannot overlap, per metric
+SPACING_FLOOR = {"chebyshev": 3, "manhattan": 5}
 
 
 def factory_room(map_size: int, players: int) -> int:
     """The most factories per player that placement always finds room for, whatever the map.
 
-    Centres keep their 3x3 footprint on the map (and, with two players, in the player's half)
-    and stay at least 3 tiles (Chebyshev) apart; each placed centre rules out at most the 5 x 5
-    centres around it, so ``ceil(centres / 25)`` always fit (see ``mapgen.place_factories``).
+    Centres keep their 3x3 footprint on the map (and, with two players, in the player's half);
+    when the configured spacing leaves no room, placement falls back to centres at least 3 tiles
+    (Chebyshev) apart; each placed centre rules out at most the 5 x 5 centres around it, so
+    ``ceil(centres / 25)`` always fit (see ``mapgen.place_factories``).
     """
     across = map_size - 2  # centre positions along an axis
     along = map_size // 2 - 2 if players == 2 else across  # along the mirror axis
@@ -113,7 +121,9 @@ def factory_room(map_size: int, players: int) -> int:
 
 @dataclass(frozen=True)
 class HarvestConfig:
-    """All numbers of ``harvest-v0``. Defaults are Lux AI Season 2's (``luxai_s2`` 3.0.1).
+    """All numbers of ``harvest-v0``. Defaults are Lux AI Season 2's (``luxai_s2`` v2.2.0, the
+    version the paper used; 3.0.1 has the same rules and constants but 4-10 factories per player,
+    see ``lux_version``). Every remaining difference from Lux is listed in ``docs/lux-parity.md``.
 
     ``None`` in a sizing field means "derived from ``map_size``" (see the properties). Every
     field is checked when the config is built: a value of the wrong type, NaN, infinite or out
@@ -147,16 +157,32 @@ class HarvestConfig:
     """The first ``day_length`` steps of each cycle are day (1 to ``cycle_length``)."""
 
     # --- factories ---
+    lux_version: Literal["2.2.0", "3.0.1"] = setting("2.2.0", OneOf(tuple(LUX_FACTORIES)))
+    """The ``luxai_s2`` version whose factory count ``factories_per_player=None`` follows:
+    ``"2.2.0"`` (the paper's: 2-5 per player) or ``"3.0.1"`` (4-10). Every other rule is the same
+    in both."""
     factories_per_player: tuple[int, int] | None = setting(None, OrNone(IntPair(1, MAX_SLOTS)))
-    """Inclusive range the per-player factory count is sampled from; ``None`` scales [2, 5] at
-    48 x 48 with map area (at least 1). The high end is at most ``factory_room(map_size,
-    players)``, the count placement always finds room for (9 at 24 x 24 with two players)."""
-    placement: Literal["heuristic", "random"] = setting("heuristic", OneOf(("heuristic", "random")))
-    """Factory placement at reset: the ice-seeking heuristic (documented in the env) or uniform
-    over valid spots."""
-    factory_min_distance: int = setting(6, Int(3, MAX_MAP_SIZE))
-    """Smallest Chebyshev distance between two factory centres (at least 3, so footprints never
-    overlap; at most ``map_size``). Placement lowers it, down to 3, when a map has no room."""
+    """Inclusive range the per-player factory count is sampled from; ``None``: the range of
+    ``lux_version`` (as Lux, whatever the map size), scaled down with map area below 48 x 48
+    (at least 1). The high end is at most ``factory_room(map_size, players)``, the count
+    placement always finds room for (9 at 24 x 24 with two players)."""
+    placement: Literal["heuristic", "random", "paper"] = setting(
+        "heuristic", OneOf(("heuristic", "random", "paper"))
+    )
+    """Factory placement at reset: ``"heuristic"`` (greedy best score, documented in the env),
+    ``"paper"`` (the paper's score with Gaussian-smoothed maps, sampled from a softmax over the
+    best 200 centres, then hill-climbed; the ``paper`` preset's default) or ``"random"`` (uniform
+    over valid centres; the paper's "random factory placement" ablation)."""
+    factory_spacing: Literal["manhattan", "chebyshev"] = setting(
+        "manhattan", OneOf(("manhattan", "chebyshev"))
+    )
+    """The distance ``factory_min_distance`` is measured in: ``"manhattan"`` (Lux: centres
+    within Manhattan distance 6 of another are invalid) or ``"chebyshev"`` (harvest before
+    0.4)."""
+    factory_min_distance: int = setting(7, Int(3, MAX_MAP_SIZE))
+    """Smallest distance between two factory centres in ``factory_spacing`` (Lux: 7 Manhattan;
+    at least 5 Manhattan or 3 Chebyshev, so footprints never overlap; at most ``map_size``).
+    Placement lowers it, down to that floor and then to 3 Chebyshev, when a map has no room."""
     init_water: int = setting(150, Int(0, MAX_AMOUNT))
     init_metal: int = setting(150, Int(0, MAX_AMOUNT))
     init_factory_power: int = setting(1000, Int(0, MAX_AMOUNT))
@@ -186,6 +212,16 @@ class HarvestConfig:
     robot_ids_per_class: int | None = setting(None, OrNone(Int(1, MAX_IDS)))
     """Robots of one class one player can build per episode (the ID pool); ``None``: 2 x slots.
     Building that class is masked once the pool is used up."""
+
+    action_masks: Literal["harvest", "paper"] = setting("harvest", OneOf(("harvest", "paper")))
+    """Which actions the masks forbid beyond what the rules require. ``"harvest"``: every
+    action the rules can carry out is legal (moves onto own robots, transfers into own robots,
+    a factory may idle). ``"paper"`` (the paper's masks, the ``paper`` preset's default): no
+    move onto a tile holding an own robot, and of several own robots moving onto one tile only
+    the oldest moves (the others stay and pay nothing: no own collisions); no move onto a
+    factory centre (a robot leaves the centre it was built on and never re-enters one);
+    transfers only into an own factory; a factory that can build a heavy robot may not idle
+    (it builds a heavy or a light one)."""
 
     # --- rewards (the paper's hybrid reward) ---
     reward_ice_delivered: float = setting(0.25, Real(-MAX_REWARD, MAX_REWARD))
@@ -229,6 +265,13 @@ class HarvestConfig:
             f"factories_per_player {(lo, hi)}: at most {room} factories per player fit on a "
             f"{n}x{n} map (map_size) with {p} player(s) (players)",
         )
+        floor = SPACING_FLOOR[self.factory_spacing]
+        require(
+            self,
+            self.factory_min_distance >= floor,
+            f"factory_min_distance ({self.factory_min_distance}) must be >= {floor} with "
+            f"factory_spacing={self.factory_spacing!r} (3x3 footprints would overlap)",
+        )
         require(
             self,
             self.factory_min_distance <= n,
@@ -250,11 +293,13 @@ class HarvestConfig:
     # --- derived values ---
     @property
     def factory_range(self) -> tuple[int, int]:
-        """Inclusive (lo, hi) factories per player: Lux's [2, 5] scaled by map area."""
+        """Inclusive (lo, hi) factories per player: ``lux_version``'s range, scaled down by map
+        area below 48 x 48."""
         if self.factories_per_player is not None:
             return tuple(self.factories_per_player)  # type: ignore[return-value]
-        scale = self.map_size**2 / REFERENCE_AREA
-        return max(1, math.ceil(2 * scale - 1e-9)), max(1, math.ceil(5 * scale - 1e-9))
+        lo, hi = LUX_FACTORIES[self.lux_version]
+        scale = min(self.map_size**2 / REFERENCE_AREA, 1.0)
+        return max(1, math.ceil(lo * scale - 1e-9)), max(1, math.ceil(hi * scale - 1e-9))
 
     @property
     def robot_slots(self) -> int:
@@ -277,9 +322,20 @@ class HarvestConfig:
 
 PRESETS: dict[str, Preset] = {
     "paper": Preset(
-        {"map_size": 48, "max_cycles": 256},
+        {
+            "map_size": 48,
+            "players": 2,
+            "max_cycles": 256,
+            "lux_version": "2.2.0",
+            "placement": "paper",
+            "action_masks": "paper",
+        },
         eval_max_cycles=1000,
-        description="the paper's setting: 48x48, training episodes cut at 256, evaluation to 1000",
+        description=(
+            "the paper's setting: 48x48, 2 players in self-play (Lux v2.2.0, 2-5 factories "
+            "per player), the paper's factory placement and masks, training episodes cut at "
+            "256, evaluation to 1000"
+        ),
     ),
     "small": Preset(
         {"map_size": 24, "max_cycles": 256},
@@ -287,7 +343,7 @@ PRESETS: dict[str, Preset] = {
         description="24x24 with 1-2 factories per player: CPU-sized experiments",
     ),
     "tiny": Preset(
-        {"map_size": 12, "max_cycles": 64, "ice_density": 0.04, "factory_min_distance": 4},
+        {"map_size": 12, "max_cycles": 64, "ice_density": 0.04, "factory_min_distance": 5},
         eval_max_cycles=128,
         description="12x12 with one factory: tests and smoke runs",
     ),

@@ -52,6 +52,23 @@ ACTION_NAMES = (
     "build_light",
     "build_heavy",
 )
+#: the paper's factorised actions (§2.3; its code's ``ActDims``): a robot picks one of 7 action
+#: types, then the type's parameters; a factory picks one of 4 types. Harvest offers no choice of
+#: resource, amount or repeat (transfers move all cargo, pickups fill the battery, no queues), so
+#: of the parameters only the direction is a choice (moves: N/E/S/W, transfers: centre too).
+UNIT_ACTION_TYPES = ("move", "transfer", "pickup", "dig", "self_destruct", "recharge", "idle")
+FACTORY_ACTION_TYPES = ("build_light", "build_heavy", "water", "idle")
+#: per flat action: (robot action type, direction 0-4 or -1, factory action type); -1 where the
+#: flat action is not one of that class (self-destruct, recharge and water are never offered)
+ACTION_FACTORS = np.array(
+    [(6, -1, 3)]
+    + [(0, d, -1) for d in (1, 2, 3, 4)]
+    + [(3, -1, -1)]
+    + [(1, d, -1) for d in (0, 1, 2, 3, 4)]
+    + [(2, -1, -1), (-1, -1, 0), (-1, -1, 1)],
+    dtype=np.int64,
+)
+assert ACTION_FACTORS.shape == (NUM_ACTIONS, 3)
 #: which actions are moves and which are transfers (lookup tables over action ids)
 _IS_MOVE = np.isin(np.arange(NUM_ACTIONS), (MOVE_N, MOVE_E, MOVE_S, MOVE_W))
 _IS_TRANSFER = (np.arange(NUM_ACTIONS) >= TRANSFER_C) & (np.arange(NUM_ACTIONS) <= TRANSFER_W)
@@ -76,6 +93,7 @@ PLANE_NAMES = (
     "factory_water",
     "factory_ore",
     "factory_metal",
+    "factory_water_cost",
 )
 _P = {name: i for i, name in enumerate(PLANE_NAMES)}
 #: value of each plane where there is nothing (flags 0, min-max scaled quantities -1)
@@ -100,17 +118,20 @@ FEATURE_NAMES = (
 )
 #: factory cargo and power are scaled by the heavy robot's capacities (as in the paper)
 FACTORY_SCALE = 1000.0
+#: Lux's ``LICHEN_WATERING_COST_FACTOR``: watering costs ``lichen tiles // 10 + 1`` water (the
+#: ``factory_water_cost`` plane; harvest has no lichen, so the cost is always 1)
+LICHEN_WATERING_COST_FACTOR = 10
 FACTORY_POWER_SCALE = 3000.0
 #: planes written entity by entity (everything after the map layers), and the two runs of
 #: consecutive per-class value planes with the scales of the factory ones
 _ENTITY_PLANES = slice(_P["own_robot"], len(PLANE_NAMES))
 _ROBOT_PLANES = slice(_P["robot_heavy"], _P["robot_ore"] + 1)
-_FACTORY_PLANES = slice(_P["factory_power"], _P["factory_metal"] + 1)
+_FACTORY_PLANES = slice(_P["factory_power"], _P["factory_water_cost"] + 1)
 _KINDS = np.arange(len(KIND_NAMES))
-_FACTORY_PLANE_SCALE = np.array([FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 4)
+_FACTORY_PLANE_SCALE = np.array([FACTORY_POWER_SCALE] + [FACTORY_SCALE] * 5)
 assert PLANE_NAMES[_ROBOT_PLANES] == ("robot_heavy", "robot_power", "robot_ice", "robot_ore")
 assert PLANE_NAMES[_FACTORY_PLANES] == tuple(
-    f"factory_{q}" for q in ("power", "ice", "water", "ore", "metal")
+    f"factory_{q}" for q in ("power", "ice", "water", "ore", "metal", "water_cost")
 )
 
 
@@ -136,6 +157,10 @@ class HarvestWorld(SlotArrayEnv):
     structure_kinds = (FACTORY,)
     num_actions = NUM_ACTIONS
     action_names = ACTION_NAMES
+    #: the factorised view of the flat actions (see ``ACTION_FACTORS``)
+    action_factors = ACTION_FACTORS
+    unit_action_types = UNIT_ACTION_TYPES
+    structure_action_types = FACTORY_ACTION_TYPES
 
     def __init__(self, config: HarvestConfig, num_envs: int = 1, auto_reset: bool = True):
         e = check_world_args("HarvestWorld", config, HarvestConfig, num_envs, auto_reset)
@@ -227,6 +252,9 @@ class HarvestWorld(SlotArrayEnv):
         self.owner = np.full((e, s), -1, dtype=np.int8)
         self.cell = np.full((e, s), -1, dtype=np.int64)
         self.serial = np.full((e, s), -1, dtype=np.int64)  # index within the agent pool
+        # creation order within a world (Lux's global unit id): pickups are served in it
+        self.born = np.full((e, s), -1, dtype=np.int64)
+        self.next_born = np.zeros(e, dtype=np.int64)
         self.power = np.zeros((e, s), dtype=np.int64)
         self.cargo_ice = np.zeros((e, s), dtype=np.int64)
         self.cargo_ore = np.zeros((e, s), dtype=np.int64)
@@ -271,6 +299,7 @@ class HarvestWorld(SlotArrayEnv):
             (self.owner, -1),
             (self.cell, -1),
             (self.serial, -1),
+            (self.born, -1),
             (self.power, 0),
             (self.cargo_ice, 0),
             (self.cargo_ore, 0),
@@ -281,6 +310,7 @@ class HarvestWorld(SlotArrayEnv):
             arr[i] = value
         self.t[i] = 0
         self.next_serial[i] = 0
+        self.next_born[i] = self.num_players * count
         for m in self.metrics.values():
             m[i] = 0
         f = self.max_factories
@@ -294,6 +324,7 @@ class HarvestWorld(SlotArrayEnv):
                 self.owner[i, slot] = p
                 self.cell[i, slot] = c
                 self.serial[i, slot] = j
+                self.born[i, slot] = j * self.num_players + p  # Lux: players place in turns
                 self.power[i, slot] = cfg.init_factory_power
                 self.water[i, slot] = cfg.init_water
                 self.metal[i, slot] = cfg.init_metal
@@ -346,8 +377,10 @@ class HarvestWorld(SlotArrayEnv):
         reward_f = reward.reshape(-1)
         boost_f = np.repeat(boost, s_n)
 
-        # move costs use the rubble before this step's digs (Lux validates first)
         mv = _IS_MOVE[af].nonzero()[0]
+        if cfg.action_masks == "paper" and mv.size > 1:
+            mv = self._oldest_own_movers(mv, af)
+        # move costs use the rubble before this step's digs (Lux validates first)
         mv_target = cell_f[mv] + self._dir_flat[af[mv]]
         mk = kind_f[mv]
         mv_cost = np.floor(
@@ -410,6 +443,9 @@ class HarvestWorld(SlotArrayEnv):
         if dry.any():
             self._destroy_factories(np.nonzero(dry))
             reward[:, :fs][dry] += cfg.reward_factory_destroyed
+        if died.size:  # Lux clears rubble under the factories left at the end of the step
+            tile = died // s_n * n_cells + cell_f[died]
+            rubble_f[tile[self.factory_map.reshape(-1)[tile] >= 0]] = 0
 
         # ---- 8. power ----
         day = (self.t % cfg.cycle_length) < cfg.day_length
@@ -436,6 +472,19 @@ class HarvestWorld(SlotArrayEnv):
         # the reward of a robot built this step belongs to nobody's past transition: it is 0
         spawned = spawned_flags(built, self.alive)
         return self._end_step(flags, spawned=spawned, reward=reward, illegal=illegal)
+
+    def _oldest_own_movers(self, mv: np.ndarray, af: np.ndarray) -> np.ndarray:
+        """The paper's "at most one own robot moves onto a tile": of the robots ``mv`` (flat,
+        ``[m]``) of one player moving onto one tile, the oldest moves; the others idle (``af``
+        is edited in place). Returns the movers left."""
+        s_n, n_cells = self.num_slots, self.n_cells
+        target = self.cell.reshape(-1)[mv] + self._dir_flat[af[mv]]
+        key = (mv // s_n * self.num_players + self.owner.reshape(-1)[mv]) * n_cells + target
+        order = np.lexsort((self.born.reshape(-1)[mv], key))
+        first = np.zeros(mv.size, dtype=bool)
+        first[order] = _run_heads(key[order]) == np.arange(mv.size)
+        af[mv[~first]] = IDLE
+        return mv[first]
 
     def _build(self, bd: np.ndarray, robot_kind: np.ndarray) -> np.ndarray:
         """Build robots for factory slots ``bd`` (flat, ``[b]``); return their flat slots.
@@ -467,6 +516,8 @@ class HarvestWorld(SlotArrayEnv):
         slot = base[ok] + np.argmax(free_upto[ok] > prank[ok, None], axis=1)
         flat = env * s_n + slot
         np.maximum.at(self.next_serial, (env, owner, robot_kind), serial + 1)
+        born = self.next_born[env] + _rank_in_group(env)  # builds run in factory slot order
+        np.add.at(self.next_born, env, 1)
         self.metal.reshape(-1)[bd] -= k["metal_cost"][robot_kind]
         self.power.reshape(-1)[bd] -= k["power_cost"][robot_kind]
         for arr, value in (
@@ -476,6 +527,7 @@ class HarvestWorld(SlotArrayEnv):
             (self.owner, owner),
             (self.cell, self.cell.reshape(-1)[bd]),
             (self.serial, serial),
+            (self.born, born),
             (self.power, k["init_power"][robot_kind]),
             (self.cargo_ice, 0),
             (self.cargo_ore, 0),
@@ -554,7 +606,8 @@ class HarvestWorld(SlotArrayEnv):
         add = self._k["rubble_after_destruction"][self.kind.reshape(-1)[flat]]
         np.add.at(rub, tile, add)
         rub[tile] = np.minimum(rub[tile], self.cfg.max_rubble)
-        rub[tile[self.factory_map.reshape(-1)[tile] >= 0]] = 0  # Lux keeps factory tiles clear
+        # rubble on factory tiles is cleared at the end of the step (``_clear_factory_rubble``),
+        # after factories that run dry this step are gone, as in Lux
         np.add.at(self.metrics["robots_lost"], (flat // s_n, self.owner.reshape(-1)[flat]), 1)
         self.alive.reshape(-1)[flat] = False
 
@@ -592,13 +645,14 @@ class HarvestWorld(SlotArrayEnv):
             ore_c[tgt] = np.minimum(ore_c[tgt], cap)
 
     def _pickup(self, pk: np.ndarray) -> None:
-        """Robots ``pk`` (flat) fill batteries from the own factory under them, in slot order."""
+        """Robots ``pk`` (flat) fill batteries from the own factory under them, oldest robot
+        first (Lux serves actions in creation order)."""
         s_n, n_cells = self.num_slots, self.n_cells
         power_f = self.power.reshape(-1)
         env = pk // s_n
         fflat = env * s_n + self.factory_map.reshape(-1)[env * n_cells + self.cell.reshape(-1)[pk]]
         want = self._k["battery_capacity"][self.kind.reshape(-1)[pk]] - power_f[pk]
-        order = np.argsort(fflat, kind="stable")  # ``pk`` is ascending: slot order per factory
+        order = np.lexsort((self.born.reshape(-1)[pk], fflat))  # per factory, oldest first
         f_sorted, w_sorted = fflat[order], want[order]
         wanted_before = np.cumsum(w_sorted) - w_sorted
         before = wanted_before - wanted_before[_run_heads(f_sorted)]  # by earlier robots there
@@ -670,6 +724,8 @@ class HarvestWorld(SlotArrayEnv):
         self.kind[i, slot], self.owner[i, slot], self.cell[i, slot] = kind, owner, cell
         self.serial[i, slot] = self.next_serial[i, owner, kind]
         self.next_serial[i, owner, kind] += 1
+        self.born[i, slot] = self.next_born[i]
+        self.next_born[i] += 1
         self.power[i, slot] = self._k["init_power"][kind] if power is None else power
         self.cargo_ice[i, slot] = self.cargo_ore[i, slot] = 0
         self.robot_map[i, cell] = slot
@@ -729,6 +785,12 @@ class HarvestWorld(SlotArrayEnv):
         m = np.zeros((env.size, NUM_ACTIONS), dtype=bool)
         m[:, IDLE] = True
         m[:, MOVE_N : MOVE_W + 1] = inside[:, 1:] & ~enemy_fac[:, 1:] & (power[:, None] >= cost)
+        paper = cfg.action_masks == "paper"
+        if paper:  # no move onto an own robot or onto a factory centre
+            centre = self.cell.reshape(-1)[env[:, None] * s_n + fslot[:, 1:]] == (
+                tile[:, 1:] - (env * n_cells)[:, None]
+            )
+            m[:, MOVE_N : MOVE_W + 1] &= ~own_rob[:, 1:] & ~((fslot[:, 1:] >= 0) & centre)
         here = tile[:, 0]
         diggable = (
             (self.rubble.reshape(-1)[here] > 0)
@@ -737,7 +799,8 @@ class HarvestWorld(SlotArrayEnv):
         )
         m[:, DIG] = diggable & (fslot[:, 0] < 0) & (power >= k["dig_cost"][kind])
         carrying = (self.cargo_ice[env, slot] + self.cargo_ore[env, slot]) > 0
-        m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & (own_fac | own_rob)
+        target = own_fac if paper else own_fac | own_rob
+        m[:, TRANSFER_C : TRANSFER_W + 1] = carrying[:, None] & target
         fpower = self.power.reshape(-1)[env * s_n + fslot[:, 0]]
         m[:, PICKUP] = own_fac[:, 0] & (power < k["battery_capacity"][kind]) & (fpower > 0)
         mask[env, slot] = m
@@ -755,6 +818,8 @@ class HarvestWorld(SlotArrayEnv):
                 & (fpower >= k["power_cost"][rk])
                 & (self.next_serial[:, self._fac_owner, rk] < cfg.robot_id_pool)
             )
+        if cfg.action_masks == "paper":  # a factory that can build a heavy may not idle
+            mask[:, :fs, IDLE] &= ~mask[:, :fs, BUILD_HEAVY]
 
     def action_mask(self) -> np.ndarray:
         """``[E, S, A]`` bool legal actions now (a copy)."""
@@ -798,8 +863,8 @@ class HarvestWorld(SlotArrayEnv):
         """Scatter entity planes: ``ei`` rows of ``out``, ``gi`` worlds, ``si`` slots (``[m]``).
 
         The per-entity planes of robots (``robot_heavy`` .. ``robot_ore``) and of factories
-        (``factory_power`` .. ``factory_metal``) are consecutive, so each class is one scatter
-        of ``[m, 4]`` or ``[m, 5]`` values.
+        (``factory_power`` .. ``factory_water_cost``) are consecutive, so each class is one
+        scatter of ``[m, 4]`` or ``[m, 6]`` values.
         """
         n, p_n = self.cfg.map_size, self.num_players
         cell, kind, owner = self.cell[gi, si], self.kind[gi, si], self.owner[gi, si]
@@ -817,11 +882,12 @@ class HarvestWorld(SlotArrayEnv):
         fac = ~rob
         fe, fg, fs, fo = ei[fac], gi[fac], si[fac], owner[fac]
         fy, fx = np.divmod(cell[fac], n)
-        value = np.empty((fe.size, 5))
+        value = np.empty((fe.size, 6))
         for col, arr in enumerate(
             (self.power, self.cargo_ice, self.water, self.cargo_ore, self.metal)
         ):
             value[:, col] = arr[fg, fs]
+        value[:, 5] = 0 // LICHEN_WATERING_COST_FACTOR + 1  # no lichen tiles: the cost is 1
         value = np.minimum(value / _FACTORY_PLANE_SCALE, 1.0) * 2.0 - 1.0
         out[fe, :, _FACTORY_PLANES, fy, fx] = value[:, None, :]
         ty = fy[:, None] + _FOOTPRINT_DY[None, :]
