@@ -67,7 +67,7 @@ def test_monolithic_trains_with_each_bottleneck(tmp_path, kind):
         total_timesteps=32,
         num_minibatches=2,
         update_epochs=1,
-        eval_envs=1,
+        eval_episodes=1,
         eval_max_cycles=8,
         run_root=str(tmp_path),
         progress=False,
