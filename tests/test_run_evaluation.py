@@ -9,7 +9,8 @@ from learner_helpers import QUICK_RUN
 
 from spawnzoo import cli
 from spawnzoo.baselines.common.protocol import final_map_seed
-from spawnzoo.baselines.run_evaluation import IncompatibleEnvError, evaluate_run
+from spawnzoo.baselines.run_evaluation import IncompatibleEnvError, evaluate_run, shapes
+from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import train
 
@@ -52,8 +53,13 @@ def test_an_env_the_policy_cannot_act_in_names_both_shapes(tiny_run, capsys):
     with pytest.raises(IncompatibleEnvError) as err:
         evaluate_run(tiny_run.run_dir, env_id="forage-v0", episodes=1)
     message = str(err.value)
-    assert "trained on harvest-v0 preset tiny (planes 17 x 12 x 12 per player" in message
-    assert "the target has planes 7 x 32 x 32 per player" in message
+    harvest = shapes(make_batched("harvest-v0", num_envs=1, preset="tiny"))["planes"]
+    forage = shapes(make_batched("forage-v0", num_envs=1, preset="small"))["planes"]
+    assert harvest[1:] == (12, 12) and forage[1:] == (32, 32) and harvest[0] != forage[0]
+    c, h, w = harvest
+    assert f"trained on harvest-v0 preset tiny (planes {c} x {h} x {w} per player" in message
+    c, h, w = forage
+    assert f"the target has planes {c} x {h} x {w} per player" in message
     with pytest.raises(SystemExit, match="cannot act in skirmish-v0"):
         cli.main(["evaluate", str(tiny_run.run_dir), "--env", "skirmish-v0"])
 
