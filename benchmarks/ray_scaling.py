@@ -95,6 +95,8 @@ class _TimedLauncher:
 def plan(args: argparse.Namespace, out: Path) -> Comparison:
     """The measured comparison: ``args``' methods x seeds, ``args.cycles`` quick-preset cycles."""
     config = dict(COMPARE_PRESETS["quick"].config)
+    if args.eval_episodes is not None:
+        config["eval_episodes"] = args.eval_episodes
     batch = config["num_envs"] * config["num_steps"]
     return Comparison(
         env_id=args.env,
@@ -279,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default="hybrid", help="comma-separated methods (default hybrid)")
     p.add_argument("--seeds", type=int, default=4, help="seeds 1..N per method (default 4)")
     p.add_argument("--cycles", type=int, default=4, help="training cycles per run (default 4)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="episodes of each run's evaluations (default: the protocol's)",
+    )
     p.add_argument("--env", default="harvest-v0", help="env id (default harvest-v0)")
     p.add_argument("--preset", default="tiny", help="env preset (default tiny)")
     p.add_argument(

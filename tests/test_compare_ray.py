@@ -111,6 +111,22 @@ def test_a_ray_task_whose_worker_is_killed_is_retried_and_resumes_from_its_check
     assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 32 * cycles
 
 
+def test_a_run_lock_left_on_a_node_the_cluster_lost_is_taken_over(tmp_path, local_ray):
+    from spawnzoo.baselines.common.locks import Holder, read_holder
+
+    cmp = comparison(tmp_path / "cmp", ("random",))
+    run_dir = cmp.run_dir(cmp.runs()[0])
+    run_dir.mkdir(parents=True)
+    lost = Holder(pid=4242, host="node-that-died", command="spawnzoo compare", since="earlier")
+    (run_dir / ".lock").write_text(json.dumps(vars(lost)) + "\n")
+    assert read_holder(run_dir / ".lock").host == "node-that-died"
+    launcher = RayLauncher(cpus_per_run=1)
+    [status] = runner.run_comparison(cmp, display=False, poll_seconds=0.1, launcher=launcher)
+    assert status.state == "done", status.error
+    log = (cmp.out / "logs" / f"{run_dir.name}.log").read_text()
+    assert "process 4242 on node-that-died" in log and "taken over" in log
+
+
 def test_a_task_that_raises_fails_its_run_once_with_the_reason_and_the_others_go_on(
     tmp_path, local_ray
 ):
@@ -132,8 +148,9 @@ def test_the_scaling_benchmark_times_the_plan_per_worker_count_into_its_block(tm
     page = tmp_path / "benchmarks.md"
     page.write_text((ROOT / "docs/benchmarks.md").read_text())
     out = tmp_path / "rows.json"
-    argv = ["--workers", "1", "2", "--methods", "random,heuristic", "--seeds", "1"]
-    assert bench.main([*argv, "--cycles", "1", "--json", str(out), "--doc", str(page)]) == 0
+    argv = ["--part", "compare", "--workers", "1", "2", "--methods", "random", "--seeds", "2"]
+    argv += ["--cycles", "1", "--eval-episodes", "2"]
+    assert bench.main([*argv, "--json", str(out), "--doc", str(page)]) == 0
     rows = json.loads(out.read_text())["compare"]
     assert [r["workers"] for r in rows] == [1, 2] and not any(r["failed"] for r in rows)
     assert all(0 < r["runs_s"] <= r["total_s"] for r in rows)

@@ -13,8 +13,10 @@ at the same path (NFS or the like, see ``docs/scale-out.md``), and a task on a n
 it fails at once, naming the node. Each task runs in a fresh worker process (``max_calls=1``: no
 torch state carried between runs). When a worker or its node dies, Ray runs the task again (up
 to ``max_retries`` times), and since every run's config asks for ``resume``, the new attempt
-continues from the run's last checkpoint. An exception raised by training is not retried: it
-fails the run, with its traceback in ``OUT/logs/{run}.log`` as with local processes.
+continues from the run's last checkpoint; the run's lock (``common.locks``) left by an attempt on
+a node that died is taken over (``release_lock_of_lost_node``). An exception raised by training
+is not retried: it fails the run, with its traceback in ``OUT/logs/{run}.log`` as with local
+processes.
 
 Ray is optional (``pip install 'spawnzoo[ray]'``); it is imported when a ``RayLauncher`` is
 entered, never when this module is.
@@ -184,6 +186,27 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
+def release_lock_of_lost_node(run_dir: Path) -> str | None:
+    """Remove ``run_dir``'s lock when it names a process on a host that is no live node of this
+    Ray cluster any more: the attempt of this task on a node that died. (A lock of another host
+    is never judged stale by ``common.locks``, which cannot see that host's processes; Ray can
+    tell the host is gone, and runs one attempt of a task at a time.) Returns the holder's
+    description when it removed the lock, else ``None``."""
+    import ray
+
+    from ..common.locks import read_holder
+    from ..common.runs import LOCK_FILE
+
+    holder = read_holder(run_dir / LOCK_FILE)
+    if holder is None or not holder.host or holder.host == socket.gethostname():
+        return None  # this host's locks judge themselves (process id and start time)
+    alive = {node.get("NodeManagerHostname") for node in ray.nodes() if node.get("Alive")}
+    if holder.host in alive:
+        return None
+    (run_dir / LOCK_FILE).unlink(missing_ok=True)
+    return holder.describe()
+
+
 def train_task(method: str, config: Any, log_path: str, threads: int, out: str) -> None:
     """Body of a Ray task: train ``config`` with ``method`` in this worker, output to the end of
     ``log_path`` (the first line names the node and process).
@@ -201,6 +224,9 @@ def train_task(method: str, config: Any, log_path: str, threads: int, out: str) 
         )
     log = redirect_output(log_path)
     print(f"ray task on node {node}, process {os.getpid()}", flush=True)
+    lost = release_lock_of_lost_node(Path(config.run_root) / config.run_name)
+    if lost is not None:
+        print(f"the run's lock named {lost}, on a node the cluster lost: taken over", flush=True)
     try:
         train_run(method, config, threads)
     except BaseException:
