@@ -1,7 +1,7 @@
 """Evaluate a trained run on any env configuration its policy can act in.
 
     result = evaluate_run("runs/cmp/runs/harvest-v0__hybrid__1", preset="paper")
-    result = evaluate_run(ckpt_path, settings={"players": 2}, episodes=64)
+    result = evaluate_run(ckpt_path, settings={"players": 2}, episodes=64, opponent="heuristic")
     result["metrics"]["eval/ice_transferred"], result["evaluated_on"]
 
 The run's policy is rebuilt exactly as trained (``loading.load_policy``: its own config, so its
@@ -73,6 +73,7 @@ def target_config(
     settings: Mapping[str, Any] | None = None,
     episodes: int | None = None,
     max_cycles: int | None = None,
+    opponent: Any = KEEP,
 ) -> tuple[Any, Any]:
     """``(trained, target)`` configs of the run at ``path``: as trained, and for the target.
 
@@ -97,9 +98,11 @@ def target_config(
         values["eval_episodes"] = episodes
     if max_cycles is not None:
         values["eval_max_cycles"] = max_cycles
-    elif not same_env or "preset" in values:
-        values["eval_max_cycles"] = None  # the target preset's length
-    if not same_env:
+    elif values.get("preset", trained.preset) != trained.preset or not same_env:
+        values["eval_max_cycles"] = None  # another preset: its own evaluation length
+    if opponent is not KEEP:
+        values["eval_opponent"] = opponent
+    elif not same_env:
         values["eval_opponent"] = REGISTRY[env_id].eval_opponent
     try:
         target = dataclasses.replace(trained, **values)
@@ -117,6 +120,7 @@ def evaluate_run(
     episodes: int | None = None,
     seed: int | None = None,
     max_cycles: int | None = None,
+    opponent: Any = KEEP,
 ) -> dict[str, Any]:
     """Evaluate the run (directory or checkpoint) at ``path`` on a target configuration.
 
@@ -129,7 +133,10 @@ def evaluate_run(
         seed: reset seed of the evaluation worlds; default the run's held-out final maps
             (``protocol.final_map_seed``). On the run's own env it may not be one of its
             training reset seeds.
-        max_cycles: evaluation length; default the target preset's ``eval_max_cycles``.
+        max_cycles: evaluation length; default the run's own on its own preset, else the
+            target preset's ``eval_max_cycles``.
+        opponent: the scripted policy of players ``1..P-1`` (``None``: self-play); default the
+            run's own (another env: that env's ``eval_opponent``).
 
     Returns:
         JSON-able: ``run``, ``method``, ``checkpoint``, ``trained_on`` and ``evaluated_on``
@@ -148,6 +155,7 @@ def evaluate_run(
         settings=settings,
         episodes=episodes,
         max_cycles=max_cycles,
+        opponent=opponent,
     )
     if seed is None:
         seed = target.final_map_seed

@@ -3,6 +3,7 @@
     spawnzoo evaluate runs/cmp/runs/harvest-v0__hybrid__1                  # its held-out maps
     spawnzoo evaluate runs/cmp/runs/harvest-v0__hybrid__1 --preset paper   # another map size
     spawnzoo evaluate RUN/checkpoints/cycle_0012.pt --set players=2 --episodes 64 --out e.json
+    spawnzoo evaluate RUN --set players=2 --opponent heuristic      # player 0 vs the heuristic
 
 The target is the run's env, preset and settings with what the options give replaced
 (``--env`` starts from that env's ``small`` preset). Prints the evaluation's means; ``--out``
@@ -55,6 +56,12 @@ def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-cycles", type=int, default=None, help="episode limit (default the preset's)"
     )
+    p.add_argument(
+        "--opponent",
+        default=None,
+        help="scripted policy of every player but player 0 (heuristic, random, module:attr; "
+        "'none': self-play); default the run's",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     p.set_defaults(func=run_evaluate)
 
@@ -67,6 +74,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     preset = KEEP
     if args.preset is not None:
         preset = None if args.preset.lower() in ("none", "null") else args.preset
+    opponent = KEEP
+    if args.opponent is not None:
+        opponent = None if args.opponent.lower() in ("none", "null") else args.opponent
     if args.episodes is not None and args.episodes < 1:
         raise SystemExit("spawnzoo evaluate: --episodes must be >= 1")
     try:
@@ -78,6 +88,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             episodes=args.episodes,
             seed=args.seed,
             max_cycles=args.max_cycles,
+            opponent=opponent,
         )
     except (FileNotFoundError, ValueError) as err:  # IncompatibleEnvError is a ValueError
         raise SystemExit(f"spawnzoo evaluate: {err}") from None

@@ -4,7 +4,8 @@
 # One prepared call for a lent GPU (the device tool allows 10 minutes a command and about 15
 # minutes a session): trains `spawnzoo train hybrid --preset paper` (48x48, two players in
 # self-play, the paper's 208,457-parameter network with factorised heads, 16 worlds x 256 steps
-# per cycle, 10 epochs x 8 minibatches, evaluation of 12 worlds to step 1000 after every cycle)
+# per cycle, 10 epochs x 8 minibatches, evaluation of 12 worlds to step 1000 after every cycle,
+# as the paper; the zoo's protocol default is 32)
 # on `--device cuda` until BUDGET seconds have passed, then prints per cycle: the time of the
 # rollout, the update and the whole cycle, env steps per second, and the evaluation so far (the
 # share of full-length episodes, episode length, ice transferred), plus the milestones reached
@@ -52,7 +53,7 @@ START=$(date +%s)
 # the command stops at the budget (SIGINT): the metrics of every finished cycle are on disk
 timeout -s INT "$BUDGET" "$PY" -m spawnzoo.cli train hybrid --preset paper --device cuda \
     --total-timesteps 102400 --num-envs 16 --num-steps 256 --update-epochs 10 \
-    --num-minibatches 8 --seed 1 --run-root "$OUT_DIR" --run-name "$RUN_NAME" --no-progress \
+    --num-minibatches 8 --eval-episodes 12 --seed 1 --run-root "$OUT_DIR" --run-name "$RUN_NAME" --no-progress \
     "$@"
 echo "train exited with $? after $(( $(date +%s) - START ))s"
 

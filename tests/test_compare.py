@@ -339,6 +339,15 @@ def test_a_one_seed_report_says_it_shows_the_pipeline_not_a_ranking(tmp_path):
     assert "| hybrid | 1 | 2 each | 512; 512 | 30; 30 |" in report  # no interval over one seed
 
 
+def test_spawnzoo_report_takes_the_number_of_resamples(tmp_path, capsys):
+    write_run(tmp_path, "hybrid", "hybrid", 1, [(4096, 0.5, 10)], ([20.0, 40.0], [512, 512]))
+    write_run(tmp_path, "hybrid", "hybrid", 2, [(4096, 0.5, 10)], ([0.0, 40.0], [512, 512]))
+    assert cli.main(["report", str(tmp_path), "--no-gif", "--reps", "50"]) == 0
+    assert "(50 resamples, seeded)" in (tmp_path / "report.md").read_text()
+    with pytest.raises(SystemExit, match="--reps must be >= 1"):
+        cli.main(["report", str(tmp_path), "--reps", "0"])
+
+
 def test_report_names_each_methods_evaluation_interval_when_they_differ(tmp_path):
     write_run(tmp_path, "hybrid", "hybrid", 1, [(4096, 0.5, 10)], ([20.0], [512]))
     write_run(tmp_path, "independent", "independent", 1, [(512, 0.5, 10)], ([20.0], [512]),

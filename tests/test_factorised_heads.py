@@ -150,3 +150,40 @@ def test_sampled_actions_are_legal_and_their_log_probs_have_gradients():
     assert mask.gather(-1, actions[..., None]).all()
     dist.log_prob(actions).sum().backward()
     assert net.actor_heads.unit_type.weight.grad is not None
+    # rows where a type has no legal direction (factories, empty slots) give no NaN
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+# ------------------------------------------------------------- the env's factorised view
+def test_the_env_offers_its_masks_and_actions_in_the_factorised_form():
+    from spawnzoo.envs.harvest.world import FACTORY, LIGHT, compose_action, factor_mask
+
+    world = make_batched("harvest-v0", num_envs=3, preset="tiny")
+    batch = world.reset(seed=2)
+    for _ in range(6):
+        types, dirs = world.factored_mask()
+        assert types.shape == (*batch.action_mask.shape[:2], 7) and dirs.shape[-2:] == (7, 5)
+        # every legal flat action is a legal (type, direction) and composes back to itself
+        e, s, a = np.nonzero(batch.action_mask)
+        kind = batch.kind[e, s]
+        col = np.where(kind == FACTORY, 2, 0)
+        t = ACTION_FACTORS[a, col]
+        d = np.maximum(np.where(kind == FACTORY, 0, ACTION_FACTORS[a, 1]), 0)
+        assert types[e, s, t].all() and dirs[e, s, t, d].all()
+        assert (compose_action(t, d, kind) == a).all()
+        # and a legal type has at least one legal direction
+        assert (dirs.any(-1) == types).all()
+        rng = np.random.default_rng(0)
+        batch = world.step(np.argmax(rng.random(batch.action_mask.shape) * batch.action_mask, -1))
+    # the unit type "move" with direction 0 (the centre) and never-offered types are idle
+    kind = np.array([LIGHT, LIGHT, FACTORY])
+    moves = compose_action(np.array([0, 4, 2]), np.array([0, 2, 0]), kind)
+    assert moves.tolist() == [IDLE, IDLE, IDLE]
+    assert compose_action(np.array([0]), np.array([2]), np.array([LIGHT]))[0] == MOVE_E
+    types, _ = factor_mask(
+        np.eye(NUM_ACTIONS, dtype=bool)[[DIG, BUILD_HEAVY]], np.array([LIGHT, FACTORY])
+    )
+    assert (
+        types[0, UNIT_ACTION_TYPES.index("dig")]
+        and types[1, FACTORY_ACTION_TYPES.index("build_heavy")]
+    )

@@ -59,7 +59,7 @@ def run_digest(tmp_path, name: str, **overrides) -> str:
     cfg = HybridConfig(**{**BASE, "run_root": str(tmp_path), "run_name": name, **overrides})
     result = train(cfg)
     h = hashlib.sha256(json.dumps(metric_rows(result.run_dir), sort_keys=True).encode())
-    last = sorted((result.run_dir / "checkpoints").iterdir())[-1]
+    last = sorted((result.run_dir / "checkpoints").glob("*.pt"))[-1]
     state = torch.load(last, weights_only=True, map_location="cpu")["model"]
     for key in sorted(state):
         h.update(key.encode())
@@ -107,7 +107,7 @@ def test_a_channels_last_run_is_deterministic_and_its_checkpoint_loads_in_either
 ):
     a = run_digest(tmp_path, "cl_a", channels_last=True)
     assert run_digest(tmp_path, "cl_b", channels_last=True) == a
-    ckpt = sorted((tmp_path / "cl_a" / "checkpoints").iterdir())[-1]
+    ckpt = sorted((tmp_path / "cl_a" / "checkpoints").glob("*.pt"))[-1]
     state = torch.load(ckpt, weights_only=True, map_location="cpu")["model"]
     world = make_batched("harvest-v0", num_envs=1, preset=BASE["preset"])
     net = build_policy(HybridConfig(**BASE), world)  # the run's network (factorised heads)

@@ -102,9 +102,12 @@ def test_window_gather_kernel_equals_reference(env_id, settings, radius):
 
 #: few robot slots: building is masked by full slots, not only by names or metal
 FULL_SLOTS = {**CASES[0][1], "map_size": 32, "robot_slots_per_player": 12}
+#: the paper's masks (no moves onto own robots or factory centres, transfers into factories
+#: only, factories that can build a heavy may not idle) and its one-mover-per-tile rule
+PAPER_MASKS = {**CASES[0][1], "action_masks": "paper"}
 
 
-@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS])
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS, PAPER_MASKS])
 def test_harvest_mask_kernel_equals_reference(settings):
     checked = 0
     for core, _ in _random_states("harvest-v0", settings, 120, seed=7):
@@ -165,10 +168,11 @@ def test_harvest_planes_kernel_equals_reference(settings):
 def _harvest_state(core) -> list[np.ndarray]:
     names = ("alive", "kind", "owner", "cell", "serial", "power", "cargo_ice", "cargo_ore")
     names += ("water", "metal", "rubble", "robot_map", "factory_map", "t", "next_serial")
+    names += ("born", "next_born")
     return [getattr(core, n).copy() for n in names] + [m.copy() for m in core.metrics.values()]
 
 
-@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS])
+@pytest.mark.parametrize("settings", [CASES[0][1], CASES[1][1], FULL_SLOTS, PAPER_MASKS])
 def test_harvest_step_with_kernels_equals_the_numpy_step(settings, monkeypatch):
     """Two copies of the same worlds, one stepped with every kernel, one with none (the numpy
     references), agree on every state array and every returned array after every step."""
@@ -229,3 +233,32 @@ def test_kernels_compile_without_a_cache_folder(monkeypatch):
     x = np.zeros(2)
     kernels.compiled(loop)(x)
     assert x.tolist() == [7.0, 0.0]
+
+
+def test_harvest_transfer_kernel_caps_robot_cargo_like_the_reference(monkeypatch):
+    """Two robots hand ice to a third nearly full one in the same step: the overflow is lost,
+    with the kernel as with the numpy transfer."""
+    from spawnzoo.envs.harvest.world import LIGHT, TRANSFER_E, TRANSFER_W
+
+    worlds = []
+    for enabled in (True, False):
+        core = envs.make_batched("harvest-v0", num_envs=1, map_size=24, players=1)
+        core.reset(seed=2)
+        free = (core.factory_map[0] < 0) & (core.robot_map[0] < 0)
+        y = next(y for y in range(24) if free[y * 24 + 5 : y * 24 + 8].all())
+        left, mid, right = (core.place_robot(0, 0, LIGHT, (y, x)) for x in (5, 6, 7))
+        core.cargo_ice[0, [left, mid, right]] = (40, 90, 50)
+        core.cargo_ore[0, [left, mid, right]] = (0, 95, 10)
+        core.refresh()
+        actions = np.zeros((1, core.num_slots), np.int64)
+        actions[0, left], actions[0, right] = TRANSFER_E, TRANSFER_W
+        with monkeypatch.context() as m:
+            m.setitem(kernels._state, "enabled", enabled)
+            core.step(actions)
+        worlds.append(core)
+        cap = core.cfg.light.cargo_space
+        assert core.cargo_ice[0, mid] == min(90 + 40 + 50, cap)
+        assert core.cargo_ore[0, mid] == min(95 + 10, cap)
+        assert core.cargo_ice[0, left] == core.cargo_ice[0, right] == 0
+    for a, b in zip(_harvest_state(worlds[0]), _harvest_state(worlds[1])):
+        assert np.array_equal(a, b)

@@ -131,3 +131,29 @@ def test_the_paper_suite_runs_the_model_ablations_with_truncation_as_terminal(tm
     assert configs["hybrid-no-scaling"].scaled == "none"
     both = configs["hybrid-no-batch-norm-no-spectral-norm"]
     assert not both.batch_norm and not both.spectral_norm and both.truncation == "terminal"
+
+
+def test_a_run_with_every_switch_off_trains_and_evaluates(tmp_path):
+    from spawnzoo.hybrid.train import train
+
+    cfg = HybridConfig(
+        preset="tiny",
+        env_settings={"placement": "random"},
+        scaled="none",
+        batch_norm=False,
+        spectral_norm=False,
+        action_masking=False,
+        truncation="terminal",
+        num_envs=2,
+        num_steps=16,
+        total_timesteps=32,
+        num_minibatches=2,
+        update_epochs=1,
+        eval_episodes=1,
+        eval_max_cycles=8,
+        run_root=str(tmp_path),
+        progress=False,
+    )
+    result = train(cfg)
+    assert result.summary["network"]["total"] > 0
+    assert np.isfinite(result.summary["final_metrics"]["eval/episode_length"])

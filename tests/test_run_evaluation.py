@@ -9,7 +9,8 @@ from learner_helpers import QUICK_RUN
 
 from spawnzoo import cli
 from spawnzoo.baselines.common.protocol import final_map_seed
-from spawnzoo.baselines.run_evaluation import IncompatibleEnvError, evaluate_run
+from spawnzoo.baselines.run_evaluation import IncompatibleEnvError, evaluate_run, shapes
+from spawnzoo.envs import make_batched
 from spawnzoo.hybrid.config import HybridConfig
 from spawnzoo.hybrid.train import train
 
@@ -38,15 +39,27 @@ def test_evaluate_on_another_preset_and_another_player_count(tiny_run, tmp_path)
     assert small["episodes_detail"]["episode_lengths"] == [12, 12]  # small factories outlive 12
     duel = evaluate_run(tiny_run.run_dir, settings={"players": 2}, episodes=3, seed=5)
     assert duel["evaluated_on"]["env_settings"] == {"players": 2}
+    assert duel["max_cycles"] == QUICK_RUN["eval_max_cycles"]  # its own preset: its own length
+    again = evaluate_run(tiny_run.run_dir, preset="tiny", episodes=1)
+    assert again["max_cycles"] == QUICK_RUN["eval_max_cycles"]
     assert len(duel["episodes_detail"]["player_metrics"]["ice_transferred"]) == 3 * 2
+    versus = evaluate_run(tiny_run.run_dir, settings={"players": 2}, episodes=2, opponent="random")
+    assert versus["opponent"] == "random"  # the policy played player 0 against random
+    with pytest.raises(ValueError, match="needs at least 2 players"):
+        evaluate_run(tiny_run.run_dir, episodes=1, opponent="random")
 
 
 def test_an_env_the_policy_cannot_act_in_names_both_shapes(tiny_run, capsys):
     with pytest.raises(IncompatibleEnvError) as err:
         evaluate_run(tiny_run.run_dir, env_id="forage-v0", episodes=1)
     message = str(err.value)
-    assert "trained on harvest-v0 preset tiny (planes 17 x 12 x 12 per player" in message
-    assert "the target has planes 7 x 32 x 32 per player" in message
+    harvest = shapes(make_batched("harvest-v0", num_envs=1, preset="tiny"))["planes"]
+    forage = shapes(make_batched("forage-v0", num_envs=1, preset="small"))["planes"]
+    assert harvest[1:] == (12, 12) and forage[1:] == (32, 32) and harvest[0] != forage[0]
+    c, h, w = harvest
+    assert f"trained on harvest-v0 preset tiny (planes {c} x {h} x {w} per player" in message
+    c, h, w = forage
+    assert f"the target has planes {c} x {h} x {w} per player" in message
     with pytest.raises(SystemExit, match="cannot act in skirmish-v0"):
         cli.main(["evaluate", str(tiny_run.run_dir), "--env", "skirmish-v0"])
 

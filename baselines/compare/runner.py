@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..common.locks import DirLock, die_with_parent, exit_on_signals
+from ..common.locks import DirLock, LockedError, die_with_parent, exit_on_signals
 from ..common.runs import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -278,8 +278,6 @@ def exclusive(folder: Path) -> Iterator[None]:
             would train the same runs twice), or an empty lock file is being written. A lock
             left by a dead process is taken over.
     """
-    from ..common.locks import LockedError
-
     lock = DirLock(folder / LOCK_FILE, what="spawnzoo compare")
     try:
         lock.acquire()
@@ -353,6 +351,9 @@ def train_worker(
     log = redirect_output(log_path)
     try:
         train_run(method, config, threads)
+    except LockedError as err:  # another process trains this run: leave it alone
+        print(f"refused: {err}", flush=True)
+        sys.exit(1)
     except SystemExit as stop:  # SIGTERM / SIGHUP
         print(f"stopped (exit status {stop.code})", flush=True)
         raise

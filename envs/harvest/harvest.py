@@ -90,6 +90,16 @@ not idle. A masked action runs as ``idle`` and sets ``infos[agent]["illegal_acti
 raises ``ValueError`` naming it, and nothing in the world changes. Actions are per step (Lux's
 action queues, their power cost, lichen and self-destruct are not modelled).
 
+**Factorised actions** (the paper's heads, §2.3): the batched core also offers the 14 actions as
+an action type (robots: ``move, transfer, pickup, dig, self_destruct, recharge, idle``;
+factories: ``build_light, build_heavy, water, idle``) and a direction (0 centre, 1-4 N/E/S/W):
+``world.action_factors`` maps each flat action to its (robot type, direction, factory type),
+``world.factored_mask()`` gives the legal ``type [E, S, 7]`` and ``direction [E, S, 7, 5]``, and
+``compose_action(type, direction, kind)`` of ``spawnzoo.envs.harvest.world`` gives the flat
+actions back. Self-destruct,
+recharge and water are never legal; resource, amount and repeat have one value each (all cargo,
+a full battery, no queue). The hybrid's factorised heads sample from this view.
+
 **Observations.** ``observation`` is the egocentric ``K x K`` window (``K = 2 obs_radius + 1``)
 of the owner's planes around the agent, flattened plane by plane (17 planes: the 16 spatial
 planes below and ``off_map``), followed by 12 own features (``is_factory, is_light, is_heavy,

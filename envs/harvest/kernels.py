@@ -44,6 +44,7 @@ def _action_masks_loop(  # pragma: no cover - compiled
     factory_slots,
     robot_slots,
     robot_id_pool,
+    paper,
 ):
     e_n, s_n, a_n = mask.shape
     p_n = next_serial.shape[1]
@@ -76,14 +77,18 @@ def _action_masks_loop(  # pragma: no cover - compiled
                 own_rob[d] = d > 0 and inside and rowner == owner
                 if d > 0:
                     cost = math.floor(move_cost[kd] + rubble_movement_cost[kd] * rubble[e, t])
-                    mask[e, s, _MOVE_N + d - 1] = inside and not enemy_fac and pw >= cost
+                    ok = inside and not enemy_fac and pw >= cost
+                    if paper:  # no move onto an own robot or onto a factory centre
+                        ok = ok and not own_rob[d] and not (fslot >= 0 and cell[e, fslot] == t)
+                    mask[e, s, _MOVE_N + d - 1] = ok
             here = nbr_cell[c, 0]
             here_fac = factory_map[e, here]
             diggable = rubble[e, here] > 0 or ice[e, here] or ore[e, here]
             mask[e, s, _DIG] = diggable and here_fac < 0 and pw >= dig_cost[kd]
             carrying = cargo_ice[e, s] + cargo_ore[e, s] > 0
-            for d in range(5):
-                mask[e, s, _TRANSFER_C + d] = carrying and (own_fac[d] or own_rob[d])
+            for d in range(5):  # the paper's masks: into the own factory only
+                target = own_fac[d] or (own_rob[d] and not paper)
+                mask[e, s, _TRANSFER_C + d] = carrying and target
             mask[e, s, _PICKUP] = (
                 own_fac[0] and pw < battery_capacity[kd] and power[e, here_fac] > 0
             )
@@ -100,6 +105,8 @@ def _action_masks_loop(  # pragma: no cover - compiled
                     and power[e, s] >= power_cost[rk]
                     and next_serial[e, owner, rk] < robot_id_pool
                 )
+            if paper and mask[e, s, _BUILD_LIGHT + 1]:  # one that can build a heavy may not idle
+                mask[e, s, _IDLE] = False
 
 
 def action_masks(world) -> bool:
@@ -139,6 +146,7 @@ def action_masks(world) -> bool:
         world.factory_slots,
         world.robot_slots,
         world.cfg.robot_id_pool,
+        world.cfg.action_masks == "paper",
     )
     return True
 
@@ -172,6 +180,7 @@ def _planes_loop(  # pragma: no cover - compiled
     metal,
     robot_scale,
     factory_scale,
+    water_cost,
 ):
     d_n, p_n, c_n, h, w = out.shape
     s_n = alive.shape[1]
@@ -228,12 +237,14 @@ def _planes_loop(  # pragma: no cover - compiled
                 v2 = min(water[e, s] / factory_scale[2], 1.0) * 2.0 - 1.0
                 v3 = min(cargo_ore[e, s] / factory_scale[3], 1.0) * 2.0 - 1.0
                 v4 = min(metal[e, s] / factory_scale[4], 1.0) * 2.0 - 1.0
+                v5 = min(water_cost / factory_scale[5], 1.0) * 2.0 - 1.0
                 for p in range(p_n):
                     out[d, p, _FACTORY_POWER, y, x] = v0
                     out[d, p, _FACTORY_POWER + 1, y, x] = v1
                     out[d, p, _FACTORY_POWER + 2, y, x] = v2
                     out[d, p, _FACTORY_POWER + 3, y, x] = v3
                     out[d, p, _FACTORY_POWER + 4, y, x] = v4
+                    out[d, p, _FACTORY_POWER + 5, y, x] = v5
                 for fy in range(y - 1, y + 2):
                     for fx in range(x - 1, x + 2):
                         out[d, o, _OWN_FACTORY, fy, fx] = 1.0
@@ -251,7 +262,7 @@ def write_planes(world, out, worlds) -> bool:
     fn = compiled(_planes_loop)
     if fn is None:
         return False
-    from .world import _FACTORY_PLANE_SCALE, _FILL_VECTOR
+    from .world import _FACTORY_PLANE_SCALE, _FILL_VECTOR, LICHEN_WATERING_COST_FACTOR
 
     cfg = world.cfg
     fn(
@@ -277,6 +288,7 @@ def write_planes(world, out, worlds) -> bool:
         world.metal,
         world._robot_scale,
         _FACTORY_PLANE_SCALE,
+        0 // LICHEN_WATERING_COST_FACTOR + 1,  # a factory's watering cost: no lichen tiles
     )
     return True
 
@@ -490,6 +502,8 @@ def _build_loop(  # pragma: no cover - compiled
     metal,
     next_serial,
     robots_built,
+    born,
+    next_born,
     s_n,
     factory_slots,
     r,
@@ -540,6 +554,8 @@ def _build_loop(  # pragma: no cover - compiled
         owner[nf] = o
         cell[nf] = cell[f]
         serial[nf] = new_serial[i]
+        born[nf] = next_born[e]  # creation order: builds run in factory slot order
+        next_born[e] += 1
         power[nf] = init_power[k]
         cargo_ice[nf] = 0
         cargo_ore[nf] = 0
@@ -576,6 +592,8 @@ def build_robots(world, bd, robot_kind):
         world.metal.reshape(-1),
         world.next_serial,
         world.metrics["robots_built"],
+        world.born.reshape(-1),
+        world.next_born,
         world.num_slots,
         world.factory_slots,
         world.robot_slots,
@@ -584,3 +602,210 @@ def build_robots(world, bd, robot_kind):
         k["power_cost"],
         k["init_power"],
     )
+
+
+# ------------------------------------------------------------------ digs, transfers, pickups
+def _dig_loop(  # pragma: no cover - compiled
+    dg,
+    kind,
+    owner,
+    cell,
+    power,
+    cargo_ice,
+    cargo_ore,
+    rubble,
+    ice,
+    ore,
+    reward,
+    boost,
+    ice_dug,
+    s_n,
+    n_cells,
+    rubble_removed,
+    resource_gain,
+    cargo_space,
+    dig_cost,
+    reward_ice_dug,
+):
+    # slot arrays flat [E * S] (reward, boost too); tile arrays flat [E * N]; ice_dug [E, P]
+    for i in range(dg.shape[0]):
+        f = dg[i]
+        e, k = f // s_n, kind[f]
+        t = e * n_cells + cell[f]
+        g_ice = g_ore = 0
+        if rubble[t] > 0:
+            rubble[t] = max(rubble[t] - rubble_removed[k], 0)
+        elif ice[t]:
+            g_ice = min(resource_gain[k], cargo_space[k] - cargo_ice[f])
+        elif ore[t]:
+            g_ore = min(resource_gain[k], cargo_space[k] - cargo_ore[f])
+        cargo_ice[f] += g_ice
+        cargo_ore[f] += g_ore
+        power[f] -= dig_cost[k]
+        reward[f] += reward_ice_dug * g_ice * boost[f]
+        ice_dug[e, owner[f]] += g_ice
+
+
+def dig(world, dg, reward_f, boost) -> bool:
+    """Robots ``dg`` (flat slots, ``[d]``) dig, with the compiled loop; ``False`` (nothing
+    done) when kernels are off (the caller then runs ``HarvestWorld._dig_reference``)."""
+    fn = compiled(_dig_loop)
+    if fn is None:
+        return False
+    k = world._k
+    fn(
+        dg.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.owner.reshape(-1),
+        world.cell.reshape(-1),
+        world.power.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.rubble.reshape(-1),
+        world.ice.reshape(-1),
+        world.ore.reshape(-1),
+        reward_f,
+        boost,
+        world.metrics["ice_dug"],
+        world.num_slots,
+        world.n_cells,
+        k["dig_rubble_removed"],
+        k["dig_resource_gain"],
+        k["cargo_space"],
+        k["dig_cost"],
+        float(world.cfg.reward_ice_dug),
+    )
+    return True
+
+
+def _transfer_loop(  # pragma: no cover - compiled
+    tr,
+    direction,
+    kind,
+    owner,
+    cell,
+    cargo_ice,
+    cargo_ore,
+    factory_map,
+    robot_map,
+    reward,
+    boost,
+    ice_transferred,
+    dir_flat,
+    s_n,
+    n_cells,
+    cargo_space,
+    reward_ice_delivered,
+    share,
+):
+    m = tr.shape[0]
+    ice_amt = np.empty(m, np.int64)
+    ore_amt = np.empty(m, np.int64)
+    for i in range(m):  # every sender is emptied first
+        f = tr[i]
+        ice_amt[i], ore_amt[i] = cargo_ice[f], cargo_ore[f]
+        cargo_ice[f] = 0
+        cargo_ore[f] = 0
+    to_robot = np.full(m, -1, np.int64)
+    for i in range(m):  # targets are looked up after movement
+        f = tr[i]
+        e = f // s_n
+        t = e * n_cells + cell[f] + dir_flat[direction[i]]
+        fslot = factory_map[t]
+        if fslot >= 0 and owner[e * s_n + fslot] == owner[f]:
+            tf = e * s_n + fslot
+            cargo_ice[tf] += ice_amt[i]
+            cargo_ore[tf] += ore_amt[i]
+            delivered = ice_amt[i] * reward_ice_delivered * boost[f]
+            reward[f] += share * delivered
+            reward[tf] += (1.0 - share) * delivered
+            ice_transferred[e, owner[f]] += ice_amt[i]
+        elif robot_map[t] >= 0:
+            to_robot[i] = e * s_n + robot_map[t]
+    for i in range(m):  # into robots: everything added, then the overflow lost
+        g = to_robot[i]
+        if g >= 0:
+            cargo_ice[g] += ice_amt[i]
+            cargo_ore[g] += ore_amt[i]
+    for i in range(m):
+        g = to_robot[i]
+        if g >= 0:
+            cap = cargo_space[kind[g]]
+            cargo_ice[g] = min(cargo_ice[g], cap)
+            cargo_ore[g] = min(cargo_ore[g], cap)
+
+
+def transfer(world, tr, direction, reward_f, boost) -> bool:
+    """Robots ``tr`` (flat slots) transfer in ``direction`` (0 centre, 1-4 N E S W), with the
+    compiled loop; ``False`` when kernels are off (``HarvestWorld._transfer_reference``)."""
+    fn = compiled(_transfer_loop)
+    if fn is None:
+        return False
+    cfg = world.cfg
+    fn(
+        tr.astype(np.int64, copy=False),
+        direction.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.owner.reshape(-1),
+        world.cell.reshape(-1),
+        world.cargo_ice.reshape(-1),
+        world.cargo_ore.reshape(-1),
+        world.factory_map.reshape(-1),
+        world.robot_map.reshape(-1),
+        reward_f,
+        boost,
+        world.metrics["ice_transferred"],
+        world._dir_flat,
+        world.num_slots,
+        world.n_cells,
+        world._k["cargo_space"],
+        float(cfg.reward_ice_delivered),
+        float(cfg.reward_delivery_robot_share),
+    )
+    return True
+
+
+def _pickup_loop(  # pragma: no cover - compiled
+    pk, kind, cell, power, born, factory_map, s_n, n_cells, battery_capacity
+):
+    m = pk.shape[0]
+    fac = np.empty(m, np.int64)
+    got = np.empty(m, np.int64)
+    wanted = np.zeros(power.shape[0], np.int64)  # per factory: wanted by earlier robots there
+    ages = np.empty(m, np.int64)
+    for i in range(m):
+        ages[i] = born[pk[i]]
+    order = np.argsort(ages, kind="mergesort")  # oldest first (stable: ties in slot order)
+    for j in range(m):  # the robots at one factory are served oldest first
+        i = order[j]
+        f = pk[i]
+        e = f // s_n
+        g = e * s_n + factory_map[e * n_cells + cell[f]]
+        want = battery_capacity[kind[f]] - power[f]
+        got[i] = min(max(power[g] - wanted[g], 0), want)
+        wanted[g] += want
+        fac[i] = g
+    for i in range(m):
+        power[pk[i]] += got[i]
+        power[fac[i]] -= got[i]
+
+
+def pickup(world, pk) -> bool:
+    """Robots ``pk`` (flat slots, ascending) take power from the own factory under them, oldest
+    first, with the compiled loop; ``False`` when kernels are off
+    (``HarvestWorld._pickup_reference``)."""
+    fn = compiled(_pickup_loop)
+    if fn is None:
+        return False
+    fn(
+        pk.astype(np.int64, copy=False),
+        world.kind.reshape(-1),
+        world.cell.reshape(-1),
+        world.power.reshape(-1),
+        world.born.reshape(-1),
+        world.factory_map.reshape(-1),
+        world.num_slots,
+        world.n_cells,
+        world._k["battery_capacity"],
+    )
+    return True

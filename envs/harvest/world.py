@@ -366,14 +366,8 @@ class HarvestWorld(SlotArrayEnv):
         )
         # flat views: index with e * S + s (slots) or e * N + cell (tiles)
         af = a.reshape(-1)
-        kind_f, owner_f, cell_f = (
-            self.kind.reshape(-1),
-            self.owner.reshape(-1),
-            self.cell.reshape(-1),
-        )
-        power_f = self.power.reshape(-1)
-        ice_c, ore_c = self.cargo_ice.reshape(-1), self.cargo_ore.reshape(-1)
-        rubble_f, ice_f, ore_f = self.rubble.reshape(-1), self.ice.reshape(-1), self.ore.reshape(-1)
+        kind_f, cell_f = self.kind.reshape(-1), self.cell.reshape(-1)
+        power_f, rubble_f = self.power.reshape(-1), self.rubble.reshape(-1)
         reward_f = reward.reshape(-1)
         boost_f = np.repeat(boost, s_n)
 
@@ -390,22 +384,8 @@ class HarvestWorld(SlotArrayEnv):
 
         # ---- 2. dig ----
         dg = (af == DIG).nonzero()[0]
-        if dg.size:
-            dk = kind_f[dg]
-            tile = dg // s_n * n_cells + cell_f[dg]
-            has_rubble = rubble_f[tile] > 0
-            t_r = tile[has_rubble]
-            rubble_f[t_r] = np.maximum(rubble_f[t_r] - k["dig_rubble_removed"][dk[has_rubble]], 0)
-            gain = k["dig_resource_gain"][dk]
-            on_ice = ~has_rubble & ice_f[tile]
-            on_ore = ~has_rubble & ~ice_f[tile] & ore_f[tile]
-            g_ice = np.where(on_ice, np.minimum(gain, k["cargo_space"][dk] - ice_c[dg]), 0)
-            g_ore = np.where(on_ore, np.minimum(gain, k["cargo_space"][dk] - ore_c[dg]), 0)
-            ice_c[dg] += g_ice
-            ore_c[dg] += g_ore
-            power_f[dg] -= k["dig_cost"][dk]
-            reward_f[dg] += cfg.reward_ice_dug * g_ice * boost_f[dg]
-            np.add.at(self.metrics["ice_dug"], (dg // s_n, owner_f[dg]), g_ice)
+        if dg.size and not kernels.dig(self, dg, reward_f, boost_f):
+            self._dig_reference(dg, reward_f, boost_f)
 
         # ---- 3. build ----
         built = np.zeros(0, dtype=np.int64)
@@ -611,7 +591,41 @@ class HarvestWorld(SlotArrayEnv):
         np.add.at(self.metrics["robots_lost"], (flat // s_n, self.owner.reshape(-1)[flat]), 1)
         self.alive.reshape(-1)[flat] = False
 
+    def _dig_reference(self, dg: np.ndarray, reward_f: np.ndarray, boost_f: np.ndarray) -> None:
+        """Robots ``dg`` (flat slots) dig (numpy; the compiled loop is ``kernels.dig``)."""
+        cfg, k, s_n, n_cells = self.cfg, self._k, self.num_slots, self.n_cells
+        kind_f, owner_f, cell_f = (
+            self.kind.reshape(-1),
+            self.owner.reshape(-1),
+            self.cell.reshape(-1),
+        )
+        power_f = self.power.reshape(-1)
+        ice_c, ore_c = self.cargo_ice.reshape(-1), self.cargo_ore.reshape(-1)
+        rubble_f, ice_f, ore_f = self.rubble.reshape(-1), self.ice.reshape(-1), self.ore.reshape(-1)
+        dk = kind_f[dg]
+        tile = dg // s_n * n_cells + cell_f[dg]
+        has_rubble = rubble_f[tile] > 0
+        t_r = tile[has_rubble]
+        rubble_f[t_r] = np.maximum(rubble_f[t_r] - k["dig_rubble_removed"][dk[has_rubble]], 0)
+        gain = k["dig_resource_gain"][dk]
+        on_ice = ~has_rubble & ice_f[tile]
+        on_ore = ~has_rubble & ~ice_f[tile] & ore_f[tile]
+        g_ice = np.where(on_ice, np.minimum(gain, k["cargo_space"][dk] - ice_c[dg]), 0)
+        g_ore = np.where(on_ore, np.minimum(gain, k["cargo_space"][dk] - ore_c[dg]), 0)
+        ice_c[dg] += g_ice
+        ore_c[dg] += g_ore
+        power_f[dg] -= k["dig_cost"][dk]
+        reward_f[dg] += cfg.reward_ice_dug * g_ice * boost_f[dg]
+        np.add.at(self.metrics["ice_dug"], (dg // s_n, owner_f[dg]), g_ice)
+
     def _transfer(self, tr: np.ndarray, direction: np.ndarray, reward_f, boost_f) -> None:
+        """Robots ``tr`` (flat) transfer their cargo (the compiled ``kernels.transfer`` where
+        numba is on, else ``_transfer_reference``)."""
+        if not kernels.transfer(self, tr, direction, reward_f, boost_f):
+            self._transfer_reference(tr, direction, reward_f, boost_f)
+
+    def _transfer_reference(self, tr: np.ndarray, direction: np.ndarray, reward_f, boost_f):
+        """``_transfer`` in numpy."""
         cfg, s_n, n_cells = self.cfg, self.num_slots, self.n_cells
         ice_c, ore_c = self.cargo_ice.reshape(-1), self.cargo_ore.reshape(-1)
         owner_f = self.owner.reshape(-1)
@@ -646,7 +660,13 @@ class HarvestWorld(SlotArrayEnv):
 
     def _pickup(self, pk: np.ndarray) -> None:
         """Robots ``pk`` (flat) fill batteries from the own factory under them, oldest robot
-        first (Lux serves actions in creation order)."""
+        first (Lux serves actions in creation order); the compiled ``kernels.pickup`` where
+        numba is on, else ``_pickup_reference``."""
+        if not kernels.pickup(self, pk):
+            self._pickup_reference(pk)
+
+    def _pickup_reference(self, pk: np.ndarray) -> None:
+        """``_pickup`` in numpy."""
         s_n, n_cells = self.num_slots, self.n_cells
         power_f = self.power.reshape(-1)
         env = pk // s_n
@@ -825,6 +845,11 @@ class HarvestWorld(SlotArrayEnv):
         """``[E, S, A]`` bool legal actions now (a copy)."""
         return self._mask.copy()
 
+    def factored_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        """The legal actions now in the paper's factorised form (``factor_mask`` of
+        ``action_mask()``): ``(type [E, S, 7], direction [E, S, 7, 5])`` bool."""
+        return factor_mask(self._mask, self.kind)
+
     # ---------------------------------------------------------- observations
     def write_planes(self, out: np.ndarray, envs: np.ndarray | None = None) -> None:
         """Write ``[E, P, C, H, W]`` global planes into ``out`` (see ``PLANE_NAMES``).
@@ -933,6 +958,52 @@ class HarvestWorld(SlotArrayEnv):
         raw[3:5, kind != FACTORY] = -1.0  # robots hold no water or metal
         feat[11] = (t % cfg.cycle_length) < cfg.day_length
         return np.ascontiguousarray(feat.T, dtype=np.float32)
+
+
+def factor_mask(mask: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's factorised masks of flat ``[..., 14]`` masks.
+
+    Args:
+        mask: ``[..., A]`` bool flat legal actions. kind: ``[...]`` the entity kinds
+            (``FACTORY`` rows use ``FACTORY_ACTION_TYPES``, others ``UNIT_ACTION_TYPES``).
+
+    Returns:
+        ``(type [..., 7], direction [..., 7, 5])`` bool: a type is legal when any of its flat
+        actions is; ``direction[..., t, d]`` whether type ``t`` with direction ``d`` is (types
+        without a direction use ``d = 0``). Factory rows use the first 4 type columns.
+    """
+    structure = (np.asarray(kind) == FACTORY)[..., None]
+    types = np.zeros((*mask.shape[:-1], len(UNIT_ACTION_TYPES)), dtype=bool)
+    direction = np.zeros((*mask.shape[:-1], len(UNIT_ACTION_TYPES), 5), dtype=bool)
+    for a, (ut, ud, st) in enumerate(ACTION_FACTORS):
+        legal = mask[..., a]
+        if ut >= 0:
+            on = legal & ~structure[..., 0]
+            types[..., ut] |= on
+            direction[..., ut, max(ud, 0)] |= on
+        if st >= 0:
+            on = legal & structure[..., 0]
+            types[..., st] |= on
+            direction[..., st, 0] |= on
+    return types, direction
+
+
+def compose_action(action_type: np.ndarray, direction: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Flat actions ``[...]`` from the paper's factorised choice (inverse of ``factor_mask``'s
+    layout): ``action_type`` in ``UNIT_ACTION_TYPES`` (robots) or ``FACTORY_ACTION_TYPES``
+    (factories), ``direction`` 0-4 (ignored by types without one). A combination harvest does
+    not offer (self-destruct, recharge, water, a move to the centre) becomes ``IDLE``."""
+    table = np.full((2, len(UNIT_ACTION_TYPES), 5), IDLE, dtype=np.int64)
+    for a, (ut, ud, st) in enumerate(ACTION_FACTORS):
+        if ut >= 0:
+            if ud >= 0:
+                table[0, ut, ud] = a
+            else:
+                table[0, ut, :] = a
+        if st >= 0:
+            table[1, st, :] = a
+    structure = (np.asarray(kind) == FACTORY).astype(np.int64)
+    return table[structure, np.asarray(action_type), np.asarray(direction)]
 
 
 def _run_heads(sorted_keys: np.ndarray) -> np.ndarray:
