@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
     generator = torch.Generator().manual_seed(cfg.seed)
     sep = separation(cfg)
-    ro = Rollout.for_world(cfg.num_steps, env, cfg.planes_fp16)
+    ro = Rollout.for_world(cfg.num_steps, env, cfg.planes_fp16, cfg.device)
     t0 = time.perf_counter()
     stats: dict = {"alive": 0.0, "episodes": []}
     batch = env.reset(seed=cfg.seed)

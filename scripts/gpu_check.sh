@@ -15,37 +15,16 @@
 #
 #     bash scripts/gpu_check.sh [BUDGET_SECONDS=480] [OUT_DIR=runs/gpu_check] [-- extra options]
 #
-# Extra options go to `spawnzoo train hybrid` (e.g. `-- --grouping global --seed 2`). Without
-# an installed spawnzoo the script runs it from this checkout (PYTHONPATH); wheels of missing
-# packages (gymnasium, pettingzoo, farama-notifications) are installed from `.whl/` or
-# `$WHEELS` if that folder exists (the device machine cannot reach a package index).
+# Extra options go to `spawnzoo train hybrid` (e.g. `-- --grouping global --seed 2`).
+# scripts/gpu_env.sh makes spawnzoo importable on a bare machine (see there).
 set -uo pipefail
 
 BUDGET="${1:-480}"
 OUT_DIR="${2:-runs/gpu_check}"
 shift $(( $# >= 2 ? 2 : $# ))
 [[ "${1:-}" == "--" ]] && shift
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${PYTHON:-python3}"
-
-WHEELS="${WHEELS:-$HERE/.whl}"
-if ! "$PY" -c "import gymnasium, pettingzoo" 2>/dev/null && [[ -d "$WHEELS" ]]; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-        "$WHEELS"/*.whl && export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-if ! "$PY" -c "import spawnzoo.cli" 2>/dev/null; then
-    # spawnzoo's packages are the checkout's top-level folders (setup.py): link them
-    mkdir -p /tmp/spawnzoo_src/spawnzoo
-    for layer in envs baselines hybrid cli; do
-        ln -sfn "$HERE/$layer" "/tmp/spawnzoo_src/spawnzoo/$layer"
-    done
-    export PYTHONPATH="/tmp/spawnzoo_src${PYTHONPATH:+:$PYTHONPATH}"
-fi
-
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
-"$PY" -c "import torch, numpy; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
-      'numpy', numpy.__version__, 'cpu', torch.backends.cpu.get_cpu_capability())"
-echo "commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown), budget ${BUDGET}s"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu_env.sh"
+echo "budget ${BUDGET}s"
 
 mkdir -p "$OUT_DIR"
 RUN_NAME="paper_gpu_check"

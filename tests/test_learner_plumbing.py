@@ -417,6 +417,77 @@ def test_rollout_storage_is_sized_by_the_world(fp16):
     assert not ro.active.any() and float(ro.rewards.abs().sum()) == 0.0
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_rollout_storage_lives_on_the_learners_device(device):
+    from spawnzoo.baselines.common.buffer import Rollout
+    from spawnzoo.envs import make_batched
+
+    world = make_batched("harvest-v0", num_envs=2, preset="tiny")
+    ro = Rollout.for_world(3, world, device=device)
+    for name, tensor in vars(ro).items():
+        assert tensor.device.type == device, name
+
+
+def _one_update(device: str, policy_state: dict | None = None):
+    """One cycle of the hybrid on ``tiny`` with storage and network on ``device``: the rollout
+    is played on the CPU-seeded generator, so both devices see the same actions."""
+    from spawnzoo.baselines.common.buffer import Rollout
+    from spawnzoo.baselines.grouped import grouping as grp
+    from spawnzoo.baselines.grouped import ppo as gppo
+    from spawnzoo.envs import make_batched
+    from spawnzoo.hybrid.config import HybridConfig
+    from spawnzoo.hybrid.train import build_policy, separation
+
+    cfg = HybridConfig(preset="tiny", num_envs=4, num_steps=32, update_epochs=2, device=device)
+    env = make_batched(cfg.env_id, num_envs=cfg.num_envs, **cfg.env_kwargs)
+    torch.manual_seed(0)
+    policy = build_policy(cfg, env)
+    if policy_state is not None:
+        policy.load_state_dict(policy_state)
+    policy = policy.to(device)
+    state = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
+    generator = torch.Generator().manual_seed(0)
+    ro = Rollout.for_world(cfg.num_steps, env, device=device)
+    stats: dict = {"alive": 0.0, "episodes": []}
+    batch = env.reset(seed=0)
+    _, last_values, last = gppo.collect(cfg, env, policy, ro, batch, generator, stats)
+    layout, width, sep = grp.EntityLayout.of(env), env.map_shape[1], separation(cfg)
+    targets = [
+        gppo.player_targets(cfg, sep, ro, last_values, last, p, width, layout, generator)
+        for p in range(env.num_players)
+    ]
+    for tg in targets:  # the targets are made where the storage is
+        assert all(t.device.type == device for t in vars(tg).values())
+    losses = gppo.update(cfg, sep, policy, optimizer, ro, targets, generator)
+    return state, ro, losses, {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_update_on_the_gpu_follows_the_cpu_update():
+    """Storage, targets and losses on the GPU give the CPU's update up to float rounding."""
+    state, ro_cpu, cpu_losses, cpu_after = _one_update("cpu")
+    _, ro_gpu, gpu_losses, gpu_after = _one_update("cuda", state)
+    assert torch.equal(ro_cpu.actions, ro_gpu.actions.cpu())  # same rollout actions
+    for key, value in cpu_losses.items():
+        assert gpu_losses[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
+    for key, value in cpu_after.items():
+        torch.testing.assert_close(gpu_after[key], value, rtol=1e-3, atol=1e-4, msg=key)
+
+
+def test_cpu_update_repeats_bit_for_bit():
+    """Two CPU updates from the same state agree exactly (the per-minibatch losses kept as
+    tensors until the update ends are read back as the same floats)."""
+    state, _, losses, after = _one_update("cpu")
+    _, _, again, after_again = _one_update("cpu", state)
+    assert losses == again
+    for key, value in after.items():
+        assert torch.equal(after_again[key], value), key
+
+
 # ---------------------------------------------------------------------- config
 def test_ppo_config_derived_values():
     c = PPOConfig(total_timesteps=102_400)

@@ -32,12 +32,24 @@ class Rollout:
     truncated: torch.Tensor  # [T, E, S] bool
 
     @classmethod
-    def empty(cls, t: int, e: int, p: int, s: int, a: int, plane_shape, fp16: bool) -> Rollout:
+    def empty(
+        cls,
+        t: int,
+        e: int,
+        p: int,
+        s: int,
+        a: int,
+        plane_shape,
+        fp16: bool,
+        device: str | torch.device = "cpu",
+    ) -> Rollout:
         """Zeroed storage for ``t`` steps of ``e`` worlds, ``p`` players, ``s`` slots, ``a``
-        actions and ``plane_shape = (C, H, W)`` planes (float16 planes with ``fp16``)."""
+        actions and ``plane_shape = (C, H, W)`` planes (float16 planes with ``fp16``), on
+        ``device`` (the learner's: a GPU learner then keeps storage, targets and losses there
+        and copies each step's tensors once, instead of each minibatch's)."""
 
         def z(*shape, dtype=torch.float32):
-            return torch.zeros(*shape, dtype=dtype)
+            return torch.zeros(*shape, dtype=dtype, device=device)
 
         return cls(
             planes=z(t, e, p, *plane_shape, dtype=torch.float16 if fp16 else torch.float32),
@@ -57,9 +69,11 @@ class Rollout:
         )
 
     @classmethod
-    def for_world(cls, num_steps: int, world, fp16: bool = False) -> Rollout:
+    def for_world(
+        cls, num_steps: int, world, fp16: bool = False, device: str | torch.device = "cpu"
+    ) -> Rollout:
         """``empty`` sized for a batched world: ``[num_steps, E, ...]`` with its worlds,
-        players, slots, actions and ``(C, H, W)`` planes."""
+        players, slots, actions and ``(C, H, W)`` planes, on ``device``."""
         return cls.empty(
             num_steps,
             world.num_envs,
@@ -68,4 +82,5 @@ class Rollout:
             world.num_actions,
             (len(world.plane_names), *world.map_shape),
             fp16,
+            device,
         )

@@ -118,18 +118,23 @@ def forward_player(
     owner: torch.Tensor,
     alive: torch.Tensor,
     player: int,
+    *,
+    to_host: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One conv pass over ``player``'s images only.
 
     Args:
         planes: ``[B, C, H, W]`` (that player's view). cell, kind, owner: ``[B, S]`` long.
         alive: ``[B, S]`` bool.
+        to_host: bring the outputs to the CPU; ``False`` leaves them on the network's device
+            (the update, whose targets live there too).
 
     Returns:
         ``(logits [B, S, A], values [B, S])``; zeros for slots that are not the player's.
     """
     mine = alive & (owner == player)
-    return _on_device(policy, planes, torch.where(mine, cell, -1), torch.where(mine, kind, -1))
+    cell, kind = torch.where(mine, cell, -1), torch.where(mine, kind, -1)
+    return _on_device(policy, planes, cell, kind, to_host=to_host)
 
 
 def _on_device(
@@ -139,16 +144,22 @@ def _on_device(
     kind: torch.Tensor,
     *,
     with_values: bool = True,
+    to_host: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run the network where its weights live (``cfg.device``); outputs come back to the CPU,
-    where storage, grouping and losses are (cheap next to the conv pass). Without
+    """Run the network where its weights live (``cfg.device``). With ``to_host`` the outputs
+    come back to the CPU, where acting samples them (the CPU generator keeps a seed's actions
+    the same on every device); the update passes ``False`` and stays on the device. Without
     ``with_values`` a network with ``logits_only`` runs its actor alone (values ``None``)."""
     device = next(policy.parameters()).device
     planes, cell, kind = planes.to(device), cell.to(device), kind.to(device)
+
+    def out(x: torch.Tensor) -> torch.Tensor:
+        return x.cpu() if to_host else x
+
     if not with_values and hasattr(policy, "logits_only"):
-        return policy.logits_only(planes, cell, kind).cpu(), None
+        return out(policy.logits_only(planes, cell, kind)), None
     logits, values = policy(planes, cell, kind)
-    return logits.cpu(), values.cpu() if with_values else None
+    return out(logits), out(values) if with_values else None
 
 
 def action_dist(policy: torch.nn.Module, logits: torch.Tensor, mask: torch.Tensor):
@@ -265,6 +276,9 @@ def player_targets(
     """
     spec = grp.GroupingSpec.parse(sep.grouping)
     glob = set(sep.globalise)
+    device = ro.active.device  # storage's device: targets are computed where they are used
+    last_values = last_values.to(device)
+    last = {k: v.to(device) for k, v in last.items()}
     mine = ro.active & (ro.owner == p)
     group = grp.assign_groups(spec, mine, ro.kind, ro.cell, ro.serial, width, layout)
     active_g, starts_g, dones_g, trunc_g = grp.group_flags(
@@ -333,7 +347,8 @@ def collect(
     bootstrap = getattr(cfg, "truncation", "bootstrap") == "bootstrap"
     for t in range(cfg.num_steps):
         x = _tensors(batch, masking)
-        planes = torch.from_numpy(env.planes())
+        # one copy to the storage's device; the network reads it there (no second copy)
+        planes = torch.from_numpy(env.planes()).to(ro.planes.device)
         with torch.inference_mode():
             logits, values = forward_slots(
                 policy, planes, x["cell"], x["kind"], x["owner"], x["alive"]
@@ -398,15 +413,18 @@ def update(
     t_n, e_n = ro.actions.shape[:2]
     rows = t_n * e_n
     mb = max(1, rows // cfg.num_minibatches)
-    flat = {k: v.flatten(0, 1) for k, v in vars(ro).items()}
+    # the network's device; storage made there (``train_grouped``) is not copied again
+    device = next(policy.parameters()).device
+    flat = {k: v.flatten(0, 1).to(device) for k, v in vars(ro).items()}
+    flat_targets = [{k: v.flatten(0, 1).to(device) for k, v in vars(tg).items()} for tg in targets]
     glob = set(sep.globalise)
-    logs: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip")}
+    # per-minibatch losses stay on the device; one transfer per epoch reads them
+    logs: dict[str, list[torch.Tensor]] = {k: [] for k in ("pg", "v", "ent", "kl", "clip")}
     epochs = 0
     for _ in range(cfg.update_epochs):
         epochs += 1
-        for p, tg in enumerate(targets):
-            tgf = {k: v.flatten(0, 1) for k, v in vars(tg).items()}
-            order = torch.randperm(rows, generator=generator)
+        for p, tgf in enumerate(flat_targets):
+            order = torch.randperm(rows, generator=generator).to(device)
             for start in range(0, rows, mb):
                 idx = order[start : start + mb]
                 active = tgf["active"][idx]
@@ -420,6 +438,7 @@ def update(
                     flat["owner"][idx],
                     flat["active"][idx],
                     p,
+                    to_host=False,
                 )
                 dist = action_dist(policy, logits, flat["mask"][idx])
                 group = tgf["group"][idx]
@@ -456,12 +475,14 @@ def update(
                     ("kl", kl),
                     ("clip", clip),
                 ):
-                    logs[key].append(float(val.detach()))
-        if cfg.target_kl is not None and logs["kl"] and logs["kl"][-1] > cfg.target_kl:
+                    logs[key].append(val.detach())
+        if cfg.target_kl is not None and logs["kl"] and float(logs["kl"][-1]) > cfg.target_kl:
             break
+    # the mean of the float64 values of the minibatches' float32 losses, on the host
+    host = {k: torch.stack(v).tolist() if v else [] for k, v in logs.items()}
     return {
         "epochs": float(epochs),
-        **{k: float(np.mean(v)) if v else 0.0 for k, v in logs.items()},
+        **{k: float(np.mean(v)) if v else 0.0 for k, v in host.items()},
     }
 
 
@@ -511,7 +532,7 @@ def train_grouped(
         # the last evaluation so far: a run killed after its last checkpoint finishes with it
         final_metrics = ckpt["state"].get("final_metrics", {})
         final_eval = ckpt["state"].get("final_eval")
-    ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False))
+    ro = Rollout.for_world(cfg.num_steps, env, getattr(cfg, "planes_fp16", False), cfg.device)
     batch = env.reset(seed=train_reset_seed(cfg.seed, done_cycles))
     width, params = env.map_shape[1], count_parameters(policy)
     with progress_bar(
