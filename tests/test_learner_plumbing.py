@@ -478,6 +478,7 @@ def test_update_on_the_gpu_follows_the_cpu_update():
         torch.testing.assert_close(gpu_after[key], value, rtol=1e-3, atol=1e-4, msg=key)
 
 
+@pytest.mark.numerics
 def test_cpu_update_repeats_bit_for_bit():
     """Two CPU updates from the same state agree exactly (the per-minibatch losses kept as
     tensors until the update ends are read back as the same floats)."""

@@ -372,6 +372,47 @@ def protocol_record(config: Any, tracker: MilestoneTracker | None = None) -> dic
     return record
 
 
+def finish_run(
+    run: Any,
+    config: Any,
+    tracker: MilestoneTracker,
+    final: EvalResult,
+    *,
+    env_steps: int,
+    agent_steps: int,
+    parameter_count: int,
+    last_eval_metrics: Mapping[str, float],
+    extra: Mapping[str, Any] | None = None,
+) -> Any:
+    """Close a run the protocol's way (every learner ends here): ``final``, the evaluation on
+    the held-out maps, gives the run's final numbers; the milestones, the ``protocol`` record,
+    the last in-training evaluation and the opponent go into ``summary.json`` beside the
+    learner's own ``extra``.
+
+    Args:
+        run: the run's ``RunDir``. config: its ``PPOConfig``. tracker: its milestones.
+        final: the held-out evaluation (``config.final_eval_kwargs``, ``final_map_seed``).
+        last_eval_metrics: the metrics of the last in-training evaluation.
+
+    Returns:
+        ``run.finish(...)``'s ``RunResult``.
+    """
+    return run.finish(
+        env_steps=env_steps,
+        agent_steps=agent_steps,
+        parameter_count=parameter_count,
+        final_metrics=final.to_metrics(),
+        milestones=tracker.milestones(),
+        final_eval=final.to_dict(),
+        extra={
+            "protocol": protocol_record(config, tracker),
+            "last_eval_metrics": dict(last_eval_metrics),
+            "eval_opponent": config.eval_opponent,
+            **(extra or {}),
+        },
+    )
+
+
 def policy_names(env_id: str) -> list[str]:
     """The policy names ``make_policy`` knows for ``env_id``: ``random`` and the env's own."""
     return sorted({"random", *spec(env_id).policies})

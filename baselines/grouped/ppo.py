@@ -25,7 +25,7 @@ from spawnzoo.envs.core.batched import BatchStep
 from ..common import metrics as M
 from ..common.buffer import Rollout
 from ..common.distributions import MaskedCategorical
-from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, protocol_record
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, finish_run
 from ..common.gae import masked_gae
 from ..common.losses import masked_mean, normalize_advantages, policy_loss, value_loss
 from ..common.progress import progress_bar
@@ -614,19 +614,18 @@ def train_grouped(
         lambda world: SlotPolicyAgent(world, policy, seed=cfg.final_map_seed, masking=masking),
         **cfg.final_eval_kwargs,
     )
-    return run.finish(
+    return finish_run(
+        run,
+        cfg,
+        milestones,
+        final,
         env_steps=env_steps,
         agent_steps=agent_steps,
         parameter_count=params,
-        final_metrics=final.to_metrics(),
-        milestones=milestones.milestones(),
-        final_eval=final.to_dict(),
+        last_eval_metrics=final_metrics,
         extra={
-            "protocol": protocol_record(cfg, milestones),
-            "last_eval_metrics": final_metrics,
             "grouping": sep.grouping,
             "globalise": list(sep.globalise),
-            "eval_opponent": cfg.eval_opponent,
             "network": policy.describe() if hasattr(policy, "describe") else {"total": params},
         },
     )

@@ -34,7 +34,7 @@ from spawnzoo.baselines.common.evaluation import (
     MilestoneTracker,
     check_opponent,
     evaluate,
-    protocol_record,
+    finish_run,
 )
 from spawnzoo.baselines.common.progress import TrainingProgress, progress_bar
 from spawnzoo.baselines.common.protocol import train_reset_seed
@@ -324,18 +324,14 @@ def train(config: IndependentConfig) -> RunResult:
         if callback.final_eval is None:  # never evaluated: total_timesteps 0 only evaluates
             run.log(callback.env_steps, callback.evaluate(model))
     final = evaluate_model(cfg, model, final=True)  # the held-out maps: the final numbers
-    return run.finish(
+    return finish_run(
+        run,
+        cfg,
+        milestones,
+        final,
         env_steps=callback.env_steps,
         agent_steps=callback.agent_steps,
         parameter_count=count_parameters(model.policy),
-        final_metrics=final.to_metrics(),
-        milestones=milestones.milestones(),
-        final_eval=final.to_dict(),
-        extra={
-            "protocol": protocol_record(cfg, milestones),
-            "last_eval_metrics": callback.final_metrics,
-            "sb3_sub_envs": env.num_envs,
-            "obs_dim": env.obs_dim,
-            "eval_opponent": cfg.eval_opponent,
-        },
+        last_eval_metrics=callback.final_metrics,
+        extra={"sb3_sub_envs": env.num_envs, "obs_dim": env.obs_dim},
     )

@@ -33,7 +33,7 @@ from spawnzoo.integrations.rllib import make_rllib_env, masking_module_spec, ppo
 
 from ..common import metrics as M
 from ..common.distributions import MaskedCategorical
-from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, protocol_record
+from ..common.evaluation import MilestoneTracker, check_opponent, evaluate, finish_run
 from ..common.progress import TrainingProgress
 from ..common.runs import RunDir, RunResult
 from ..common.seeding import seed_everything
@@ -229,21 +229,21 @@ def train(config: RLlibPPOConfig) -> RunResult:
                 if config.num_iterations == 0:  # no iteration logged a row
                     run.log(env_steps, final_metrics)
             final = _evaluate(config, module, radius, held_out=True)  # the run's final numbers
-            return run.finish(
+            return finish_run(
+                run,
+                config,
+                milestones,
+                final,
                 env_steps=env_steps,
                 agent_steps=agent_steps,
                 parameter_count=params,
-                final_metrics=final.to_metrics(),
-                milestones=milestones.milestones(),
-                final_eval=final.to_dict(),
+                last_eval_metrics=final_metrics,
                 extra={
-                    "protocol": protocol_record(config, milestones),
-                    "last_eval_metrics": final_metrics,
-                    "eval_opponent": config.eval_opponent,
                     "num_env_runners": config.num_env_runners,
                     "rllib_module": f"MaskedMLPModule {list(config.hidden)}",
                 },
             )
+
     finally:
         algo.stop()
         if started_ray:
