@@ -1,8 +1,9 @@
 """Every learned method of the zoo beats random legal actions on ice transferred.
 
 One protocol for all of them, defined in ``learning_checks.py``: the ``tiny`` preset with
-rubble-free ice, 16 worlds x 64 steps per cycle, the run's final evaluation (12 episodes of 128
-steps) against random legal actions on the same maps (about 17 ice per episode). A check trains
+rubble-free ice, 16 worlds x 64 steps per cycle, the run's final evaluation (32 episodes of 128
+steps on the held-out maps of its seed) against random legal actions on the same maps (about 15
+ice per episode). A check trains
 the seeds ``SEEDS`` and passes when their **median** beats its threshold, which lies below the
 worst of 8 seeds on every CPU profile this machine could emulate (``docs/testing.md``): one
 seed's luck, or another CPU's rounding, can't carry or sink it.
