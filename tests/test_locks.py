@@ -29,7 +29,10 @@ def holder_process(lock: Path) -> subprocess.Popen:
     exit it through ``exit_on_signals``)."""
     code = textwrap.dedent(
         f"""
-        import sys, time
+        import signal, sys, time
+        # a parent under nohup passes SIGHUP on ignored, and exit_on_signals leaves an
+        # ignored signal alone (as it should): this holder wants the default back
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         from spawnzoo.baselines.common.locks import DirLock, exit_on_signals
         with exit_on_signals():
             with DirLock({str(lock)!r}, what="test holder"):
