@@ -249,6 +249,50 @@ def cell(values, digits=3):
     return fmt_aggregate(stats.aggregate(np.array(values, dtype=float), reps=REPS))
 
 
+def test_a_rerun_with_other_methods_into_the_same_folder_keeps_the_earlier_runs(tmp_path):
+    out = tmp_path / "cmp"
+    first = comparison(out, ("random",), command=("spawnzoo", "compare", "--first"))
+    runner.run_comparison(first, display=False, poll_seconds=0.1)
+    second = comparison(out, ("heuristic",), seeds=(1, 2), command=("spawnzoo", "compare", "--2"))
+    runner.run_comparison(second, display=False, poll_seconds=0.1)
+
+    record = json.loads((out / "compare.json").read_text())
+    assert [(r["label"], r["seed"]) for r in record["runs"]] == [
+        ("random", 1),
+        ("heuristic", 1),
+        ("heuristic", 2),
+    ]
+    assert record["methods"] == ["random", "heuristic"] and record["seeds"] == [1, 2]
+    assert record["command"] == ["spawnzoo", "compare", "--2"]
+    assert record["earlier_commands"] == [["spawnzoo", "compare", "--first"]]
+    report = build_report(out, gif=False, reps=REPS).read_text()
+    assert "Commands (oldest first, into this folder):" in report
+    assert "spawnzoo compare --first\nspawnzoo compare --2" in report
+    assert "\n| random | 1 |" in report and "\n| heuristic | 2 |" in report
+
+    # the same command again changes nothing; without the record, labels come from the names
+    runner.run_comparison(second, display=False, poll_seconds=0.1)
+    assert json.loads((out / "compare.json").read_text()) == record
+    (out / "compare.json").unlink()
+    assert [r.label for r in read_runs(out)[0]] == ["heuristic", "heuristic", "random"]
+
+
+def test_a_broken_comparison_record_is_refused_and_left_as_it_is(tmp_path):
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "compare.json").write_text('{"runs": [')
+    with pytest.raises(ValueError, match=r"compare.json is not valid JSON .*fix or remove it"):
+        runner.run_comparison(comparison(out, ("random",)), display=False)
+    assert (out / "compare.json").read_text() == '{"runs": ['
+    assert not (out / "runs").exists()
+
+
+def test_a_run_named_by_a_comparison_keeps_its_label_without_the_record(tmp_path):
+    write_run(tmp_path, "hybrid-global", "hybrid", 1, [(4096, 0.0, 0)], None, finished=False)
+    write_run(tmp_path, "hybrid", "hybrid", 2, [(4096, 0.0, 0)], None, finished=False)
+    assert [r.label for r in read_runs(tmp_path)[0]] == ["hybrid-global", "hybrid"]
+
+
 def test_report_reads_only_run_directories(tmp_path):
     # seed 1 reaches 50% at 4096 and 100% at 8192; seed 2 stays at 0 then 50%
     write_run(tmp_path, "hybrid-separate", "hybrid", 1, [(4096, 0.5, 10), (8192, 1.0, 30)],

@@ -373,3 +373,31 @@ def comparable(config: Any) -> dict[str, Any]:
     values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     values = {k: v for k, v in values.items() if k not in VOLATILE_FIELDS}
     return json.loads(json.dumps(values, sort_keys=True))
+
+
+def merge_records(earlier: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` (this command's ``to_dict()``) with what an earlier ``compare.json`` in the
+    same folder listed and this command does not.
+
+    A rerun into the same ``--out`` with other methods, variants or seeds must not drop the
+    earlier runs from the report (they would lose their labels): their entries stay in
+    ``runs``, first and in their order; ``methods``, ``variants``, ``seeds`` and ``eval_on``
+    are the unions; ``suite`` falls back to the earlier one; the earlier commands are kept, oldest
+    first, in ``earlier_commands``. The other fields (env, budget, settings) are this command's:
+    each run directory holds its own config.
+    """
+
+    def union(key: str) -> list[Any]:
+        return list(dict.fromkeys([*earlier.get(key, []), *record.get(key, [])]))
+
+    merged = dict(record)
+    mine = {r["run_dir"] for r in record.get("runs", [])}
+    kept = [r for r in earlier.get("runs", []) if r.get("run_dir") not in mine]
+    merged["runs"] = [*kept, *record.get("runs", [])]
+    for key in ("methods", "variants", "seeds", "eval_on"):
+        merged[key] = union(key)
+    merged["suite"] = record.get("suite") or earlier.get("suite")
+    commands = [*earlier.get("earlier_commands", []), earlier.get("command")]
+    commands = [c for c in commands if c and c != list(record.get("command", []))]
+    merged["earlier_commands"] = list({json.dumps(c): c for c in commands}.values())
+    return merged

@@ -87,7 +87,8 @@ def read_runs(out: str | os.PathLike) -> tuple[list[Run], dict[str, Any]]:
     """Every run directory under ``OUT/runs`` (and ``compare.json``, or ``{}``).
 
     Runs are ordered as in ``compare.json``, then by name; labels come from it too (a run not
-    listed there is labelled by its method).
+    listed there is labelled by its directory name, ``{env}__{label}__{seed}``, or else by its
+    method).
 
     Raises:
         FileNotFoundError: ``OUT/runs`` does not exist or holds no run directory.
@@ -106,9 +107,14 @@ def read_runs(out: str | os.PathLike) -> tuple[list[Run], dict[str, Any]]:
 
 def read_run(path: str | os.PathLike, label: str | None = None) -> Run:
     """One run directory (``config.json``, ``summary.json`` if finished, ``metrics.jsonl``);
-    ``label`` defaults to its method."""
+    ``label`` defaults to the one in a comparison's directory name ``{env}__{label}__{seed}``,
+    else to the run's method."""
     path = Path(path)
     meta = json.loads((path / CONFIG_FILE).read_text())
+    if label is None:
+        parts = path.name.split("__")
+        if len(parts) >= 3 and parts[0] == meta["env_id"] and parts[-1] == str(meta["seed"]):
+            label = "__".join(parts[1:-1])
     summary = None
     if (path / SUMMARY_FILE).exists():
         summary = json.loads((path / SUMMARY_FILE).read_text())
@@ -298,7 +304,11 @@ def build_report(
     finished = [r for r in runs if r.finished]
     parts = ["# Comparison report", ""]
     command = plan.get("command")
-    if command:
+    earlier = [c for c in plan.get("earlier_commands", []) if c]
+    if earlier and command:  # reruns into this folder with other methods, variants or seeds
+        lines = [shlex.join(c) for c in [*earlier, command]]
+        parts += ["Commands (oldest first, into this folder):", "", "```bash", *lines, "```", ""]
+    elif command:
         parts += ["Command:", "", "```bash", shlex.join(command), "```", ""]
     parts += machine_section(runs)
     unfinished = [r for r in runs if not r.finished]

@@ -44,7 +44,7 @@ from ..common.runs import (
     RunFinishedError,
     atomic_write_json,
 )
-from .plan import PLAN_FILE, Comparison, RunSpec, comparable
+from .plan import PLAN_FILE, Comparison, RunSpec, comparable, merge_records
 
 LOGS_DIR = "logs"
 #: held by the running ``spawnzoo compare`` of an output folder
@@ -190,6 +190,26 @@ def check_out_folder(comparison: Comparison) -> None:
             )
 
 
+def write_record(comparison: Comparison) -> None:
+    """Write ``OUT/compare.json``, keeping the runs an earlier comparison there listed
+    (``plan.merge_records``).
+
+    Raises:
+        ValueError: the existing ``compare.json`` is not a JSON object (it is left as it is).
+    """
+    path = comparison.out / PLAN_FILE
+    record = comparison.to_dict()
+    if path.exists():
+        try:
+            earlier = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}): fix or remove it") from err
+        if not isinstance(earlier, dict):
+            raise ValueError(f"{path} holds no comparison record: fix or remove it")
+        record = merge_records(earlier, record)
+    atomic_write_json(path, record)
+
+
 def run_comparison(
     comparison: Comparison,
     *,
@@ -229,7 +249,7 @@ def run_comparison(
     comparison.out.mkdir(parents=True, exist_ok=True)
     with exit_on_signals(), exclusive(comparison.out):
         (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
-        atomic_write_json(comparison.out / PLAN_FILE, comparison.to_dict())
+        write_record(comparison)
         with launcher:
             return _run_all(comparison, launcher, display, poll_seconds)
 
