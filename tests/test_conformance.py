@@ -148,7 +148,7 @@ def test_episode_ends_after_exactly_max_cycles_steps_with_live_agents_truncated(
     for t in range(1, max_cycles + 1):
         assert env.agents, f"episode ended early, at step {t - 1}"
         before = list(env.agents)  # a list: a set's order (and so which agent gets which draw)
-        # would change with PYTHONHASHSEED, and with it whether a robot is built in 23 steps
+        # would change with PYTHONHASHSEED, and with it whether any agent spawns in 23 steps
         actions = {a: int(legal_actions(rng, obs[a]["action_mask"].astype(bool))) for a in before}
         obs, rewards, terminations, truncations, infos = env.step(actions)
         spawned += len(set(obs) - set(before))
