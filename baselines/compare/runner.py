@@ -248,8 +248,8 @@ def run_comparison(
     check_out_folder(comparison)
     comparison.out.mkdir(parents=True, exist_ok=True)
     with exit_on_signals(), exclusive(comparison.out):
+        write_record(comparison)  # first: a refused record leaves the folder as it was
         (comparison.out / LOGS_DIR).mkdir(exist_ok=True)
-        write_record(comparison)
         with launcher:
             return _run_all(comparison, launcher, display, poll_seconds)
 
